@@ -1,0 +1,48 @@
+# The two commands a new user needs:  `make run`  and  `make test`.
+# Both create .venv and install the locked dependencies on first use (only Python 3.11+ and
+# make are required on the machine).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: run test lint typecheck pytest sandbox lock clean help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "leadsync needs Python 3.11 or newer (found $$($(PYTHON) --version))"; exit 1; }
+	@echo "==> creating $(VENV) and installing locked dependencies (first run only)"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $(STAMP)
+
+run: $(STAMP)  ## start leadsync on the embedded default (SQLite + bundled sandbox + demo traffic)
+	$(BIN)/leadsync up --demo
+
+test: lint typecheck pytest  ## ruff, mypy --strict and the whole pytest suite
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+sandbox: $(STAMP)  ## run only the ResMan sandbox on port 8765
+	$(BIN)/leadsync sandbox --port 8765
+
+lock:  ## re-resolve requirements.lock from pyproject.toml (needs uv: pip install uv)
+	uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
+		--generate-hashes --quiet -o requirements.lock
+
+clean:  ## remove the virtual env and local state
+	rm -rf $(VENV) .leadsync .mypy_cache .pytest_cache .ruff_cache

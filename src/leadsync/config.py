@@ -1,0 +1,68 @@
+"""One Settings object for the whole service; every value comes from ``LEADSYNC_*`` variables
+(or a ``.env`` file), with defaults that run the embedded setup on one machine."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path(".leadsync")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="LEADSYNC_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # --- general -----------------------------------------------------------------------
+    environment: Literal["development", "production", "test"] = "development"
+    data_dir: Path = Field(
+        default=DEFAULT_DATA_DIR,
+        description="Folder for the embedded SQLite file, the generated encryption key, "
+        "and the sandbox's state.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default: a SQLite file in data_dir. "
+        "PostgreSQL: postgresql+psycopg://user@host/db",
+    )
+    # --- logging -----------------------------------------------------------------------
+    log_level: str = "INFO"
+    log_format: Literal["auto", "json", "console"] = Field(
+        default="auto", description="auto: readable in a terminal, JSON otherwise."
+    )
+    # --- secrets -----------------------------------------------------------------------
+    encryption_keys: SecretStr | None = Field(
+        default=None,
+        description="Comma-separated Fernet keys for api_credentials; the first encrypts, all "
+        "decrypt (rotation). Required on PostgreSQL; generated into data_dir on SQLite.",
+    )
+    # --- ResMan client -----------------------------------------------------------------
+    resman_base_url: str = "https://api.myresman.com"
+    resman_connect_timeout: float = 5.0
+    resman_read_timeout: float = 30.0
+    resman_requests_per_second: float = Field(
+        default=20.0, description="Per-account request budget (token bucket rate)."
+    )
+    resman_burst: int = Field(default=40, description="Per-account request budget (bucket size).")
+    resman_max_connections: int = 100
+    # --- API / server ------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = 8000
+    sandbox_port: int = 8765
+    max_body_bytes: int = Field(default=256 * 1024, description="Largest request body accepted.")
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'leadsync.db').as_posix()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,110 @@
+"""Our seven lead statuses and how they map to ResMan's types and events (both ways).
+
+ResMan has no "contacted", "qualified" or "tour scheduled" states: they are events. The
+mapping is data (:class:`StatusRule`) so an integration can override it without code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from leadsync.resman.models import CustomerType, Event, EventType, Prospect
+
+
+class LeadStatus(StrEnum):
+    NEW = "new"
+    CONTACTED = "contacted"
+    QUALIFIED = "qualified"
+    TOUR_SCHEDULED = "tour_scheduled"
+    APPLICATION = "application"
+    LEASED = "leased"
+    LOST = "lost"
+
+
+#: Spec's conflict priority: a lower number wins a status conflict.
+STATUS_PRIORITY: Mapping[LeadStatus, int] = {
+    LeadStatus.LEASED: 1,
+    LeadStatus.APPLICATION: 2,
+    LeadStatus.TOUR_SCHEDULED: 3,
+    LeadStatus.QUALIFIED: 4,
+    LeadStatus.CONTACTED: 5,
+    LeadStatus.NEW: 6,
+    LeadStatus.LOST: 7,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRule:
+    """How one of our statuses is written to ResMan."""
+
+    customer_type: CustomerType
+    #: Event posted with the change; None posts the type alone.
+    event_type: EventType | None
+    #: False when ResMan owns the status (applications, leases are made in the office).
+    pushable: bool = True
+
+
+DEFAULT_STATUS_RULES: Mapping[LeadStatus, StatusRule] = {
+    LeadStatus.NEW: StatusRule(CustomerType.PROSPECT, EventType.CONTACT),
+    LeadStatus.CONTACTED: StatusRule(CustomerType.PROSPECT, EventType.TEXT_TO_PROSPECT),
+    LeadStatus.QUALIFIED: StatusRule(CustomerType.PROSPECT, EventType.OTHER),
+    LeadStatus.TOUR_SCHEDULED: StatusRule(CustomerType.PROSPECT, EventType.APPOINTMENT),
+    LeadStatus.APPLICATION: StatusRule(
+        CustomerType.APPLICANT, EventType.APPLICATION, pushable=False
+    ),
+    LeadStatus.LEASED: StatusRule(CustomerType.CURRENT_RESIDENT, None, pushable=False),
+    LeadStatus.LOST: StatusRule(CustomerType.LOST, EventType.CANCEL),
+}
+
+_CONTACT_EVENTS = frozenset(
+    {
+        EventType.TEXT_TO_PROSPECT,
+        EventType.EMAIL_TO_PROSPECT,
+        EventType.CALL_TO_PROSPECT,
+        EventType.TEXT_FROM_PROSPECT,
+        EventType.EMAIL_FROM_PROSPECT,
+        EventType.CALL_FROM_PROSPECT,
+        EventType.EMAIL,
+        EventType.PHONE,
+    }
+)
+_TOUR_EVENTS = frozenset({EventType.APPOINTMENT, EventType.SHOW})
+_APPLICATION_EVENTS = frozenset({EventType.APPLICATION, EventType.APPROVED})
+
+
+def _latest_signal(events: Iterable[Event]) -> LeadStatus | None:
+    """The status the newest meaningful event implies (ties keep document order)."""
+    signal: LeadStatus | None = None
+    for event in sorted(events, key=lambda e: e.event_date):
+        kind = event.event_type
+        if kind == EventType.LEASE_SIGN:
+            signal = LeadStatus.LEASED
+        elif kind in _APPLICATION_EVENTS:
+            signal = LeadStatus.APPLICATION
+        elif kind == EventType.CANCEL:
+            signal = LeadStatus.LOST
+        elif kind == EventType.REACTIVATE:
+            signal = LeadStatus.NEW
+        elif kind in _TOUR_EVENTS:
+            signal = LeadStatus.TOUR_SCHEDULED
+        elif kind in _CONTACT_EVENTS:
+            signal = LeadStatus.CONTACTED
+    return signal
+
+
+def derive_status(prospect: Prospect) -> LeadStatus:
+    """Our status for a ResMan prospect: Customer@Type first, then the latest events."""
+    kind = prospect.lead.customer_type
+    if kind == CustomerType.CURRENT_RESIDENT:
+        return LeadStatus.LEASED
+    if kind == CustomerType.APPLICANT:
+        return LeadStatus.APPLICATION
+    if kind == CustomerType.LOST:
+        return LeadStatus.LOST
+    signal = _latest_signal(prospect.events)
+    # A prospect-typed record whose last signal was a Cancel was reactivated by type alone.
+    if signal in (None, LeadStatus.LOST):
+        return LeadStatus.NEW
+    return signal

@@ -1,0 +1,133 @@
+"""Structured logging with PII and secret redaction.
+
+Every event passes through :func:`redact_pii` before it is rendered, so neither a careless
+``log.info("x", email=...)`` nor an exception message that quotes a lead's phone can leak
+personal data or credentials into the logs.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+import structlog
+
+REDACTED = "[redacted]"
+
+#: Keys whose values are always removed, whatever they hold.
+SENSITIVE_KEYS = frozenset(
+    {
+        "apikey",
+        "api_key",
+        "password",
+        "secret",
+        "token",
+        "authorization",
+        "webhook_secret",
+        "integrationpartnerid",
+        "partner_id",
+        "credentials",
+        "api_credentials",
+        "email",
+        "phone",
+        "first_name",
+        "last_name",
+        "name",
+        "firstname",
+        "lastname",
+        "xml",
+        "encryption_keys",
+    }
+)
+
+_EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# Phone-like runs: optional +, then 7+ digits possibly separated by spaces, dots, dashes, parens.
+_PHONE_RE = re.compile(r"(?<![\w.])\+?\(?\d[\d\s().-]{6,}\d(?![\w])")
+_SECRET_PARAM_RE = re.compile(
+    r"(?i)\b(apikey|api_key|integrationpartnerid|password|secret|token)=([^&\s]+)"
+)
+_BEARER_RE = re.compile(r"(?i)\bbearer\s+[\w.~+/=-]+")
+_WHSEC_RE = re.compile(r"whsec_[A-Za-z0-9+/=]+")
+
+
+def redact_text(text: str) -> str:
+    """Mask emails, phone numbers, bearer tokens, secrets and `key=value` credentials."""
+    text = _SECRET_PARAM_RE.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
+    text = _BEARER_RE.sub(f"Bearer {REDACTED}", text)
+    text = _WHSEC_RE.sub(REDACTED, text)
+    text = _EMAIL_RE.sub(REDACTED, text)
+    return _PHONE_RE.sub(REDACTED, text)
+
+
+def _redact_value(key: str, value: Any) -> Any:
+    if key.lower() in SENSITIVE_KEYS:
+        return REDACTED
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, Mapping):
+        return {k: _redact_value(str(k), v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact_value(key, v) for v in value]
+    return value
+
+
+def redact_pii(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: redact every field of the event (including the message)."""
+    for key in list(event_dict):
+        event_dict[key] = _redact_value(key, event_dict[key])
+    return event_dict
+
+
+def configure_logging(*, level: str = "INFO", fmt: str = "auto") -> None:
+    """Route structlog and stdlib logging through one redacting pipeline.
+
+    ``fmt="auto"`` renders readable lines on a terminal and JSON lines otherwise (production
+    log shippers read JSON).
+    """
+    use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        redact_pii,
+    ]
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if use_json
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # httpx logs full request URLs at INFO; our client logs its own redacted line instead.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+
+def get_logger(name: str) -> structlog.stdlib.BoundLogger:
+    logger: structlog.stdlib.BoundLogger = structlog.stdlib.get_logger(name)
+    return logger

@@ -1,0 +1,92 @@
+"""PII and secrets never reach the logs, whatever form they take in an event."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+import structlog
+from hypothesis import given
+from hypothesis import strategies as st
+
+from leadsync.observability.logging import (
+    REDACTED,
+    configure_logging,
+    get_logger,
+    redact_pii,
+    redact_text,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("lead jane.doe+test@example.co.uk posted", "jane.doe+test@example.co.uk"),
+        ("call +1 (512) 555-0199 today", "555-0199"),
+        ("phone 5125550199", "5125550199"),
+        ("ApiKey=s3cr3t-value&AccountID=400", "s3cr3t-value"),
+        ("IntegrationPartnerID=partner-77&x=1", "partner-77"),
+        ("Authorization: Bearer abc.def.ghi", "abc.def.ghi"),
+        ("secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw used", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+    ],
+)
+def test_redact_text_masks_pii_and_secrets(text: str, secret: str) -> None:
+    out = redact_text(text)
+    assert secret not in out
+    assert REDACTED in out
+
+
+def test_redact_text_keeps_harmless_numbers_and_ids() -> None:
+    # Short numbers, HTTP statuses, durations and GUIDs are what operators need to see.
+    text = "status=502 took 125 ms attempt 3 prospect 5b8a3b6e-2f3c-4a8e-9a51-2d1f6a7c9e01"
+    assert redact_text(text) == text
+
+
+def test_processor_redacts_sensitive_keys_nested_values_and_message() -> None:
+    event = {
+        "event": "posted lead for bob@example.com",
+        "email": "bob@example.com",
+        "api_key": "k-123",
+        "payload": {"first_name": "Bob", "note": "call 512-555-0100", "count": 3},
+        "items": ["x@y.io", 4],
+        "status": 200,
+    }
+    out = redact_pii(None, "info", dict(event))
+    assert out["email"] == REDACTED
+    assert out["api_key"] == REDACTED
+    assert out["payload"]["first_name"] == REDACTED
+    assert "512-555-0100" not in out["payload"]["note"]
+    assert out["payload"]["count"] == 3
+    assert out["items"] == [REDACTED, 4]
+    assert "bob@example.com" not in out["event"]
+    assert out["status"] == 200
+
+
+@given(
+    user=st.from_regex(r"[a-z][a-z0-9._]{0,15}", fullmatch=True),
+    domain=st.from_regex(r"[a-z]{2,10}\.(com|org|io|net)", fullmatch=True),
+    prefix=st.text(alphabet=st.characters(categories=["L", "Zs"]), max_size=20),
+)
+def test_any_email_in_free_text_is_redacted(user: str, domain: str, prefix: str) -> None:
+    email = f"{user}@{domain}"
+    assert email not in redact_text(f"{prefix} {email} end")
+
+
+def test_configured_json_logging_redacts_stdlib_and_structlog_lines(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging(level="INFO", fmt="json")
+    try:
+        get_logger("test").info("lead stored", email="ann@example.com", property="p1")
+        logging.getLogger("plain").warning("retry for ann@example.com ApiKey=zzz")
+        lines = [json.loads(line) for line in capsys.readouterr().err.strip().splitlines()]
+    finally:
+        structlog.reset_defaults()
+        logging.getLogger().handlers.clear()
+    assert len(lines) == 2
+    blob = json.dumps(lines)
+    assert "ann@example.com" not in blob
+    assert "zzz" not in blob
+    assert lines[0]["property"] == "p1"
+    assert lines[0]["level"] == "info"
