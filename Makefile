@@ -28,8 +28,8 @@ run: $(STAMP)  ## start leadsync on the embedded default (SQLite + bundled sandb
 test: lint typecheck pytest  ## ruff, mypy --strict and the whole pytest suite
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

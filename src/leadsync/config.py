@@ -46,14 +46,19 @@ class Settings(BaseSettings):
     resman_connect_timeout: float = 5.0
     resman_read_timeout: float = 30.0
     resman_requests_per_second: float = Field(
-        default=20.0, description="Per-account request budget (token bucket rate)."
+        default=200.0, description="Per-account request budget (token bucket rate)."
     )
-    resman_burst: int = Field(default=40, description="Per-account request budget (bucket size).")
+    resman_burst: int = Field(default=400, description="Per-account request budget (bucket size).")
     resman_max_connections: int = 100
     # --- API / server ------------------------------------------------------------------
     host: str = "127.0.0.1"
     port: int = 8000
     sandbox_port: int = 8765
+    push_wait_seconds: float = Field(
+        default=2.0,
+        description="How long POST /api/resman/leads waits for the first push attempt "
+        "before answering sync_status=pending.",
+    )
     max_body_bytes: int = Field(default=256 * 1024, description="Largest request body accepted.")
 
     @property

@@ -116,3 +116,24 @@ def test_tour_is_an_appointment_in_utc() -> None:
     assert event.comments is not None
     assert "virtual" in event.comments
     assert "B12" in event.comments
+
+
+@given(
+    st.builds(
+        LeadFields,
+        first_name=st.none() | st.text(min_size=1, max_size=20),
+        email=st.none() | st.emails(),
+        move_in_date=st.none() | st.dates(),
+        budget_min=st.none() | st.decimals(min_value=0, max_value=10**6, places=2),
+        bedrooms=st.none() | st.integers(0, 6),
+        pets=st.lists(st.builds(PetInfo, st.sampled_from(["dog", "cat"]), st.integers(1, 3))).map(
+            tuple
+        ),
+    )
+)
+def test_snapshot_json_round_trip(fields: LeadFields) -> None:
+    import json
+
+    from leadsync.mapping.lead import fields_from_json, fields_to_json
+
+    assert fields_from_json(json.loads(json.dumps(fields_to_json(fields)))) == fields

@@ -28,7 +28,7 @@ from leadsync.observability.logging import (
         ("ApiKey=s3cr3t-value&AccountID=400", "s3cr3t-value"),
         ("IntegrationPartnerID=partner-77&x=1", "partner-77"),
         ("Authorization: Bearer abc.def.ghi", "abc.def.ghi"),
-        ("secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw used", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+        ("secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2 used", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2"),
     ],
 )
 def test_redact_text_masks_pii_and_secrets(text: str, secret: str) -> None:

@@ -60,3 +60,58 @@ class LeadNarrative:
     work_location: str | None = None
     reason_for_moving: str | None = None
     apartment_size_preference: str | None = None
+
+
+def fields_to_json(fields: LeadFields) -> dict[str, Any]:
+    """A JSON-safe snapshot (queue payloads and base snapshots are JSON columns)."""
+    return {
+        "first_name": fields.first_name,
+        "last_name": fields.last_name,
+        "email": fields.email,
+        "phone": fields.phone,
+        "move_in_date": fields.move_in_date.isoformat() if fields.move_in_date else None,
+        "budget_min": str(fields.budget_min) if fields.budget_min is not None else None,
+        "budget_max": str(fields.budget_max) if fields.budget_max is not None else None,
+        "bedrooms": fields.bedrooms,
+        "occupants": fields.occupants,
+        "pets": [{"pet_type": p.pet_type, "count": p.count} for p in fields.pets],
+        "status": fields.status,
+    }
+
+
+def fields_from_json(data: dict[str, Any]) -> LeadFields:
+    def dec(value: Any) -> Decimal | None:
+        return Decimal(str(value)) if value is not None else None
+
+    move_in = data.get("move_in_date")
+    return LeadFields(
+        first_name=data.get("first_name"),
+        last_name=data.get("last_name"),
+        email=data.get("email"),
+        phone=data.get("phone"),
+        move_in_date=date.fromisoformat(move_in) if move_in else None,
+        budget_min=dec(data.get("budget_min")),
+        budget_max=dec(data.get("budget_max")),
+        bedrooms=data.get("bedrooms"),
+        occupants=data.get("occupants"),
+        pets=tuple(PetInfo(p["pet_type"], int(p.get("count", 1))) for p in data.get("pets", [])),
+        status=data.get("status", "new"),
+    )
+
+
+def narrative_to_json(narrative: LeadNarrative) -> dict[str, Any]:
+    data = asdict(narrative)
+    data["desired_features"] = list(narrative.desired_features)
+    return data
+
+
+def narrative_from_json(data: dict[str, Any]) -> LeadNarrative:
+    return LeadNarrative(
+        initial_message=data.get("initial_message"),
+        transcript_summary=data.get("transcript_summary"),
+        lead_score=data.get("lead_score"),
+        desired_features=tuple(data.get("desired_features") or ()),
+        work_location=data.get("work_location"),
+        reason_for_moving=data.get("reason_for_moving"),
+        apartment_size_preference=data.get("apartment_size_preference"),
+    )

@@ -126,6 +126,8 @@ def configure_logging(*, level: str = "INFO", fmt: str = "auto") -> None:
     # httpx logs full request URLs at INFO; our client logs its own redacted line instead.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # Alembic narrates every plugin and step at INFO; a start-up should print one line.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

@@ -1,0 +1,250 @@
+"""Properties and their ResMan integrations, as an operator sets them up.
+
+Credentials (partner id, API key, webhook secrets, and with them the account and base URL) go
+into `api_credentials` only as a sealed envelope: no plain column holds anything secret.
+"""
+
+from __future__ import annotations
+
+import uuid
+import zoneinfo
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from leadsync.admin import AdminError, NotFoundError
+from leadsync.db.models import Property, ResmanIntegration
+from leadsync.db.models.domiq import DEFAULT_TIMEZONE
+from leadsync.db.vocab import CONFLICT_STRATEGIES, INTEGRATION_SYNC_DIRECTIONS
+from leadsync.errors import DecryptionError
+from leadsync.security.crypto import KeyRing, open_json, seal_json
+
+#: Below this length even two revealed characters are a real share of the secret.
+_MASK_REVEAL_MIN_LENGTH: Final = 8
+_MASK: Final = "***"
+
+
+# --- validation --------------------------------------------------------------------------
+def _text(value: str | None, *, field: str, max_length: int) -> str:
+    cleaned = (value or "").strip()
+    if not cleaned:
+        raise AdminError(f"{field} must not be empty")
+    if len(cleaned) > max_length:
+        raise AdminError(f"{field} must be at most {max_length} characters")
+    return cleaned
+
+
+def _one_of(value: str, *, field: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise AdminError(f"{field} must be one of {', '.join(allowed)} (got {value!r})")
+    return value
+
+
+def _base_url(value: str) -> str:
+    cleaned = (value or "").strip()
+    try:
+        parts = urlsplit(cleaned)
+        host = parts.hostname
+    except ValueError:  # e.g. an unbalanced IPv6 bracket
+        host = None
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not host:
+        raise AdminError("base_url must be an absolute http(s) URL, e.g. https://api.myresman.com")
+    if parts.username is not None or parts.password is not None:
+        # It would be shown in plain by `describe`; credentials have their own options.
+        raise AdminError("base_url must not contain a user name or password")
+    return cleaned.rstrip("/")
+
+
+def _timezone(value: str) -> str:
+    name = _text(value, field="timezone", max_length=64)
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        # A host without any time zone database cannot judge; refusing every name there
+        # (the default included) would help nobody.
+        if zoneinfo.available_timezones():
+            raise AdminError(f"unknown time zone {name!r} (expected an IANA name)") from None
+    return name
+
+
+# --- properties --------------------------------------------------------------------------
+async def create_property(
+    session: AsyncSession,
+    *,
+    name: str,
+    property_id: uuid.UUID | None = None,
+    timezone: str = DEFAULT_TIMEZONE,
+) -> Property:
+    """The property `property_id`, created when it does not exist yet (idempotent)."""
+    if property_id is not None:
+        existing = await session.get(Property, property_id)
+        if existing is not None:
+            return existing
+    prop = Property(
+        id=property_id or uuid.uuid4(),
+        name=_text(name, field="property name", max_length=200),
+        timezone=_timezone(timezone),
+    )
+    try:
+        # A savepoint, so that losing a race to a concurrent create of the same id leaves the
+        # caller's transaction usable and we can return the winner's row.
+        async with session.begin_nested():
+            session.add(prop)
+    except IntegrityError:
+        if property_id is not None and (won := await session.get(Property, property_id)):
+            return won
+        raise
+    return prop
+
+
+# --- integrations ------------------------------------------------------------------------
+async def _integration_of(session: AsyncSession, property_id: uuid.UUID) -> uuid.UUID | None:
+    return await session.scalar(
+        select(ResmanIntegration.id).where(ResmanIntegration.property_id == property_id)
+    )
+
+
+def _duplicate(property_id: uuid.UUID, existing: uuid.UUID) -> AdminError:
+    return AdminError(
+        f"property {property_id} already has a ResMan integration ({existing}); "
+        "one integration per property"
+    )
+
+
+async def add_integration(
+    session: AsyncSession,
+    *,
+    keys: KeyRing,
+    property_id: uuid.UUID,
+    resman_base_url: str,
+    account_id: int,
+    resman_property_id: str,
+    partner_id: str,
+    api_key: str,
+    webhook_secret: str | None,
+    property_name: str | None = None,
+    sync_direction: str = "bidirectional",
+    conflict_strategy: str = "manual_review",
+) -> ResmanIntegration:
+    """Connect `property_id` (created if missing) to a ResMan property; enqueues nothing."""
+    if isinstance(account_id, bool) or not isinstance(account_id, int) or account_id <= 0:
+        raise AdminError("account_id must be a positive whole number")
+    credentials = {
+        "base_url": _base_url(resman_base_url),
+        "account_id": account_id,
+        "partner_id": _text(partner_id, field="partner_id", max_length=200),
+        "api_key": _text(api_key, field="api_key", max_length=500),
+        "webhook_secrets": (
+            [_text(webhook_secret, field="webhook_secret", max_length=500)]
+            if webhook_secret is not None
+            else []
+        ),
+    }
+    integration = ResmanIntegration(
+        id=uuid.uuid4(),
+        property_id=property_id,
+        resman_property_id=_text(resman_property_id, field="resman_property_id", max_length=100),
+        api_credentials=seal_json(credentials, keys=keys),
+        sync_direction=_one_of(
+            sync_direction, field="sync_direction", allowed=INTEGRATION_SYNC_DIRECTIONS
+        ),
+        conflict_strategy=_one_of(
+            conflict_strategy, field="conflict_strategy", allowed=CONFLICT_STRATEGIES
+        ),
+    )
+    # Everything is validated before the first write, so a refused request writes nothing.
+    await create_property(
+        session, property_id=property_id, name=property_name or f"Property {property_id}"
+    )
+    if (existing := await _integration_of(session, property_id)) is not None:
+        raise _duplicate(property_id, existing)
+    try:
+        # A savepoint: losing a race to a concurrent add must leave the caller's transaction
+        # usable, and the unique constraint is what decides that race.
+        async with session.begin_nested():
+            session.add(integration)
+    except IntegrityError:
+        if (existing := await _integration_of(session, property_id)) is not None:
+            raise _duplicate(property_id, existing) from None
+        raise
+    return integration
+
+
+async def list_integrations(session: AsyncSession) -> list[ResmanIntegration]:
+    stmt = select(ResmanIntegration).order_by(ResmanIntegration.created_at, ResmanIntegration.id)
+    return list((await session.scalars(stmt)).all())
+
+
+async def get_integration(session: AsyncSession, *, integration_id: uuid.UUID) -> ResmanIntegration:
+    integration = await session.get(ResmanIntegration, integration_id)
+    if integration is None:
+        raise NotFoundError(f"no integration with id {integration_id}")
+    return integration
+
+
+async def set_enabled(
+    session: AsyncSession, *, integration_id: uuid.UUID, enabled: bool
+) -> ResmanIntegration:
+    """Turn syncing of one integration on or off; its queued jobs wait while it is off."""
+    integration = await get_integration(session, integration_id=integration_id)
+    integration.sync_enabled = enabled
+    await session.flush()
+    return integration
+
+
+# --- presentation ------------------------------------------------------------------------
+def mask(secret: str) -> str:
+    """'***' plus at most the last two characters, enough to tell two keys apart."""
+    if len(secret) < _MASK_REVEAL_MIN_LENGTH:
+        return _MASK
+    return _MASK + secret[-2:]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _open_credentials(integration: ResmanIntegration, keys: KeyRing) -> dict[str, Any] | None:
+    try:
+        plain = open_json(integration.api_credentials, keys=keys)
+    except DecryptionError:
+        return None
+    return plain if isinstance(plain, dict) else None
+
+
+def _get(plain: dict[str, Any] | None, key: str, convert: Callable[[Any], Any]) -> Any:
+    if plain is None or plain.get(key) is None:
+        return None
+    return convert(plain[key])
+
+
+def describe(integration: ResmanIntegration, *, keys: KeyRing) -> dict[str, Any]:
+    """A JSON-safe summary with the secrets masked.
+
+    Credentials no configured key opens (a key was removed) are reported as unreadable
+    instead of failing: the operator listing integrations is the one who must notice.
+    """
+    plain = _open_credentials(integration, keys)
+    return {
+        "id": str(integration.id),
+        "property_id": str(integration.property_id),
+        "resman_property_id": integration.resman_property_id,
+        "base_url": _get(plain, "base_url", str),
+        "account_id": _get(plain, "account_id", int),
+        "partner_id": _get(plain, "partner_id", lambda v: mask(str(v))),
+        "api_key": _get(plain, "api_key", lambda v: mask(str(v))),
+        "webhook_secrets": len(plain.get("webhook_secrets") or []) if plain else 0,
+        "credentials_readable": plain is not None,
+        "sync_enabled": integration.sync_enabled,
+        "sync_direction": integration.sync_direction,
+        "conflict_strategy": integration.conflict_strategy,
+        "last_sync_at": _iso(integration.last_sync_at),
+        "circuit_open_until": _iso(integration.circuit_open_until),
+        "created_at": _iso(integration.created_at),
+    }

@@ -1,0 +1,54 @@
+"""create_app(): the HTTP service (routers, middleware, lifespan)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from leadsync import __version__
+from leadsync.api.limits import BodySizeLimit
+from leadsync.api.problems import install_problem_handlers
+from leadsync.config import Settings, get_settings
+from leadsync.leads.routes import router as leads_router
+from leadsync.runtime import Runtime
+from leadsync.sync.routes import router as queue_router
+
+
+def create_app(
+    settings: Settings | None = None, *, runtime: Runtime | None = None, run_worker: bool = False
+) -> FastAPI:
+    """The API. ``runtime`` lets a caller (``leadsync up``, tests) share its objects; without
+    one the app builds its own at start-up and closes it at shutdown."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = runtime is None
+        rt = runtime or Runtime.build(settings)
+        app.state.runtime = rt
+        if run_worker:
+            rt.start_worker()
+        try:
+            yield
+        finally:
+            if own:
+                await rt.close()
+
+    app = FastAPI(
+        title="leadsync",
+        version=__version__,
+        description="Two-way lead sync between the DomIQ leasing chatbot and ResMan.",
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+    app.include_router(leads_router)
+    app.include_router(queue_router)
+
+    @app.get("/healthz", tags=["ops"], summary="Liveness")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app

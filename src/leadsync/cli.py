@@ -1,0 +1,211 @@
+"""The ``leadsync`` command line (typer). Every command has ``--help``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from leadsync import __version__
+from leadsync.cli_admin import apikey_app, integration_app, queue_app, sync_app
+from leadsync.config import get_settings
+from leadsync.observability.logging import configure_logging
+
+app = typer.Typer(
+    name="leadsync",
+    help="Two-way lead sync between the DomIQ leasing chatbot and ResMan Lead Management.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="markdown",
+    pretty_exceptions_show_locals=False,  # locals may hold credentials
+)
+db_app = typer.Typer(help="Database migrations (SQLite or PostgreSQL per LEADSYNC_DATABASE_URL).")
+app.add_typer(db_app, name="db")
+app.add_typer(integration_app, name="integration")
+app.add_typer(apikey_app, name="apikey")
+app.add_typer(queue_app, name="queue")
+app.add_typer(sync_app, name="sync")
+
+
+@app.callback()
+def _root(
+    log_level: Annotated[
+        str | None, typer.Option(help="Log level (default: LEADSYNC_LOG_LEVEL or INFO).")
+    ] = None,
+) -> None:
+    settings = get_settings()
+    configure_logging(level=log_level or settings.log_level, fmt=settings.log_format)
+
+
+@app.command()
+def version() -> None:
+    """Print the leadsync version."""
+    typer.echo(__version__)
+
+
+@app.command()
+def sandbox(
+    host: Annotated[
+        str, typer.Option(help="Interface to bind (loopback by default).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8765,
+    state_file: Annotated[
+        Path | None,
+        typer.Option(help="Keep the sandbox's prospects in this SQLite file across restarts."),
+    ] = None,
+    webhook_url: Annotated[
+        str | None, typer.Option(help="Send signed LeadUpdateWebhook calls for staff actions here.")
+    ] = None,
+    webhook_secret: Annotated[
+        str | None, typer.Option(help="Standard Webhooks secret (whsec_...); generated if omitted.")
+    ] = None,
+    overflow_threshold: Annotated[
+        int, typer.Option(help="SearchProspects answers 502 'buffer overflow' above this count.")
+    ] = 500,
+    seed: Annotated[int | None, typer.Option(help="Seed for reproducible faults.")] = None,
+    error_rate: Annotated[float, typer.Option(help="Share of calls answered with a 5xx.")] = 0.0,
+    error_codes: Annotated[str, typer.Option(help="Comma-separated 5xx codes to use.")] = "500,503",
+    rate_limit_rate: Annotated[float, typer.Option(help="Share of calls answered 429.")] = 0.0,
+    retry_after: Annotated[float, typer.Option(help="Retry-After seconds sent with 429.")] = 1.0,
+    latency_ms: Annotated[float, typer.Option(help="Latency added to every call (ms).")] = 0.0,
+    timeout_rate: Annotated[float, typer.Option(help="Share of calls that hang.")] = 0.0,
+    hang_seconds: Annotated[float, typer.Option(help="How long a hanging call hangs.")] = 30.0,
+    reset_rate: Annotated[float, typer.Option(help="Share of calls whose connection drops.")] = 0.0,
+    business_error_rate: Annotated[
+        float, typer.Option(help="Share of calls answered HTTP 200 with Status Error.")
+    ] = 0.0,
+) -> None:
+    """Run the bundled ResMan sandbox: ResMan's wire protocol, an admin API to act as on-site
+    staff, signed webhooks, a WebSocket feed and fault injection."""
+    from leadsync.resman.sandbox.config import FaultConfig, SandboxConfig
+    from leadsync.resman.sandbox.server import run_sandbox, startup_banner
+
+    faults = FaultConfig(
+        seed=seed,
+        http_error_rate=error_rate,
+        http_error_codes=[int(c) for c in error_codes.split(",") if c.strip()],
+        rate_limit_rate=rate_limit_rate,
+        retry_after_seconds=retry_after,
+        latency_ms=latency_ms,
+        timeout_rate=timeout_rate,
+        hang_seconds=hang_seconds,
+        reset_rate=reset_rate,
+        business_error_rate=business_error_rate,
+        overflow_threshold=overflow_threshold,
+    )
+    config = SandboxConfig(
+        faults=faults,
+        state_file=state_file,
+        webhook_url=webhook_url,
+        webhook_secret=webhook_secret,
+    )
+    run_sandbox(
+        config, host=host, port=port, on_started=lambda url: typer.echo(startup_banner(url))
+    )
+
+
+@app.command()
+def up(
+    host: Annotated[str, typer.Option(help="Interface for the API.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port for the API.")] = 8000,
+    sandbox_port: Annotated[
+        int, typer.Option(help="Port of the bundled ResMan sandbox (when it is used).")
+    ] = 8765,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Drive simulated chatbot leads through the API.")
+    ] = False,
+    demo_interval: Annotated[float, typer.Option(help="Seconds between demo leads.")] = 3.0,
+) -> None:
+    """Run everything in one process on the embedded default: API, worker, SQLite in the data
+    folder, migrations applied, and the bundled ResMan sandbox when no real integration is
+    configured. Prints the URLs; Ctrl-C stops cleanly and queued jobs survive the restart."""
+    from leadsync.embedded import run_embedded
+
+    asyncio.run(
+        run_embedded(
+            settings=get_settings(),
+            host=host,
+            port=port,
+            sandbox_port=sandbox_port,
+            demo=demo,
+            demo_interval=demo_interval,
+            echo=typer.echo,
+        )
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "0.0.0.0",  # noqa: S104
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    with_worker: Annotated[
+        bool, typer.Option(help="Also run a queue worker in this process.")
+    ] = False,
+) -> None:
+    """Run the HTTP API only (production: several instances behind a load balancer, sharing
+    one PostgreSQL database). Each instance still makes the first push attempt inline."""
+    import uvicorn
+
+    from leadsync.app import create_app
+
+    settings = get_settings()
+    uvicorn.run(
+        create_app(settings, run_worker=with_worker),
+        host=host,
+        port=port,
+        log_config=None,
+        proxy_headers=True,
+    )
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(help="Jobs run at once by this worker.")] = 64,
+) -> None:
+    """Run a queue worker only (production: any number of them on any number of machines;
+    PostgreSQL's SKIP LOCKED hands each job to exactly one)."""
+    from leadsync.runtime import run_worker_forever
+
+    asyncio.run(run_worker_forever(settings=get_settings(), concurrency=concurrency))
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+) -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    from leadsync.db.migrate import current, upgrade
+
+    url = get_settings().effective_database_url
+    upgrade(url=url, revision=revision)
+    typer.echo(f"database at revision {current(url=url)}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision, e.g. -1 or base.")],
+) -> None:
+    """Revert migrations down to REVISION (the rollback path of a bad release)."""
+    from leadsync.db.migrate import current, downgrade
+
+    url = get_settings().effective_database_url
+    downgrade(url=url, revision=revision)
+    typer.echo(f"database at revision {current(url=url)}")
+
+
+@db_app.command("current")
+def db_current(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Show the database's current migration revision."""
+    from leadsync.db.migrate import current
+
+    rev = current(url=get_settings().effective_database_url)
+    typer.echo(json.dumps({"revision": rev}) if as_json else (rev or "(empty database)"))
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,342 @@
+"""Operator commands: ResMan integrations, API keys, the sync queue and the kill switch.
+
+Four typer sub-apps, registered by `leadsync.cli` as `leadsync integration|apikey|queue|sync`.
+Each command brings the schema up to date, runs in one transaction committed at the end (a
+failing command writes nothing) and exits 1 with a one-line message on stderr when refused.
+"""
+
+from __future__ import annotations
+
+import getpass
+import uuid
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from leadsync.admin import apikeys as admin_keys
+from leadsync.admin import integrations as admin_integrations
+from leadsync.admin import queue as admin_queue
+from leadsync.admin.cli_support import emit, fail, field_lines, keyring, parse_uuid, run
+from leadsync.config import get_settings
+from leadsync.db.vocab import CONFLICT_STRATEGIES, INTEGRATION_SYNC_DIRECTIONS, QUEUE_STATES
+from leadsync.sync.flags import push_paused, set_push_paused
+
+integration_app = typer.Typer(
+    help="Connect properties to ResMan: add, list, show, enable and disable integrations.",
+    no_args_is_help=True,
+)
+apikey_app = typer.Typer(
+    help="API keys of the lead API, each scoped to properties.", no_args_is_help=True
+)
+queue_app = typer.Typer(help="Inspect the sync queue and retry dead letters.", no_args_is_help=True)
+sync_app = typer.Typer(
+    help="The global kill switch: pause and resume every push to ResMan.", no_args_is_help=True
+)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
+
+
+# --- integrations ------------------------------------------------------------------------
+@integration_app.command("add")
+def integration_add(
+    account_id: Annotated[int, typer.Option(help="ResMan AccountID of the management company.")],
+    resman_property_id: Annotated[str, typer.Option(help="ResMan PropertyID (a GUID).")],
+    partner_id: Annotated[
+        str,
+        typer.Option(
+            envvar="LEADSYNC_RESMAN_PARTNER_ID",
+            prompt="ResMan IntegrationPartnerID",
+            hide_input=True,
+            help="ResMan IntegrationPartnerID; prompted for when omitted.",
+        ),
+    ],
+    api_key: Annotated[
+        str,
+        typer.Option(
+            envvar="LEADSYNC_RESMAN_API_KEY",
+            prompt="ResMan ApiKey",
+            hide_input=True,
+            help="ResMan ApiKey; prompted for when omitted (an option lands in shell history).",
+        ),
+    ],
+    property_: Annotated[
+        str | None,
+        typer.Option(
+            "--property", help="DomIQ property UUID; created if unknown, generated if omitted."
+        ),
+    ] = None,
+    property_name: Annotated[
+        str | None, typer.Option(help="Name for a property created by this command.")
+    ] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option(help="ResMan API URL (default: the LEADSYNC_RESMAN_BASE_URL setting)."),
+    ] = None,
+    webhook_secret: Annotated[
+        str | None,
+        typer.Option(
+            envvar="LEADSYNC_RESMAN_WEBHOOK_SECRET",
+            help="Secret that signs lead-update webhooks for this integration (whsec_...).",
+        ),
+    ] = None,
+    direction: Annotated[
+        str, typer.Option(help=f"Sync direction: {', '.join(INTEGRATION_SYNC_DIRECTIONS)}.")
+    ] = "bidirectional",
+    conflict_strategy: Annotated[
+        str, typer.Option(help=f"Rule for true conflicts: {', '.join(CONFLICT_STRATEGIES)}.")
+    ] = "manual_review",
+    as_json: JsonOption = False,
+) -> None:
+    """Connect a DomIQ property to a ResMan property (credentials are stored encrypted)."""
+    property_id = parse_uuid(property_, what="property id") if property_ else uuid.uuid4()
+    keys = keyring()
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        integration = await admin_integrations.add_integration(
+            session,
+            keys=keys,
+            property_id=property_id,
+            resman_base_url=base_url or get_settings().resman_base_url,
+            account_id=account_id,
+            resman_property_id=resman_property_id,
+            partner_id=partner_id,
+            api_key=api_key,
+            webhook_secret=webhook_secret,
+            property_name=property_name,
+            sync_direction=direction,
+            conflict_strategy=conflict_strategy,
+        )
+        return admin_integrations.describe(integration, keys=keys)
+
+    data = run(work)
+    lines = [
+        f"added integration {data['id']} for property {data['property_id']}",
+        *field_lines(data),
+    ]
+    emit(data, as_json=as_json, lines=lines)
+
+
+@integration_app.command("list")
+def integration_list(as_json: JsonOption = False) -> None:
+    """List every integration (secrets masked)."""
+    keys = keyring()
+
+    async def work(session: AsyncSession) -> list[dict[str, Any]]:
+        rows = await admin_integrations.list_integrations(session)
+        return [admin_integrations.describe(row, keys=keys) for row in rows]
+
+    data = run(work)
+    lines = [
+        f"{d['id']}  property={d['property_id']}  resman_property={d['resman_property_id']}  "
+        f"{'enabled' if d['sync_enabled'] else 'disabled'}  {d['sync_direction']}  "
+        f"{d['base_url'] or '(credentials unreadable)'}"
+        for d in data
+    ]
+    emit(data, as_json=as_json, lines=lines or ["no integrations"])
+
+
+@integration_app.command("show")
+def integration_show(
+    integration_id: Annotated[str, typer.Argument(help="Integration UUID.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Show one integration (secrets masked)."""
+    wanted = parse_uuid(integration_id, what="integration id")
+    keys = keyring()
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        row = await admin_integrations.get_integration(session, integration_id=wanted)
+        return admin_integrations.describe(row, keys=keys)
+
+    data = run(work)
+    emit(data, as_json=as_json, lines=[f"integration {data['id']}", *field_lines(data)])
+
+
+def _set_enabled(integration_id: str, *, enabled: bool, as_json: bool) -> None:
+    wanted = parse_uuid(integration_id, what="integration id")
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        row = await admin_integrations.set_enabled(session, integration_id=wanted, enabled=enabled)
+        return {"id": str(row.id), "sync_enabled": row.sync_enabled}
+
+    data = run(work)
+    state = "enabled" if enabled else "disabled (its queued jobs wait until it is enabled)"
+    emit(data, as_json=as_json, lines=[f"integration {data['id']} {state}"])
+
+
+@integration_app.command("enable")
+def integration_enable(
+    integration_id: Annotated[str, typer.Argument(help="Integration UUID.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Resume syncing one integration."""
+    _set_enabled(integration_id, enabled=True, as_json=as_json)
+
+
+@integration_app.command("disable")
+def integration_disable(
+    integration_id: Annotated[str, typer.Argument(help="Integration UUID.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Stop syncing one integration; its leads are still accepted and queued."""
+    _set_enabled(integration_id, enabled=False, as_json=as_json)
+
+
+# --- API keys ----------------------------------------------------------------------------
+@apikey_app.command("create")
+def apikey_create(
+    name: Annotated[str, typer.Option(help="What the key is for, e.g. 'domiq-prod'.")],
+    properties: Annotated[
+        list[str],
+        typer.Option("--property", help="Property UUID the key may act on (repeatable)."),
+    ],
+    as_json: JsonOption = False,
+) -> None:
+    """Create an API key for the given properties. The key is printed once, never again."""
+    property_ids = [parse_uuid(p, what="property id") for p in properties]
+
+    async def work(session: AsyncSession) -> tuple[admin_keys.ApiKeyView, str]:
+        key, plaintext = await admin_keys.create_api_key(
+            session, name=name, property_ids=property_ids
+        )
+        return admin_keys.view(key, property_ids), plaintext
+
+    created, plaintext = run(work)
+    data = {**created.to_dict(), "key": plaintext}
+    lines = [
+        f"created API key {created.id} ({created.name}) for "
+        f"{', '.join(str(p) for p in created.property_ids)}",
+        plaintext,
+        "store it now: it cannot be shown again",
+    ]
+    emit(data, as_json=as_json, lines=lines)
+
+
+@apikey_app.command("list")
+def apikey_list(as_json: JsonOption = False) -> None:
+    """List API keys (never their secrets), revoked ones included."""
+    views = run(admin_keys.list_api_keys)
+    data = [v.to_dict() for v in views]
+    lines = [
+        f"{d['id']}  {d['hint']}  {'revoked' if d['revoked_at'] else 'active'}  "
+        f"properties={','.join(d['property_ids'])}  name={d['name']}"
+        for d in data
+    ]
+    emit(data, as_json=as_json, lines=lines or ["no API keys"])
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(
+    key_id: Annotated[str, typer.Argument(help="API key UUID (see `apikey list`).")],
+    as_json: JsonOption = False,
+) -> None:
+    """Revoke an API key for good (servers may accept it for up to 30 s more)."""
+    wanted = parse_uuid(key_id, what="API key id")
+
+    async def work(session: AsyncSession) -> admin_keys.ApiKeyView:
+        return await admin_keys.revoke_api_key(session, key_id=wanted)
+
+    revoked = run(work)
+    emit(revoked.to_dict(), as_json=as_json, lines=[f"revoked API key {revoked.id}"])
+
+
+# --- queue -------------------------------------------------------------------------------
+@queue_app.command("list")
+def queue_list(
+    state: Annotated[
+        str | None, typer.Option(help=f"Only jobs in this state: {', '.join(QUEUE_STATES)}.")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="At most this many jobs.")] = 100,
+    as_json: JsonOption = False,
+) -> None:
+    """List queue jobs in queue order (the lead data itself is not shown)."""
+
+    async def work(session: AsyncSession) -> list[dict[str, Any]]:
+        return await admin_queue.list_queue(session, state=state, limit=limit)
+
+    data = run(work)
+    lines = [
+        f"{d['id']}  #{d['seq']}  {d['state']}  {d['sync_operation']}  "
+        f"retries={d['retry_count']}/{d['max_retries']}"
+        + (f"  {d['error_category']}: {d['last_error']}" if d["last_error"] else "")
+        for d in data
+    ]
+    emit(data, as_json=as_json, lines=lines or ["no jobs"])
+
+
+@queue_app.command("retry")
+def queue_retry(
+    job_ids: Annotated[
+        list[str] | None, typer.Argument(help="Dead-letter job UUIDs to queue again.")
+    ] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Queue every dead letter again.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Queue dead letters again with fresh retries: the given JOB_IDs, or all with --all."""
+    if bool(job_ids) == all_:
+        fail("give dead-letter job ids or --all (not both)")
+    wanted = None if all_ else [parse_uuid(j, what="job id") for j in job_ids or []]
+
+    async def work(session: AsyncSession) -> list[uuid.UUID]:
+        return await admin_queue.replay_dead(session, job_ids=wanted)
+
+    replayed = [str(j) for j in run(work)]
+    lines = [f"queued {len(replayed)} dead letter(s) again", *replayed]
+    emit({"replayed": replayed}, as_json=as_json, lines=lines)
+
+
+@queue_app.command("stats")
+def queue_stats(as_json: JsonOption = False) -> None:
+    """Count the jobs in every state."""
+    stats = run(admin_queue.queue_stats)
+    emit(stats, as_json=as_json, lines=[f"{state}: {n}" for state, n in stats.items()])
+
+
+# --- kill switch -------------------------------------------------------------------------
+def _operator() -> str:
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):  # no user name in a bare container
+        return "cli"
+    return f"cli:{user}"[:100]
+
+
+def _set_paused(*, paused: bool) -> None:
+    async def work(session: AsyncSession) -> None:
+        await set_push_paused(session, paused=paused, changed_by=_operator())
+
+    run(work)
+
+
+@sync_app.command("pause")
+def sync_pause() -> None:
+    """Stop every push to ResMan. Leads are still accepted and queued; nothing is lost."""
+    _set_paused(paused=True)
+    typer.echo("pushes paused: leads are queued until `leadsync sync resume`")
+
+
+@sync_app.command("resume")
+def sync_resume() -> None:
+    """Resume pushes; the queue drains in order."""
+    _set_paused(paused=False)
+    typer.echo("pushes resumed")
+
+
+@sync_app.command("status")
+def sync_status(as_json: JsonOption = False) -> None:
+    """Show whether pushes are paused, and the queue counts."""
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        return {
+            "push_paused": await push_paused(session),
+            "queue": await admin_queue.queue_stats(session),
+        }
+
+    data = run(work)
+    queue = data["queue"]
+    lines = [
+        f"pushes {'PAUSED' if data['push_paused'] else 'running'}",
+        f"queue: {', '.join(f'{state}={n}' for state, n in queue.items())}",
+    ]
+    emit(data, as_json=as_json, lines=lines)

@@ -1,0 +1,279 @@
+"""The async ResMan client: one pooled HTTP connection set, one typed error per failure.
+
+Every call is a form-encoded ``POST {base}/{Area}/{Method}`` (RESMAN_PROTOCOL.md). The client
+does not retry: it raises a typed error (``leadsync.resman.errors``) and the sync engine, which
+knows the job's history, decides. Each call logs one line (method, HTTP status, duration) and
+never credentials, XML or personal data.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime
+from types import TracebackType
+from typing import Self, TypeVar
+
+import httpx
+
+from leadsync.config import Settings
+from leadsync.observability.logging import get_logger
+from leadsync.resman import responses, wire
+from leadsync.resman.budget import RequestBudget
+from leadsync.resman.classify import classify_request_error, classify_status
+from leadsync.resman.credentials import ResManCredentials
+from leadsync.resman.errors import BusinessError, ResManError
+from leadsync.resman.mits import build_lead_management
+from leadsync.resman.models import Employee, NamedItem, PersonStatus, PropertyInfo, Prospect
+
+T = TypeVar("T")
+
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+DEFAULT_MAX_CONNECTIONS = 100
+
+
+class ResManClient:
+    """Implements :class:`leadsync.resman.interface.ResManAPI` over ResMan's HTTP API.
+
+    One ``httpx.AsyncClient`` per instance keeps connections alive between calls; share one
+    client across tasks and close it with ``aclose()`` or ``async with``. A ``budget`` throttles
+    per AccountID before a connection is taken.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        budget: RequestBudget | None = None,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        url = httpx.URL(base_url)
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ValueError("base_url must be an absolute http(s) URL")
+        self.base_url = base_url.rstrip("/")
+        self.budget = budget
+        self.max_connections = max_connections
+        self._http = httpx.AsyncClient(
+            timeout=timeout,
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
+            transport=transport,
+            follow_redirects=False,
+        )
+        # A logger per client (not per module) so a test's log capture sees its client's lines.
+        self._log = get_logger(__name__)
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        base_url: str | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> ResManClient:
+        """A client configured from ``LEADSYNC_RESMAN_*`` settings, with its request budget."""
+        return cls(
+            base_url=base_url or settings.resman_base_url,
+            timeout=httpx.Timeout(
+                settings.resman_read_timeout, connect=settings.resman_connect_timeout
+            ),
+            budget=RequestBudget(
+                rate=settings.resman_requests_per_second, burst=settings.resman_burst
+            ),
+            max_connections=settings.resman_max_connections,
+            transport=transport,
+        )
+
+    @property
+    def timeout(self) -> httpx.Timeout:
+        return self._http.timeout
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # --- transport ---------------------------------------------------------------------
+
+    async def _call(
+        self,
+        method: str,
+        *,
+        creds: ResManCredentials,
+        form: dict[str, str],
+        accept: str,
+        read: Callable[[bytes], T],
+    ) -> T:
+        """POST ``form`` to ``method``; return ``read(body)`` or raise one typed error."""
+        if self.budget is not None:
+            await self.budget.acquire(creds.account_id)
+        started = time.perf_counter()
+        status: int | None = None
+        try:
+            try:
+                response = await self._http.post(
+                    f"{self.base_url}/{method}", data=form, headers={"Accept": accept}
+                )
+            except httpx.RequestError as exc:
+                raise classify_request_error(exc, method=method) from exc
+            status = response.status_code
+            if not response.is_success:
+                raise classify_status(
+                    method=method,
+                    status_code=status,
+                    body=response.text,
+                    headers=response.headers,
+                )
+            result = read(response.content)
+        except ResManError as exc:
+            self._log.info(
+                "resman.call",
+                method=method,
+                status=status,
+                duration_ms=_elapsed_ms(started),
+                error=type(exc).__name__,
+                category=exc.category if isinstance(exc, BusinessError) else None,
+                retryable=exc.retryable,
+            )
+            raise
+        self._log.debug(
+            "resman.call", method=method, status=status, duration_ms=_elapsed_ms(started)
+        )
+        return result
+
+    # --- MITS (XML) --------------------------------------------------------------------
+
+    async def post_lead(self, *, creds: ResManCredentials, prospect: Prospect) -> Prospect:
+        """Create a prospect (no ids) or update one (carrying ProspectID + PersonID).
+
+        Returns ResMan's copy of the prospect, which carries both ids.
+        """
+        method = wire.POST_LEAD
+        xml = build_lead_management([prospect]).decode("utf-8")
+        return await self._call(
+            method,
+            creds=creds,
+            form={**creds.property_form(), "Xml": xml},
+            accept=wire.ACCEPT_XML,
+            read=lambda body: responses.posted_prospect(
+                responses.read_mits_envelope(body, method=method), method=method
+            ),
+        )
+
+    async def search_prospects(
+        self,
+        *,
+        creds: ResManCredentials,
+        modified_start: datetime | None = None,
+        modified_end: datetime | None = None,
+        prospect_id: str | None = None,
+        email: str | None = None,
+        phone: str | None = None,
+        first_name: str | None = None,
+        last_name: str | None = None,
+    ) -> list[Prospect]:
+        """Prospects matching exactly one criterion set (see :func:`wire.search_form`).
+
+        The window is [modified_start, modified_end) in UTC at whole seconds; a window holding
+        too many prospects raises WindowOverflowError (use ``search_window`` to split it).
+        """
+        method = wire.SEARCH_PROSPECTS
+        criteria = wire.search_form(
+            modified_start=modified_start,
+            modified_end=modified_end,
+            prospect_id=prospect_id,
+            email=email,
+            phone=phone,
+            first_name=first_name,
+            last_name=last_name,
+        )
+        envelope = await self._call(
+            method,
+            creds=creds,
+            form={**creds.property_form(), **criteria},
+            accept=wire.ACCEPT_XML,
+            read=lambda body: responses.read_mits_envelope(body, method=method),
+        )
+        return list(envelope.prospects)
+
+    # --- Leasing / Account (JSON) --------------------------------------------------------
+
+    async def _leasing(
+        self, method: str, *, creds: ResManCredentials, read: Callable[[bytes], T]
+    ) -> T:
+        return await self._call(
+            method, creds=creds, form=creds.property_form(), accept=wire.ACCEPT_JSON, read=read
+        )
+
+    async def get_prospect_sources(self, *, creds: ResManCredentials) -> list[NamedItem]:
+        """Lead sources; an ID goes into ``Event/TransactionSource``."""
+        method = wire.GET_PROSPECT_SOURCES
+        return await self._leasing(
+            method,
+            creds=creds,
+            read=lambda b: responses.read_named_items(b, method=method, key="ProspectSources"),
+        )
+
+    async def get_lost_prospect_reasons(self, *, creds: ResManCredentials) -> list[NamedItem]:
+        method = wire.GET_LOST_PROSPECT_REASONS
+        return await self._leasing(
+            method,
+            creds=creds,
+            read=lambda b: responses.read_named_items(b, method=method, key="LostProspectReasons"),
+        )
+
+    async def get_employees(self, *, creds: ResManCredentials) -> list[Employee]:
+        method = wire.GET_EMPLOYEES
+        return await self._leasing(
+            method, creds=creds, read=lambda b: responses.read_employees(b, method=method)
+        )
+
+    async def get_applicants_and_current_residents(
+        self, *, creds: ResManCredentials
+    ) -> list[PersonStatus]:
+        """People past the prospect stage: Status ``Pending`` (applicant) or ``Current``."""
+        method = wire.GET_APPLICANTS_AND_CURRENT_RESIDENTS
+        return await self._leasing(
+            method, creds=creds, read=lambda b: responses.read_people(b, method=method)
+        )
+
+    async def get_properties(self, *, creds: ResManCredentials) -> list[PropertyInfo]:
+        """The account's properties (``creds.property_id`` is not needed nor sent)."""
+        method = wire.GET_PROPERTIES
+        return await self._call(
+            method,
+            creds=creds,
+            form=creds.account_form(),
+            accept=wire.ACCEPT_JSON,
+            read=lambda b: responses.read_properties(b, method=method),
+        )
+
+    async def get_account_id(self, *, creds: ResManCredentials, subdomain: str) -> int:
+        """The AccountID behind a ResMan subdomain (``<subdomain>.myresman.com``).
+
+        Only the partner's credentials are sent; ``creds.account_id`` merely keys the budget.
+        """
+        method = wire.GET_ACCOUNT_ID
+        return await self._call(
+            method,
+            creds=creds,
+            form={**creds.partner_form(), "Subdomain": subdomain},
+            accept=wire.ACCEPT_JSON,
+            read=lambda b: responses.read_account_id(b, method=method),
+        )
+
+
+def _elapsed_ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)

@@ -1,0 +1,18 @@
+"""MITS LeadManagement 4.0 codec, as ResMan uses it (see RESMAN_PROTOCOL.md).
+
+Pure functions: typed model (``leadsync.resman.models``) <-> XML bytes. Every parse goes
+through :func:`safe_parse`, which refuses DOCTYPEs/entities and network access.
+"""
+
+from leadsync.resman.mits.build import build_envelope, build_lead_management
+from leadsync.resman.mits.parse import parse_envelope, parse_lead_management, parse_prospect
+from leadsync.resman.mits.safe import safe_parse
+
+__all__ = [
+    "build_envelope",
+    "build_lead_management",
+    "parse_envelope",
+    "parse_lead_management",
+    "parse_prospect",
+    "safe_parse",
+]

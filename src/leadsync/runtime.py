@@ -1,0 +1,105 @@
+"""The process-wide objects one leadsync process shares: engine, sessions, ResMan clients,
+the job runner and (optionally) the worker loop. Built once at start-up, closed at exit."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from leadsync.api.auth import PrincipalCache
+from leadsync.config import Settings
+from leadsync.db.engine import create_engine_for, create_sessionmaker
+from leadsync.resman.client import ResManClient
+from leadsync.security.crypto import KeyRing, load_keys, open_json
+from leadsync.sync.flags import push_paused
+from leadsync.sync.runner import JobRunner
+from leadsync.sync.targets import TargetCache
+from leadsync.sync.worker import Worker
+
+
+def worker_id() -> str:
+    # Unique per runtime, not just per process: tests and `up` may run several in one process.
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    keys: KeyRing
+    runner: JobRunner
+    targets: TargetCache
+    principals: PrincipalCache
+    worker: Worker
+    clients: dict[str, ResManClient] = field(default_factory=dict)
+    _worker_task: asyncio.Task[None] | None = None
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @classmethod
+    def build(cls, settings: Settings) -> Runtime:
+        engine = create_engine_for(settings.effective_database_url)
+        sessionmaker = create_sessionmaker(engine)
+        keys = load_keys(settings=settings)
+        clients: dict[str, ResManClient] = {}
+
+        def client_for(base_url: str) -> ResManClient:
+            # One pooled client per ResMan host: connections are reused across all jobs.
+            if base_url not in clients:
+                clients[base_url] = ResManClient.from_settings(settings, base_url=base_url)
+            return clients[base_url]
+
+        def open_credentials(envelope: dict[str, Any]) -> dict[str, Any]:
+            plain = open_json(envelope, keys=keys)
+            if not isinstance(plain, dict):
+                raise ValueError("stored api_credentials are not an object")
+            return plain
+
+        targets = TargetCache(open_credentials=open_credentials, client_for=client_for)
+        runner = JobRunner(sessionmaker=sessionmaker, targets=targets, worker_id=worker_id())
+        worker = Worker(runner=runner, sessionmaker=sessionmaker, is_paused=push_paused)
+        return cls(
+            settings=settings,
+            engine=engine,
+            sessionmaker=sessionmaker,
+            keys=keys,
+            runner=runner,
+            targets=targets,
+            principals=PrincipalCache(),
+            worker=worker,
+            clients=clients,
+        )
+
+    def start_worker(self) -> None:
+        if self._worker_task is None:
+            self._worker_task = asyncio.create_task(self.worker.run(self._stop))
+
+    async def close(self) -> None:
+        self._stop.set()
+        if self._worker_task is not None:
+            await self._worker_task
+            self._worker_task = None
+        for client in self.clients.values():
+            await client.aclose()
+        await self.engine.dispose()
+
+
+async def run_worker_forever(*, settings: Settings, concurrency: int) -> None:
+    """`leadsync worker`: the loop until SIGINT/SIGTERM, then a graceful drain."""
+    import signal
+
+    runtime = Runtime.build(settings)
+    runtime.worker.concurrency = concurrency
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, runtime._stop.set)
+    try:
+        await runtime.worker.run(runtime._stop)
+    finally:
+        await runtime.close()

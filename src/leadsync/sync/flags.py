@@ -1,0 +1,50 @@
+"""The global kill switch (the spec's rollback feature flag).
+
+While it is on, leads keep being stored and queued but nothing is pushed; turning it off
+drains the queue in order. Kept in the database so every API and worker process sees the
+same switch; read through a one-second cache so the hot path does not pay a query.
+"""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from leadsync.db.models import AppSetting
+from leadsync.db.types import utcnow
+
+KILL_SWITCH = "push_paused"
+_CACHE_SECONDS = 1.0
+_cache: tuple[float, bool] | None = None
+
+
+async def push_paused(session: AsyncSession) -> bool:
+    global _cache
+    now = time.monotonic()
+    if _cache is not None and now - _cache[0] < _CACHE_SECONDS:
+        return _cache[1]
+    value = await session.scalar(select(AppSetting.value).where(AppSetting.key == KILL_SWITCH))
+    paused = bool(value)
+    _cache = (now, paused)
+    return paused
+
+
+async def set_push_paused(session: AsyncSession, *, paused: bool, changed_by: str) -> None:
+    global _cache
+    row = await session.get(AppSetting, KILL_SWITCH)
+    if row is None:
+        row = AppSetting(key=KILL_SWITCH)
+        session.add(row)
+    row.value = paused
+    row.changed_by = changed_by
+    row.updated_at = utcnow()
+    await session.flush()
+    _cache = None
+
+
+def reset_cache() -> None:
+    """Forget the cached switch (tests, and after changing it from another process)."""
+    global _cache
+    _cache = None

@@ -1,0 +1,187 @@
+"""URL handling, SQLite connection settings and transaction behaviour, optimistic locking."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from leadsync.db.engine import (
+    SQLITE_BUSY_TIMEOUT_MS,
+    backend_name,
+    create_engine_for,
+    create_sessionmaker,
+    normalize_url,
+    sync_url,
+)
+from leadsync.db.migrate import upgrade
+from leadsync.db.models import Conversation, Property
+from leadsync.errors import ConfigurationError
+
+SessionFactory = async_sessionmaker[AsyncSession]
+
+
+@pytest.mark.parametrize(
+    ("given", "async_url", "alembic_url"),
+    [
+        ("sqlite:///data/x.db", "sqlite+aiosqlite:///data/x.db", "sqlite+pysqlite:///data/x.db"),
+        (
+            "sqlite+aiosqlite:////abs/x.db",
+            "sqlite+aiosqlite:////abs/x.db",
+            "sqlite+pysqlite:////abs/x.db",
+        ),
+        (
+            "postgresql://u:p%40ss@db:5432/leads",
+            "postgresql+psycopg://u:p%40ss@db:5432/leads",
+            "postgresql+psycopg://u:p%40ss@db:5432/leads",
+        ),
+        (
+            "postgres://u@db/leads?sslmode=require",
+            "postgresql+psycopg://u@db/leads?sslmode=require",
+            "postgresql+psycopg://u@db/leads?sslmode=require",
+        ),
+        (
+            "postgresql+psycopg://u@db/leads",
+            "postgresql+psycopg://u@db/leads",
+            "postgresql+psycopg://u@db/leads",
+        ),
+    ],
+)
+def test_urls_are_normalised(given: str, async_url: str, alembic_url: str) -> None:
+    assert normalize_url(given) == async_url
+    assert sync_url(given) == alembic_url
+    assert sync_url(async_url) == alembic_url
+
+
+def test_backend_name() -> None:
+    assert backend_name("sqlite+aiosqlite:///x.db") == "sqlite"
+    assert backend_name("postgres://u@h/db") == "postgresql"
+
+
+@pytest.mark.parametrize("url", ["mysql://root:hunter2@db/leads", "not a url hunter2"])
+def test_unsupported_urls_fail_clearly_without_echoing_secrets(url: str) -> None:
+    with pytest.raises(ConfigurationError, match="LEADSYNC_DATABASE_URL") as caught:
+        normalize_url(url)
+    assert "hunter2" not in str(caught.value)
+
+
+async def test_sqlite_connection_settings(sqlite_url: str) -> None:
+    engine = create_engine_for(sqlite_url)
+    try:
+        async with engine.connect() as conn:
+            pragmas = {
+                name: (await conn.exec_driver_sql(f"PRAGMA {name}")).scalar()
+                for name in ("journal_mode", "foreign_keys", "busy_timeout", "synchronous")
+            }
+    finally:
+        await engine.dispose()
+    assert pragmas == {
+        "journal_mode": "wal",
+        "foreign_keys": 1,
+        "busy_timeout": SQLITE_BUSY_TIMEOUT_MS,
+        "synchronous": 1,  # NORMAL
+    }
+    assert SQLITE_BUSY_TIMEOUT_MS >= 5000
+
+
+async def test_postgres_engine_checks_connections(postgres_url: str) -> None:
+    engine = create_engine_for(postgres_url)
+    try:
+        assert engine.pool._pre_ping
+        async with engine.connect() as conn:
+            name = await conn.scalar(text("SELECT current_setting('application_name')"))
+    finally:
+        await engine.dispose()
+    assert name == "leadsync"
+
+
+async def _new_conversation(session_factory: SessionFactory) -> Conversation:
+    async with session_factory() as session:
+        prop = Property(name="Oak Row")
+        session.add(prop)
+        await session.flush()
+        conversation = Conversation(property_id=prop.id)
+        session.add(conversation)
+        await session.commit()
+        return conversation
+
+
+@pytest.fixture
+async def sqlite_sessions(sqlite_url: str) -> AsyncIterator[SessionFactory]:
+    upgrade(url=sqlite_url)
+    engine = create_engine_for(sqlite_url)
+    try:
+        yield create_sessionmaker(engine)
+    finally:
+        await engine.dispose()
+
+
+async def test_concurrent_read_modify_write_loses_nothing_on_sqlite(
+    sqlite_sessions: SessionFactory,
+) -> None:
+    # Two transactions each read lead_score and write it + 10. SQLite transactions begin
+    # IMMEDIATE, so the second waits for the first instead of failing with "database is
+    # locked" (or losing the first write).
+    session_factory = sqlite_sessions
+    conversation = await _new_conversation(session_factory)
+    first_has_read = asyncio.Event()
+    second_has_read = asyncio.Event()
+
+    async def bump(*, first: bool) -> None:
+        async with session_factory() as session:
+            score = await session.scalar(
+                select(Conversation.lead_score).where(Conversation.id == conversation.id)
+            )
+            assert score is not None
+            if first:
+                first_has_read.set()
+                # Under IMMEDIATE the second cannot read before we commit; give it the chance
+                # it would have under DEFERRED.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(second_has_read.wait(), timeout=0.5)
+            else:
+                second_has_read.set()
+            row = await session.get(Conversation, conversation.id)
+            assert row is not None
+            row.lead_score = score + 10
+            await session.commit()
+
+    async def second() -> None:
+        await first_has_read.wait()
+        await bump(first=False)
+
+    await asyncio.gather(bump(first=True), second())
+    async with session_factory() as session:
+        final = await session.scalar(
+            select(Conversation.lead_score).where(Conversation.id == conversation.id)
+        )
+    assert final == 20
+
+
+async def test_stale_conversation_update_is_refused(session_factory: SessionFactory) -> None:
+    conversation = await _new_conversation(session_factory)
+    async with session_factory() as slow:
+        stale = await slow.get(Conversation, conversation.id)
+        assert stale is not None
+        await slow.commit()  # keeps the object (expire_on_commit=False), at version 1
+
+        async with session_factory() as fast:
+            fresh = await fast.get(Conversation, conversation.id)
+            assert fresh is not None
+            fresh.status = "contacted"
+            await fast.commit()
+            assert fresh.version == 2
+
+        stale.status = "lost"
+        with pytest.raises(StaleDataError):
+            await slow.commit()
+
+    async with session_factory() as session:
+        kept = await session.get(Conversation, conversation.id)
+        assert kept is not None
+        assert (kept.status, kept.version) == ("contacted", 2)

@@ -1,0 +1,58 @@
+"""A lead ResMan refuses for good becomes a dead letter at once, and is replayed once fixed."""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+
+from leadsync.db.models import ResmanIntegration
+from leadsync.db.types import utcnow
+from stack import Stack, lead_body, wait_until
+
+
+async def _set_source(stack: Stack, source: str | None) -> None:
+    settings = {"transaction_source_id": source} if source else {}
+    async with stack.runtime.sessionmaker() as session, session.begin():
+        await session.execute(
+            update(ResmanIntegration)
+            .where(ResmanIntegration.id == stack.a.integration_id)
+            .values(sync_settings=settings, updated_at=utcnow())
+        )
+
+
+async def test_unknown_transaction_source_is_dead_lettered_then_replayed(stack: Stack) -> None:
+    await _set_source(stack, "no-such-source")
+    created = await stack.api.post(
+        "/api/resman/leads", json=lead_body(stack.a.property_id), headers=stack.auth(stack.a)
+    )
+    assert created.status_code == 201
+    assert created.json()["sync_status"] == "failed"
+    listed = await stack.api.get("/api/resman/queue/dead-letters", headers=stack.auth(stack.a))
+    [dead] = listed.json()["dead_letters"]
+    assert dead["error_category"] == "transaction_source"
+    assert "Transaction Source could not be found" in dead["last_error"]
+    assert dead["retry_count"] == 0, "a permanent error must not be retried"
+    # Property B's key sees none of A's dead letters.
+    other = await stack.api.get("/api/resman/queue/dead-letters", headers=stack.auth(stack.b))
+    assert other.json()["dead_letters"] == []
+    assert await stack.resman_prospects(stack.a) == []
+
+    await _set_source(stack, None)
+    retried = await stack.api.post(
+        "/api/resman/queue/dead-letters/retry", json={}, headers=stack.auth(stack.a)
+    )
+    assert retried.json()["retried"] == [dead["id"]]
+
+    async def synced() -> bool:
+        return len(await stack.resman_prospects(stack.a)) == 1
+
+    await wait_until(synced)
+
+
+async def test_retrying_a_job_that_is_not_dead_is_refused(stack: Stack) -> None:
+    response = await stack.api.post(
+        "/api/resman/queue/dead-letters/retry",
+        json={"job_ids": ["9b2e6c9e-0000-4000-8000-000000000000"]},
+        headers=stack.auth(stack.a),
+    )
+    assert response.status_code == 404
+    assert response.json()["errors"][0]["field"] == "job_ids"
