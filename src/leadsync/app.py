@@ -11,9 +11,14 @@ from leadsync import __version__
 from leadsync.api.limits import BodySizeLimit
 from leadsync.api.problems import install_problem_handlers
 from leadsync.config import Settings, get_settings
+from leadsync.conflicts.routes import router as conflicts_router
 from leadsync.leads.routes import router as leads_router
+from leadsync.leads.sync_routes import router as lead_sync_router
+from leadsync.realtime.ws import router as realtime_router
 from leadsync.runtime import Runtime
+from leadsync.sync.pull_routes import router as pull_router
 from leadsync.sync.routes import router as queue_router
+from leadsync.sync.webhooks_routes import router as webhooks_router
 
 
 def create_app(
@@ -28,6 +33,7 @@ def create_app(
         own = runtime is None
         rt = runtime or Runtime.build(settings)
         app.state.runtime = rt
+        await rt.hub.start()
         if run_worker:
             rt.start_worker()
         try:
@@ -43,8 +49,13 @@ def create_app(
         lifespan=lifespan,
     )
     install_problem_handlers(app)
+    app.include_router(pull_router)  # before leads: /leads/pull is not a lead id
+    app.include_router(lead_sync_router)
     app.include_router(leads_router)
+    app.include_router(conflicts_router)
     app.include_router(queue_router)
+    app.include_router(webhooks_router)
+    app.include_router(realtime_router)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness")
     async def healthz() -> dict[str, str]:

@@ -10,7 +10,9 @@ from typing import Annotated
 import typer
 
 from leadsync import __version__
-from leadsync.cli_admin import apikey_app, integration_app, queue_app, sync_app
+from leadsync.cli_admin import apikey_app, integration_app, queue_app
+from leadsync.cli_conflicts import conflicts_app
+from leadsync.cli_sync import sync_app
 from leadsync.config import get_settings
 from leadsync.observability.logging import configure_logging
 
@@ -28,6 +30,7 @@ app.add_typer(integration_app, name="integration")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(queue_app, name="queue")
 app.add_typer(sync_app, name="sync")
+app.add_typer(conflicts_app, name="conflicts")
 
 
 @app.callback()
@@ -164,12 +167,20 @@ def serve(
 @app.command()
 def worker(
     concurrency: Annotated[int, typer.Option(help="Jobs run at once by this worker.")] = 64,
+    scheduler: Annotated[
+        bool, typer.Option(help="Also poll ResMan on schedule (one instance per integration).")
+    ] = True,
 ) -> None:
-    """Run a queue worker only (production: any number of them on any number of machines;
-    PostgreSQL's SKIP LOCKED hands each job to exactly one)."""
+    """Run a queue worker and the pull scheduler (production: any number of them on any
+    number of machines; SKIP LOCKED hands each job to exactly one worker, and an advisory lock
+    lets one instance poll each integration)."""
     from leadsync.runtime import run_worker_forever
 
-    asyncio.run(run_worker_forever(settings=get_settings(), concurrency=concurrency))
+    asyncio.run(
+        run_worker_forever(
+            settings=get_settings(), concurrency=concurrency, with_scheduler=scheduler
+        )
+    )
 
 
 @db_app.command("upgrade")

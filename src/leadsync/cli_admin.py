@@ -1,13 +1,13 @@
-"""Operator commands: ResMan integrations, API keys, the sync queue and the kill switch.
+"""Operator commands: ResMan integrations, API keys and the sync queue.
 
-Four typer sub-apps, registered by `leadsync.cli` as `leadsync integration|apikey|queue|sync`.
+Three typer sub-apps, registered by `leadsync.cli` as `leadsync integration|apikey|queue`
+(the kill switch and pulls are in `leadsync.cli_sync`).
 Each command brings the schema up to date, runs in one transaction committed at the end (a
 failing command writes nothing) and exits 1 with a one-line message on stderr when refused.
 """
 
 from __future__ import annotations
 
-import getpass
 import uuid
 from typing import Annotated, Any
 
@@ -17,10 +17,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from leadsync.admin import apikeys as admin_keys
 from leadsync.admin import integrations as admin_integrations
 from leadsync.admin import queue as admin_queue
-from leadsync.admin.cli_support import emit, fail, field_lines, keyring, parse_uuid, run
+from leadsync.admin.cli_support import (
+    JsonOption,
+    emit,
+    fail,
+    field_lines,
+    keyring,
+    parse_uuid,
+    run,
+)
 from leadsync.config import get_settings
 from leadsync.db.vocab import CONFLICT_STRATEGIES, INTEGRATION_SYNC_DIRECTIONS, QUEUE_STATES
-from leadsync.sync.flags import push_paused, set_push_paused
 
 integration_app = typer.Typer(
     help="Connect properties to ResMan: add, list, show, enable and disable integrations.",
@@ -30,11 +37,6 @@ apikey_app = typer.Typer(
     help="API keys of the lead API, each scoped to properties.", no_args_is_help=True
 )
 queue_app = typer.Typer(help="Inspect the sync queue and retry dead letters.", no_args_is_help=True)
-sync_app = typer.Typer(
-    help="The global kill switch: pause and resume every push to ResMan.", no_args_is_help=True
-)
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 
 
 # --- integrations ------------------------------------------------------------------------
@@ -291,52 +293,3 @@ def queue_stats(as_json: JsonOption = False) -> None:
     """Count the jobs in every state."""
     stats = run(admin_queue.queue_stats)
     emit(stats, as_json=as_json, lines=[f"{state}: {n}" for state, n in stats.items()])
-
-
-# --- kill switch -------------------------------------------------------------------------
-def _operator() -> str:
-    try:
-        user = getpass.getuser()
-    except (OSError, KeyError):  # no user name in a bare container
-        return "cli"
-    return f"cli:{user}"[:100]
-
-
-def _set_paused(*, paused: bool) -> None:
-    async def work(session: AsyncSession) -> None:
-        await set_push_paused(session, paused=paused, changed_by=_operator())
-
-    run(work)
-
-
-@sync_app.command("pause")
-def sync_pause() -> None:
-    """Stop every push to ResMan. Leads are still accepted and queued; nothing is lost."""
-    _set_paused(paused=True)
-    typer.echo("pushes paused: leads are queued until `leadsync sync resume`")
-
-
-@sync_app.command("resume")
-def sync_resume() -> None:
-    """Resume pushes; the queue drains in order."""
-    _set_paused(paused=False)
-    typer.echo("pushes resumed")
-
-
-@sync_app.command("status")
-def sync_status(as_json: JsonOption = False) -> None:
-    """Show whether pushes are paused, and the queue counts."""
-
-    async def work(session: AsyncSession) -> dict[str, Any]:
-        return {
-            "push_paused": await push_paused(session),
-            "queue": await admin_queue.queue_stats(session),
-        }
-
-    data = run(work)
-    queue = data["queue"]
-    lines = [
-        f"pushes {'PAUSED' if data['push_paused'] else 'running'}",
-        f"queue: {', '.join(f'{state}={n}' for state, n in queue.items())}",
-    ]
-    emit(data, as_json=as_json, lines=lines)

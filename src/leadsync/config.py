@@ -59,6 +59,15 @@ class Settings(BaseSettings):
         description="How long POST /api/resman/leads waits for the first push attempt "
         "before answering sync_status=pending.",
     )
+    pull_interval_seconds: float = Field(
+        default=10.0, gt=0, description="How often each integration is polled."
+    )
+    pull_jitter: float = Field(
+        default=0.2, ge=0, le=0.9, description="Poll interval jitter, as a share of it."
+    )
+    pull_initial_lookback_days: int = Field(
+        default=30, ge=0, description="How far back the first pull of an integration reads."
+    )
     max_body_bytes: int = Field(default=256 * 1024, description="Largest request body accepted.")
 
     @property

@@ -48,6 +48,47 @@ def demo_lead(rng: random.Random, *, property_id: uuid.UUID, n: int) -> dict[str
     }
 
 
+#: What the demo's "leasing office" does in the sandbox: (label, admin action, JSON body).
+STAFF_ACTIONS: list[tuple[str, str, dict[str, Any]]] = [
+    (
+        "texted the prospect",
+        "status",
+        {"customer_type": "prospect", "event_type": "TextToProspect"},
+    ),
+    ("booked a tour", "tours", {}),
+    ("added a note", "notes", {"text": "Prefers a unit away from the elevator."}),
+    ("took an application", "status", {"customer_type": "applicant"}),
+    ("marked the lead lost", "lost", {"reason": "Rented elsewhere"}),
+]
+
+
+async def act_as_office(
+    *,
+    rng: random.Random,
+    office: httpx.AsyncClient,
+    api: httpx.AsyncClient,
+    resman_property_id: str,
+    leads: dict[str, str],
+    echo: Callable[[str], None],
+) -> None:
+    """One staff action on a random synced lead, then what the chatbot now knows."""
+    prospect_id, conversation_id = rng.choice(sorted(leads.items()))
+    label, action, body = rng.choice(STAFF_ACTIONS)
+    if action == "tours":
+        start = datetime.now(UTC) + timedelta(days=rng.randrange(1, 7), hours=rng.randrange(1, 8))
+        body = {"start": start.replace(minute=0, second=0, microsecond=0).isoformat()}
+    url = f"/admin/properties/{resman_property_id}/prospects/{prospect_id}/{action}"
+    (await office.post(url, json=body)).raise_for_status()
+    await asyncio.sleep(1.0)  # the signed webhook is applied within milliseconds
+    context = (await api.get(f"/api/resman/leads/{conversation_id}/context")).json()
+    resman = (context.get("context") or {}).get("resman") or {}
+    tour = f", tour {resman['tour_time']}" if resman.get("tour_time") else ""
+    echo(
+        f"demo: office {label} for {conversation_id[:8]} -> chatbot context: "
+        f"status {context.get('status')}{tour}"
+    )
+
+
 async def drive_demo(
     *,
     api_url: str,
@@ -56,17 +97,33 @@ async def drive_demo(
     interval: float = 3.0,
     echo: Callable[[str], None],
     seed: int | None = None,
+    sandbox_url: str | None = None,
+    resman_property_id: str | None = None,
 ) -> None:
-    """Post a lead every ``interval`` seconds until cancelled."""
+    """Post a lead every ``interval`` seconds until cancelled; every third round the
+    "office" acts on a synced lead in the sandbox, and the chatbot's context follows."""
     rng = random.Random(seed)  # demo data only
     headers = {"Authorization": f"Bearer {api_key}"}
     created: list[str] = []
-    async with httpx.AsyncClient(base_url=api_url, headers=headers, timeout=15) as client:
+    synced: dict[str, str] = {}
+    async with (
+        httpx.AsyncClient(base_url=api_url, headers=headers, timeout=15) as client,
+        httpx.AsyncClient(base_url=sandbox_url or api_url, timeout=15) as office,
+    ):
         n = 0
         while True:
             n += 1
             try:
-                if created and rng.random() < 0.3:
+                if sandbox_url and resman_property_id and synced and n % 3 == 0:
+                    await act_as_office(
+                        rng=rng,
+                        office=office,
+                        api=client,
+                        resman_property_id=resman_property_id,
+                        leads=synced,
+                        echo=echo,
+                    )
+                elif created and rng.random() < 0.3:
                     conversation_id = rng.choice(created)
                     when = datetime.now(UTC) + timedelta(days=rng.randrange(1, 10), hours=2)
                     r = await client.post(
@@ -83,6 +140,8 @@ async def drive_demo(
                     )
                     body = r.json()
                     created.append(body.get("conversation_id", ""))
+                    if body.get("resman_lead_id"):
+                        synced[body["resman_lead_id"]] = body["conversation_id"]
                     echo(
                         f"demo: chatbot lead {str(body.get('conversation_id'))[:8]} -> ResMan "
                         f"{body.get('resman_lead_id')} ({body.get('sync_status')})"

@@ -9,6 +9,7 @@ database and resume on the next start.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import os
 import uuid
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadsync.admin.apikeys import create_api_key
@@ -23,6 +25,7 @@ from leadsync.admin.integrations import add_integration, list_integrations
 from leadsync.app import create_app
 from leadsync.config import Settings
 from leadsync.db.migrate import upgrade
+from leadsync.db.types import utcnow
 from leadsync.demo import drive_demo
 from leadsync.resman.sandbox.app import ADMIN_DOCS_PATH, create_sandbox_app
 from leadsync.resman.sandbox.config import SandboxConfig
@@ -45,6 +48,8 @@ DEMO_KEY_FILE = "demo-api-key"
 class DemoTenant:
     property_id: uuid.UUID
     api_key: str
+    integration_id: uuid.UUID
+    webhook_secret: str
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -58,18 +63,23 @@ async def ensure_demo_tenant(
 ) -> DemoTenant:
     """The demo property, its integration with the bundled sandbox and an API key (kept in
     the data folder, owner-only, so every start can print and use it)."""
+    existing = next(
+        (i for i in await list_integrations(session) if i.property_id == DEMO_PROPERTY_ID), None
+    )
+    secrets_ = (
+        open_json(existing.api_credentials, keys=runtime.keys).get("webhook_secrets")
+        if existing is not None
+        else None
+    ) or [f"whsec_{base64.b64encode(os.urandom(24)).decode()}"]
     credentials = {
         "base_url": sandbox_url,
         "account_id": SANDBOX_ACCOUNT_ID,
         "partner_id": SANDBOX_PARTNER_ID,
         "api_key": SANDBOX_API_KEY,
-        "webhook_secrets": [],
+        "webhook_secrets": secrets_,
     }
-    existing = next(
-        (i for i in await list_integrations(session) if i.property_id == DEMO_PROPERTY_ID), None
-    )
     if existing is None:
-        await add_integration(
+        existing = await add_integration(
             session,
             keys=runtime.keys,
             property_id=DEMO_PROPERTY_ID,
@@ -79,17 +89,36 @@ async def ensure_demo_tenant(
             resman_property_id=SANDBOX_PROPERTY_ID,
             partner_id=SANDBOX_PARTNER_ID,
             api_key=SANDBOX_API_KEY,
-            webhook_secret=None,
+            webhook_secret=secrets_[0],
         )
-    elif open_json(existing.api_credentials, keys=runtime.keys).get("base_url") != sandbox_url:
-        # The sandbox came up on another port than last time.
+    elif open_json(existing.api_credentials, keys=runtime.keys) != credentials:
+        # The sandbox came up on another port than last time (or an older demo had no
+        # webhook secret).
         existing.api_credentials = seal_json(credentials, keys=runtime.keys)
+        existing.updated_at = utcnow()
+    if (existing.sync_settings or {}).get("feed") is not True:
+        # Follow the sandbox's change feed (sync/feed.py): office changes arrive at once
+        # even where webhooks cannot reach us.
+        existing.sync_settings = {**(existing.sync_settings or {}), "feed": True}
     key_file = runtime.settings.data_dir / DEMO_KEY_FILE
     if key_file.exists():
-        return DemoTenant(DEMO_PROPERTY_ID, key_file.read_text().strip())
-    _, plaintext = await create_api_key(session, name="demo", property_ids=[DEMO_PROPERTY_ID])
-    _write_private(key_file, plaintext)
-    return DemoTenant(DEMO_PROPERTY_ID, plaintext)
+        plaintext = key_file.read_text().strip()
+    else:
+        _, plaintext = await create_api_key(session, name="demo", property_ids=[DEMO_PROPERTY_ID])
+        _write_private(key_file, plaintext)
+    return DemoTenant(DEMO_PROPERTY_ID, plaintext, existing.id, secrets_[0])
+
+
+async def connect_sandbox_webhooks(*, sandbox_url: str, api_url: str, tenant: DemoTenant) -> None:
+    """Point the sandbox's staff-action webhooks at our receiver, signed with the demo
+    integration's secret: office changes reach the chatbot in milliseconds, not at the
+    next poll."""
+    target = f"{api_url}/api/resman/webhooks/lead-update?integration={tenant.integration_id}"
+    async with httpx.AsyncClient(base_url=sandbox_url, timeout=10) as client:
+        response = await client.put(
+            "/admin/webhook", json={"url": target, "secret": tenant.webhook_secret}
+        )
+        response.raise_for_status()
 
 
 async def _needs_sandbox(runtime: Runtime) -> bool:
@@ -157,8 +186,14 @@ async def run_embedded(
         elif demo:
             echo("--demo needs the bundled sandbox; real integrations are configured: skipped")
         app = create_app(settings, runtime=runtime, run_worker=True)
+        runtime.start_scheduler()
+        runtime.start_feeds()
         api = SandboxServer(app, host=host, port=port, install_signal_handlers=True)
         async with api:
+            if sandbox_url and tenant:
+                await connect_sandbox_webhooks(
+                    sandbox_url=sandbox_url, api_url=api.base_url, tenant=tenant
+                )
             echo(banner(api_url=api.base_url, sandbox_url=sandbox_url, tenant=tenant))
             demo_task = None
             if demo and tenant is not None:
@@ -169,6 +204,8 @@ async def run_embedded(
                         property_id=tenant.property_id,
                         interval=demo_interval,
                         echo=echo,
+                        sandbox_url=sandbox_url,
+                        resman_property_id=SANDBOX_PROPERTY_ID,
                     )
                 )
             await api.wait()

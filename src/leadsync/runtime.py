@@ -8,6 +8,7 @@ import os
 import socket
 import uuid
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -15,10 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from leadsync.api.auth import PrincipalCache
 from leadsync.config import Settings
 from leadsync.db.engine import create_engine_for, create_sessionmaker
+from leadsync.realtime.hub import EventHub, HubConfig
 from leadsync.resman.client import ResManClient
 from leadsync.security.crypto import KeyRing, load_keys, open_json
+from leadsync.sync.feed import FeedSubscriber
 from leadsync.sync.flags import push_paused
 from leadsync.sync.runner import JobRunner
+from leadsync.sync.scheduler import PullLocks, PullScheduler
 from leadsync.sync.targets import TargetCache
 from leadsync.sync.worker import Worker
 
@@ -38,8 +42,13 @@ class Runtime:
     targets: TargetCache
     principals: PrincipalCache
     worker: Worker
+    scheduler: PullScheduler
+    feeds: FeedSubscriber
+    hub: EventHub
     clients: dict[str, ResManClient] = field(default_factory=dict)
     _worker_task: asyncio.Task[None] | None = None
+    _scheduler_task: asyncio.Task[None] | None = None
+    _feeds_task: asyncio.Task[None] | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     @classmethod
@@ -62,7 +71,12 @@ class Runtime:
             return plain
 
         targets = TargetCache(open_credentials=open_credentials, client_for=client_for)
-        runner = JobRunner(sessionmaker=sessionmaker, targets=targets, worker_id=worker_id())
+        runner = JobRunner(
+            sessionmaker=sessionmaker,
+            targets=targets,
+            worker_id=worker_id(),
+            ambiguous_retry_floor=settings.resman_read_timeout,
+        )
         worker = Worker(runner=runner, sessionmaker=sessionmaker, is_paused=push_paused)
         return cls(
             settings=settings,
@@ -73,6 +87,16 @@ class Runtime:
             targets=targets,
             principals=PrincipalCache(),
             worker=worker,
+            scheduler=PullScheduler(
+                sessionmaker=sessionmaker,
+                targets=targets,
+                locks=PullLocks(engine),
+                interval=settings.pull_interval_seconds,
+                jitter=settings.pull_jitter,
+                initial_lookback=timedelta(days=settings.pull_initial_lookback_days),
+            ),
+            feeds=FeedSubscriber(sessionmaker=sessionmaker, keys=keys, worker_wake=worker.wake),
+            hub=EventHub(sessionmaker=sessionmaker, config=HubConfig.from_settings(settings)),
             clients=clients,
         )
 
@@ -80,18 +104,37 @@ class Runtime:
         if self._worker_task is None:
             self._worker_task = asyncio.create_task(self.worker.run(self._stop))
 
+    def start_scheduler(self) -> None:
+        if self._scheduler_task is None:
+            self._scheduler_task = asyncio.create_task(self.scheduler.run(self._stop))
+
+    def start_feeds(self) -> None:
+        """Follow the ResMan change feeds of the integrations that have one (sync/feed.py)."""
+        if self._feeds_task is None:
+            self._feeds_task = asyncio.create_task(self.feeds.run(self._stop))
+
     async def close(self) -> None:
         self._stop.set()
+        await self.hub.stop()
+        if self._feeds_task is not None:
+            await self._feeds_task
+            self._feeds_task = None
         if self._worker_task is not None:
             await self._worker_task
             self._worker_task = None
+        if self._scheduler_task is not None:
+            await self._scheduler_task
+            self._scheduler_task = None
         for client in self.clients.values():
             await client.aclose()
         await self.engine.dispose()
 
 
-async def run_worker_forever(*, settings: Settings, concurrency: int) -> None:
-    """`leadsync worker`: the loop until SIGINT/SIGTERM, then a graceful drain."""
+async def run_worker_forever(
+    *, settings: Settings, concurrency: int, with_scheduler: bool = True
+) -> None:
+    """`leadsync worker`: the queue loop (and the pull scheduler) until SIGINT/SIGTERM, then a
+    graceful drain."""
     import signal
 
     runtime = Runtime.build(settings)
@@ -99,6 +142,10 @@ async def run_worker_forever(*, settings: Settings, concurrency: int) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, runtime._stop.set)
+    if with_scheduler:
+        # Safe on every instance: the advisory lock lets one poll each integration at a time.
+        runtime.start_scheduler()
+    runtime.start_feeds()
     try:
         await runtime.worker.run(runtime._stop)
     finally:

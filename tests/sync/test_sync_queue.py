@@ -216,3 +216,31 @@ async def test_concurrent_claimers_never_share_a_job_or_break_lead_order(
     for ids in per_lead:
         positions = [done.index(i) for i in ids]
         assert positions == sorted(positions)
+
+
+async def test_pull_only_integration_holds_pushes_but_runs_refreshes(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    async with session_factory() as session, session.begin():
+        prop = await make_property(session)
+        integration = await make_integration(session, property_id=prop.id)
+        integration.sync_direction = "from_resman"
+        push = await queue.enqueue(
+            session,
+            integration_id=integration.id,
+            conversation_id=None,
+            lead_key="lead-a",
+            operation="push",
+            data={},
+        )
+        refresh = await queue.enqueue(
+            session,
+            integration_id=integration.id,
+            conversation_id=None,
+            lead_key="resman:P-9",
+            operation="pull",
+            data={"kind": "refresh", "prospect_id": "P-9"},
+        )
+    claimed = [j.id for j in await _claim(session_factory, "w1")]
+    assert claimed == [refresh.id]
+    assert push.id not in claimed

@@ -10,7 +10,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from alembic.util.exc import CommandError
@@ -97,3 +97,7 @@ def emit(data: Any, *, as_json: bool, lines: Iterable[str]) -> None:
 def field_lines(data: dict[str, Any]) -> list[str]:
     """One indented `key: value` line per field (`-` for none)."""
     return [f"  {key}: {'-' if value is None else value}" for key, value in data.items()]
+
+
+#: The ``--json`` flag every listing, show and create command takes.
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]

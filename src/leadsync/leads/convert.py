@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -95,3 +96,28 @@ def apply_update(conv: Conversation, update: UpdateLeadRequest) -> None:
         conv.pet_details = _pet_json(update.pet_details)
     if "lead_score" in given and update.lead_score is not None:
         conv.lead_score = round(update.lead_score)
+
+
+def apply_fields(conv: Conversation, changes: dict[str, Any]) -> None:
+    """Write engine-side values (the JSON snapshot form of LeadFields) onto the conversation."""
+    for name, value in changes.items():
+        if name in ("first_name", "last_name", "email", "phone"):
+            setattr(conv, name, value)
+        elif name == "move_in_date":
+            conv.move_in_date = date.fromisoformat(value) if value else None
+        elif name in ("budget_min", "budget_max"):
+            setattr(conv, name, round(Decimal(str(value))) if value is not None else None)
+        elif name in ("bedrooms", "occupants"):
+            setattr(conv, name, value)
+        elif name == "pets":
+            pets = list(value or [])
+            conv.has_pets = bool(pets)
+            conv.pet_details = (
+                {"type": pets[0]["pet_type"], "count": int(pets[0].get("count", 1))}
+                if pets
+                else None
+            )
+        elif name == "status":
+            conv.status = str(value)
+        else:
+            raise ValueError(f"unknown lead field {name!r}")

@@ -65,7 +65,7 @@ async def principal_dep(
 PrincipalDep = Annotated[Principal, Depends(principal_dep)]
 
 
-async def _first_attempt(rt: Runtime, job_id: uuid.UUID | None) -> None:
+async def first_attempt(rt: Runtime, job_id: uuid.UUID | None) -> None:
     """Try the push now and wait briefly, so the answer usually carries ResMan's id.
 
     The attempt runs as its own task: if the wait times out the push still completes in the
@@ -90,7 +90,7 @@ async def _finish(
     # Release the request's connection (on SQLite: its write lock) before waiting on the push.
     await session.close()
     if accepted.job_id is not None:
-        await _first_attempt(rt, accepted.job_id)
+        await first_attempt(rt, accepted.job_id)
     async with rt.sessionmaker() as fresh:
         return await service.sync_state(fresh, conversation_id=accepted.conversation_id)
 

@@ -45,6 +45,7 @@ from leadsync.leads.schemas import (
     UpdateLeadRequest,
 )
 from leadsync.mapping.lead import fields_to_json, narrative_to_json
+from leadsync.realtime.events import publish_lead
 from leadsync.sync import queue
 from leadsync.sync.synclog import log_sync
 
@@ -200,6 +201,7 @@ async def accept_lead(
         log_id, job_id = await _enqueue_push(
             session, conv=conv, sync_type="create", events=[], narrative=True
         )
+        await publish_lead(session, conv, event_type="new_lead", source="domiq")
     else:
         before = conversation_fields(conv)
         apply_lead_data(conv, data)
@@ -210,6 +212,7 @@ async def accept_lead(
         log_id, job_id = await _enqueue_push(
             session, conv=conv, sync_type="update", events=[], narrative=False
         )
+        await publish_lead(session, conv, event_type="lead_update", source="domiq")
     if idempotency_key:
         session.add(
             IdempotencyKey(
@@ -264,6 +267,7 @@ async def update_lead(
     log_id, job_id = await _enqueue_push(
         session, conv=conv, sync_type="update", events=[], narrative=False
     )
+    await publish_lead(session, conv, event_type="lead_update", source="domiq")
     return Accepted(conv.id, conv.created_at, log_id, job_id, False)
 
 
@@ -303,6 +307,9 @@ async def book_tour(
     }
     log_id, job_id = await _enqueue_push(
         session, conv=conv, sync_type="update", events=[event], narrative=False
+    )
+    await publish_lead(
+        session, conv, event_type="status_change", source="domiq", extra={"tour": event}
     )
     return Accepted(conv.id, conv.created_at, log_id, job_id, False)
 

@@ -115,3 +115,21 @@ def narrative_from_json(data: dict[str, Any]) -> LeadNarrative:
         reason_for_moving=data.get("reason_for_moving"),
         apartment_size_preference=data.get("apartment_size_preference"),
     )
+
+
+def restrict(fields: LeadFields, only: set[str] | frozenset[str]) -> LeadFields:
+    """Keep only the named fields; the others become empty, which the MITS builder omits
+    (an omitted element leaves ResMan's value as it is)."""
+    return LeadFields(
+        first_name=fields.first_name if "first_name" in only else None,
+        last_name=fields.last_name if "last_name" in only else None,
+        email=fields.email if "email" in only else None,
+        phone=fields.phone if "phone" in only else None,
+        move_in_date=fields.move_in_date if "move_in_date" in only else None,
+        budget_min=fields.budget_min if "budget_min" in only else None,
+        budget_max=fields.budget_max if "budget_max" in only else None,
+        bedrooms=fields.bedrooms if "bedrooms" in only else None,
+        occupants=fields.occupants if "occupants" in only else None,
+        pets=fields.pets if "pets" in only else (),
+        status=fields.status,
+    )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from leadsync.mapping.lead import LeadFields, LeadNarrative
@@ -85,6 +85,21 @@ def narrative_comments(narrative: LeadNarrative | None) -> str | None:
     return text[: MAX_COMMENT_CHARS - 1] + "…" if len(text) > MAX_COMMENT_CHARS else text
 
 
+def guard_fields(fields: LeadFields) -> LeadFields:
+    """The overwrite guard: junk contact values become blanks, which are never written.
+
+    Comparisons (merge, echo checks) use the guarded values too, so a placeholder on our side
+    never looks like a change that ResMan must receive.
+    """
+    return replace(
+        fields,
+        first_name=None if is_junk_name(fields.first_name) else fields.first_name,
+        last_name=None if is_junk_name(fields.last_name) else fields.last_name,
+        email=None if is_junk_email(fields.email) else fields.email,
+        phone=None if is_junk_phone(fields.phone) else fields.phone,
+    )
+
+
 def build_customer(
     fields: LeadFields,
     *,
@@ -97,13 +112,14 @@ def build_customer(
         identifications = (Identification(IDType.PROSPECT_ID.value, ids.prospect_id),)
         if ids.person_id:
             identifications += (Identification(IDType.PERSON_ID.value, ids.person_id),)
+    safe = guard_fields(fields)
     return Customer(
         customer_type=customer_type,
         identifications=identifications,
-        first_name=None if is_junk_name(fields.first_name) else fields.first_name,
-        last_name=None if is_junk_name(fields.last_name) else fields.last_name,
-        phones=() if is_junk_phone(fields.phone) else (Phone(str(fields.phone), "cell"),),
-        email=None if is_junk_email(fields.email) else fields.email,
+        first_name=safe.first_name,
+        last_name=safe.last_name,
+        phones=(Phone(safe.phone, "cell"),) if safe.phone else (),
+        email=safe.email,
     )
 
 

@@ -1,44 +1,52 @@
-"""Push one lead job to ResMan: link or create the prospect, then post fields and events.
+"""Push one lead job to ResMan, in three phases: plan (read our database), send (talk to
+ResMan, no transaction open), record (write our database).
 
-A plain function over a session and a ResMan interface: the worker wraps it in a job
-boundary (session, commit, retries); tests call it directly against the sandbox.
-
-No duplicates, even across crashes: before creating, ResMan is searched by email, then
-phone, then (only for leads with neither) name. A retry after a crash that hit between
-ResMan accepting a create and our commit finds the prospect it made and links it.
+Creates: duplicate check first (see dedupe.py), then a create with the first-contact event.
+Updates: ResMan's current state is fetched and three-way merged with the base snapshot, so
+a field the office changed meanwhile is never silently overwritten: only the fields the
+merge assigns to ResMan are posted, conflicts are resolved by the integration's rules or
+parked for review, and office changes flow back to the conversation in the same step.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadsync.db.models import LeadLink
+from leadsync.db.models import Conversation, LeadLink
 from leadsync.db.types import utcnow
+from leadsync.leads.convert import conversation_fields
+from leadsync.mapping.from_resman import prospect_fields
 from leadsync.mapping.lead import (
     LeadFields,
     fields_from_json,
     fields_to_json,
     narrative_from_json,
+    restrict,
 )
-from leadsync.mapping.normalize import normalize_email, phone_digits
 from leadsync.mapping.status import LeadStatus
 from leadsync.mapping.to_resman import (
     ProspectIds,
     first_contact_event,
+    guard_fields,
     lead_to_prospect,
     status_events,
-    tour_event,
 )
+from leadsync.merge import MergeResult, MergeRules, merge
+from leadsync.realtime.events import publish_lead
 from leadsync.resman.credentials import ResManCredentials
+from leadsync.resman.errors import BusinessError
 from leadsync.resman.interface import ResManAPI
-from leadsync.resman.models import CustomerType, Event, Prospect
+from leadsync.resman.models import CustomerType, Event
+from leadsync.sync.dedupe import fill_blanks, find_existing
+from leadsync.sync.push_events import build_events
 from leadsync.sync.queue import ClaimedJob
+from leadsync.sync.reconcile import record_conflicts, store_base, write_domiq
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,99 +56,32 @@ class PushTarget:
     integration_id: uuid.UUID
     client: ResManAPI
     creds: ResManCredentials
-    #: The "Chatbot" ProspectSources id: the TransactionSource of our events.
-    transaction_source: str
+    #: The "Chatbot" ProspectSources id: the TransactionSource of our events (None when the
+    #: property has none: fine for pulls, a permanent error for pushes).
+    transaction_source: str | None
     #: Lost reasons by lower-cased name -> (id, name), for Cancel events.
     lost_reasons: dict[str, tuple[str, str]]
+    rules: MergeRules = field(default_factory=MergeRules)
+
+    def require_source(self) -> str:
+        if self.transaction_source is None:
+            # Same verdict ResMan would give for a bad source: the job can never succeed
+            # until someone configures the property, so it must not burn retries.
+            raise BusinessError(
+                "no ProspectSource named 'Chatbot' is configured for the property",
+                method="Leasing/GetProspectSources",
+                category="transaction_source",
+                retryable=False,
+            )
+        return self.transaction_source
 
 
 @dataclass(frozen=True, slots=True)
 class PushResult:
     prospect_id: str
     person_id: str | None
-    #: created | linked (an existing prospect matched) | updated
+    #: created | linked (an existing prospect matched) | updated | unchanged
     action: str
-
-
-async def find_existing(
-    *, client: ResManAPI, creds: ResManCredentials, fields: LeadFields
-) -> Prospect | None:
-    """The ResMan prospect this lead already is, if any: email, then phone, then name."""
-    if fields.email:
-        for found in await client.search_prospects(creds=creds, email=fields.email):
-            if normalize_email(found.lead.email) == fields.email:
-                return found
-    if fields.phone:
-        wanted = phone_digits(fields.phone)[-10:]
-        for found in await client.search_prospects(creds=creds, phone=fields.phone):
-            if any(phone_digits(p.number)[-10:] == wanted for p in found.lead.phones):
-                return found
-    # A name alone is weak evidence: only leads without any contact point are matched on it,
-    # and only to a prospect that has no contact point of its own that could contradict it.
-    if not fields.email and not fields.phone and fields.first_name and fields.last_name:
-        for found in await client.search_prospects(
-            creds=creds, first_name=fields.first_name, last_name=fields.last_name
-        ):
-            if not found.lead.email and not found.lead.phones:
-                return found
-    return None
-
-
-def _events(
-    specs: list[dict[str, Any]], *, target: PushTarget, now: datetime
-) -> tuple[CustomerType, list[Event]]:
-    """Turn the job's event specs into MITS events (ids are resolved only now, at push)."""
-    customer_type = CustomerType.PROSPECT
-    events: list[Event] = []
-    for spec in specs:
-        if spec["kind"] == "tour":
-            events.append(
-                tour_event(
-                    start=datetime.fromisoformat(spec["start"]),
-                    transaction_source=target.transaction_source,
-                    tour_type=spec.get("tour_type", "in_person"),
-                    unit=spec.get("unit"),
-                    notes=spec.get("notes"),
-                )
-            )
-        elif spec["kind"] == "status":
-            lost = None
-            if spec.get("lost_reason"):
-                lost = target.lost_reasons.get(str(spec["lost_reason"]).lower())
-            if lost is None and target.lost_reasons:
-                lost = next(iter(target.lost_reasons.values()))
-            previous = spec.get("previous")
-            mapped = status_events(
-                new_status=LeadStatus(spec["new"]),
-                previous_status=LeadStatus(previous) if previous else None,
-                at=datetime.fromisoformat(spec["at"]) if spec.get("at") else now,
-                transaction_source=target.transaction_source,
-                lost_reason=lost,
-                comments=spec.get("comments"),
-            )
-            if mapped is not None:
-                customer_type, status_evts = mapped
-                events.extend(status_evts)
-    return customer_type, events
-
-
-def _fill_blanks(ours: LeadFields, theirs: Prospect) -> LeadFields:
-    """Linking to a prospect the office already had: never overwrite what it holds; only
-    fill its blanks (the three-way merge takes over once a base snapshot exists)."""
-    lead = theirs.lead
-    return LeadFields(
-        first_name=lead.first_name or ours.first_name,
-        last_name=lead.last_name or ours.last_name,
-        email=normalize_email(lead.email) or ours.email,
-        phone=lead.phones[0].number if lead.phones else ours.phone,
-        move_in_date=ours.move_in_date,
-        budget_min=ours.budget_min,
-        budget_max=ours.budget_max,
-        bedrooms=ours.bedrooms,
-        occupants=ours.occupants,
-        pets=ours.pets,
-        status=ours.status,
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,33 +89,35 @@ class PushPlan:
     """What one job will send, decided from our database alone (read phase)."""
 
     conversation_id: uuid.UUID
+    #: Our values: the conversation as it is now. Pushing the current state (not the
+    #: snapshot taken when the job was accepted) means a job that runs after later changes,
+    #: a merge or a conflict resolution never writes an outdated value back.
     fields: LeadFields
-    customer_type: CustomerType
-    events: tuple[Event, ...]
+    specs: tuple[dict[str, Any], ...]
     ids: ProspectIds | None
+    base: dict[str, Any] | None
     narrative: dict[str, Any]
 
 
-async def plan_push(
-    session: AsyncSession, *, job: ClaimedJob, target: PushTarget, now: datetime | None = None
-) -> PushPlan:
-    """Read phase: the job's snapshot and the lead's link, if it has one."""
+async def plan_push(session: AsyncSession, *, job: ClaimedJob) -> PushPlan:
     if job.conversation_id is None:
         raise ValueError("push job without a conversation")
     data = job.sync_data
-    customer_type, events = _events(data.get("events", []), target=target, now=now or utcnow())
     link = await session.scalar(
         select(LeadLink).where(LeadLink.conversation_id == job.conversation_id)
     )
-    ids = None
+    ids = base = None
     if link is not None and link.resman_prospect_id:
         ids = ProspectIds(link.resman_prospect_id, link.resman_person_id)
+        base = dict(link.base or {})
+    conv = await session.get(Conversation, job.conversation_id)
+    fields = conversation_fields(conv) if conv is not None else fields_from_json(data["fields"])
     return PushPlan(
         conversation_id=job.conversation_id,
-        fields=fields_from_json(data["fields"]),
-        customer_type=customer_type,
-        events=tuple(events),
+        fields=fields,
+        specs=tuple(data.get("events", [])),
         ids=ids,
+        base=base,
         narrative=data.get("narrative") or {},
     )
 
@@ -182,41 +125,122 @@ async def plan_push(
 @dataclass(frozen=True, slots=True)
 class SentPush:
     result: PushResult
-    #: The values both sides now agree on: the lead's new base snapshot.
-    base: LeadFields
+    #: The values both sides now agree on (the new base snapshot).
+    new_base: dict[str, Any]
+    #: The merge of an update (None for creates and links).
+    merge: MergeResult | None = None
+
+
+def _status_change_events(
+    result: MergeResult, *, current: str, target: PushTarget, now: datetime
+) -> tuple[CustomerType | None, list[Event]]:
+    if "status" not in result.to_resman:
+        return None, []
+    mapped = status_events(
+        new_status=LeadStatus(result.to_resman["status"]),
+        previous_status=LeadStatus(current),
+        at=now,
+        transaction_source=target.require_source(),
+        lost_reason=next(iter(target.lost_reasons.values()), None),
+    )
+    return (mapped[0], mapped[1]) if mapped else (None, [])
+
+
+async def _send_update(
+    plan: PushPlan, ids: ProspectIds, *, target: PushTarget, now: datetime
+) -> SentPush:
+    found = await target.client.search_prospects(creds=target.creds, prospect_id=ids.prospect_id)
+    current = next((p for p in found if p.prospect_id == ids.prospect_id), None)
+    if current is None:
+        raise BusinessError(
+            "the linked prospect no longer exists in ResMan",
+            method="MITS/SearchProspects",
+            category="not_found",
+            retryable=False,
+        )
+    theirs = fields_to_json(prospect_fields(current))
+    base = plan.base if plan.base else theirs
+    ours = fields_to_json(guard_fields(plan.fields))
+    result = merge(base=base, domiq=ours, resman=theirs, rules=target.rules)
+    merged_status = result.values.get("status")
+    # A status change the merge overruled (the office moved the lead on meanwhile and the
+    # rules kept ResMan's status) must not be posted anyway.
+    specs = [
+        spec
+        for spec in plan.specs
+        if spec.get("kind") != "status" or spec.get("new") == merged_status
+    ]
+    customer_type, events = build_events(
+        specs,
+        transaction_source=target.require_source(),
+        lost_reasons=target.lost_reasons,
+        now=now,
+    )
+    status_type: CustomerType | None = None
+    if not plan.specs:
+        # A job with its own events (tour, status change) already expresses its status; a
+        # merge-derived status change needs events of its own.
+        status_type, status_evts = _status_change_events(
+            result, current=str(theirs["status"]), target=target, now=now
+        )
+        events.extend(status_evts)
+    # Keep ResMan's own type unless one of our events changes it (a tour must not turn an
+    # applicant back into a prospect).
+    if status_type is not None:
+        customer_type = status_type
+    elif not any(spec.get("kind") == "status" for spec in specs):
+        customer_type = current.lead.customer_type
+    to_post = set(result.to_resman) - {"status"}
+    if not to_post and not events and customer_type == current.lead.customer_type:
+        return SentPush(
+            PushResult(ids.prospect_id, ids.person_id, "unchanged"), result.new_base, result
+        )
+    prospect = lead_to_prospect(
+        restrict(fields_from_json(result.values), to_post),
+        ids=ids,
+        events=events,
+        customer_type=customer_type,
+    )
+    answer = await target.client.post_lead(creds=target.creds, prospect=prospect)
+    person_id = answer.person_id or ids.person_id
+    return SentPush(PushResult(ids.prospect_id, person_id, "updated"), result.new_base, result)
 
 
 async def send_push(*, plan: PushPlan, target: PushTarget, now: datetime | None = None) -> SentPush:
-    """Network phase, no database: link or create the prospect, then post fields and events.
-
-    Runs outside any transaction so a slow ResMan never holds database locks.
-    """
+    """Network phase, no database: link, create or update the prospect."""
     now = now or utcnow()
-    fields, ids, events = plan.fields, plan.ids, list(plan.events)
-    if ids is not None:
-        action = "updated"
+    if plan.ids is not None:
+        return await _send_update(plan, plan.ids, target=target, now=now)
+    customer_type, events = build_events(
+        list(plan.specs),
+        transaction_source=target.require_source(),
+        lost_reasons=target.lost_reasons,
+        now=now,
+    )
+    fields = plan.fields
+    existing = await find_existing(client=target.client, creds=target.creds, fields=fields)
+    ids: ProspectIds | None = None
+    if existing is not None and existing.prospect_id:
+        ids = ProspectIds(existing.prospect_id, existing.person_id)
+        fields = fill_blanks(fields, existing)
+        action = "linked"
     else:
-        existing = await find_existing(client=target.client, creds=target.creds, fields=fields)
-        if existing is not None and existing.prospect_id:
-            ids = ProspectIds(existing.prospect_id, existing.person_id)
-            fields = _fill_blanks(fields, existing)
-            action = "linked"
-        else:
-            narrative = narrative_from_json(plan.narrative)
-            events.insert(
-                0,
-                first_contact_event(
-                    at=now, transaction_source=target.transaction_source, narrative=narrative
-                ),
-            )
-            action = "created"
-    prospect = lead_to_prospect(fields, ids=ids, events=events, customer_type=plan.customer_type)
+        narrative = narrative_from_json(plan.narrative)
+        events.insert(
+            0,
+            first_contact_event(
+                at=now, transaction_source=target.require_source(), narrative=narrative
+            ),
+        )
+        action = "created"
+    prospect = lead_to_prospect(fields, ids=ids, events=events, customer_type=customer_type)
     answer = await target.client.post_lead(creds=target.creds, prospect=prospect)
     prospect_id = answer.prospect_id or (ids.prospect_id if ids else None)
     if not prospect_id:
         raise ValueError("ResMan accepted the lead but returned no ProspectID")
     person_id = answer.person_id or (ids.person_id if ids else None)
-    return SentPush(PushResult(prospect_id, person_id, action), fields)
+    base = fields_to_json(guard_fields(replace(fields, status=plan.fields.status)))
+    return SentPush(PushResult(prospect_id, person_id, action), base)
 
 
 async def record_push(
@@ -225,50 +249,50 @@ async def record_push(
     plan: PushPlan,
     sent: SentPush,
     integration_id: uuid.UUID,
-    now: datetime | None = None,
 ) -> None:
-    """Write phase: store the link and the new base snapshot (flushes, never commits)."""
+    """Write phase: link and base snapshot, plus what the merge of an update brought back
+    (office changes for the conversation, conflicts). Flushes, never commits."""
     link = await session.scalar(
         select(LeadLink).where(LeadLink.conversation_id == plan.conversation_id)
     )
-    await _store_link(
-        session,
-        link=link,
-        conversation_id=plan.conversation_id,
-        integration_id=integration_id,
-        ids=ProspectIds(sent.result.prospect_id, sent.result.person_id),
-        base=fields_to_json(sent.base),
-        now=now or utcnow(),
-    )
+    if link is None:
+        link = LeadLink(conversation_id=plan.conversation_id, integration_id=integration_id)
+        session.add(link)
+    link.resman_prospect_id = sent.result.prospect_id
+    link.resman_person_id = sent.result.person_id
+    store_base(link, new_base=sent.new_base, resman_modified_at=None)
+    conv = await session.get(Conversation, plan.conversation_id)
+    brought_back = False
+    if sent.merge is not None and conv is not None:
+        brought_back = await write_domiq(
+            session, conv=conv, changes=sent.merge.to_domiq, changed_by="resman"
+        )
+    if conv is not None and (brought_back or sent.result.action in ("created", "linked")):
+        # Subscribers learn the ResMan id of a new lead, or the office changes the merge took.
+        await publish_lead(
+            session,
+            conv,
+            event_type="lead_update",
+            source="resman" if brought_back else "domiq",
+            resman_lead_id=sent.result.prospect_id,
+        )
+    if sent.merge is not None:
+        await record_conflicts(
+            session,
+            conversation_id=plan.conversation_id,
+            integration_id=integration_id,
+            result=sent.merge,
+            resman_lead_id=sent.result.prospect_id,
+            direction="to_resman",
+        )
+    await session.flush()
 
 
 async def push_lead(
     session: AsyncSession, *, job: ClaimedJob, target: PushTarget, now: datetime | None = None
 ) -> PushResult:
     """All three phases in the caller's session (for callers that own the boundary)."""
-    plan = await plan_push(session, job=job, target=target, now=now)
+    plan = await plan_push(session, job=job)
     sent = await send_push(plan=plan, target=target, now=now)
-    await record_push(session, plan=plan, sent=sent, integration_id=target.integration_id, now=now)
+    await record_push(session, plan=plan, sent=sent, integration_id=target.integration_id)
     return sent.result
-
-
-async def _store_link(
-    session: AsyncSession,
-    *,
-    link: LeadLink | None,
-    conversation_id: uuid.UUID,
-    integration_id: uuid.UUID,
-    ids: ProspectIds,
-    base: dict[str, Any],
-    now: datetime,
-) -> None:
-    # What we just wrote is what both sides now agree on: the next three-way merge compares
-    # against it, and the same values read back from ResMan are recognised as our own echo.
-    if link is None:
-        link = LeadLink(conversation_id=conversation_id, integration_id=integration_id)
-        session.add(link)
-    link.resman_prospect_id = ids.prospect_id
-    link.resman_person_id = ids.person_id
-    link.base = base
-    link.base_updated_at = now.astimezone(UTC)
-    await session.flush()

@@ -90,7 +90,8 @@ def _claim_filter(now: datetime) -> Any:
     integration_ready = exists().where(
         ResmanIntegration.id == q.integration_id,
         ResmanIntegration.sync_enabled.is_(True),
-        ResmanIntegration.sync_direction != "from_resman",
+        # A pull-only integration never pushes; its inbound (refresh) jobs still run.
+        or_(q.sync_operation != "push", ResmanIntegration.sync_direction != "from_resman"),
         or_(
             ResmanIntegration.circuit_open_until.is_(None),
             ResmanIntegration.circuit_open_until <= now,

@@ -23,8 +23,10 @@ from leadsync.observability.logging import get_logger
 from leadsync.resman.errors import (
     AuthenticationError,
     BusinessError,
+    ConnectionError_,
     RateLimitedError,
     ResManError,
+    TimeoutError_,
     TransientError,
 )
 from leadsync.sync import queue
@@ -33,6 +35,7 @@ from leadsync.sync.push import plan_push, record_push, send_push
 from leadsync.sync.queue import ClaimedJob
 from leadsync.sync.synclog import log_sync
 from leadsync.sync.targets import IntegrationNotFoundError, TargetCache
+from leadsync.sync.webhooks import process_inbox_job
 
 log = get_logger(__name__)
 
@@ -92,12 +95,17 @@ class JobRunner:
         worker_id: str,
         lease: timedelta = timedelta(seconds=60),
         rng: random.Random | None = None,
+        ambiguous_retry_floor: float = 30.0,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.targets = targets
         self.worker_id = worker_id
         self.lease = lease
         self._rng = rng or random.Random()  # jitter only
+        #: After a timeout or dropped connection ResMan may still be processing our request;
+        #: retrying sooner could create the prospect twice before the duplicate check can
+        #: see the first one. Set to the client's read timeout.
+        self.ambiguous_retry_floor = ambiguous_retry_floor
         self._circuits: dict[uuid.UUID, _Circuit] = {}
 
     async def claim_and_run(self, *, job_id: uuid.UUID) -> Outcome | None:
@@ -114,48 +122,78 @@ class JobRunner:
         try:
             if job.integration_id is None:
                 raise IntegrationNotFoundError("job has no integration")
-            async with self.sessionmaker() as session:
-                # Read, then talk to ResMan with no transaction open, then write: a slow or
-                # hanging ResMan must never hold database locks (SQLite has only one).
-                await begin_read(session)
-                target = await self.targets.get(session, integration_id=job.integration_id)
-                plan = await plan_push(session, job=job, target=target)
-                await session.commit()
-                sent = await send_push(plan=plan, target=target)
-                result = sent.result
-                async with session.begin():
-                    owned = await queue.mark_succeeded(
-                        session,
-                        job_id=job.id,
-                        worker_id=self.worker_id,
-                        resman_lead_id=result.prospect_id,
-                    )
-                    if not owned:
-                        # Another worker took the job over after our lease ran out; leave it
-                        # to that worker (its duplicate check finds what we just created).
-                        raise _LeaseLostError
-                    await record_push(
-                        session, plan=plan, sent=sent, integration_id=job.integration_id
-                    )
-                    await log_sync(
-                        session,
-                        conversation_id=job.conversation_id,
-                        integration_id=job.integration_id,
-                        direction="to_resman",
-                        status="success",
-                        sync_type=sync_type,
-                        resman_lead_id=result.prospect_id,
-                        job_id=job.id,
-                        attempt=job.attempts,
-                        details={"action": result.action},
-                        duration_ms=_ms(started),
-                    )
-                    await self._close_circuit(session, job.integration_id)
-            return Outcome(job.id, "succeeded", resman_lead_id=result.prospect_id)
+            if job.sync_operation == "pull":
+                return await self._run_refresh(job, job.integration_id)
+            return await self._run_push(job, job.integration_id, sync_type, started)
         except _LeaseLostError:
             return Outcome(job.id, "lost")
         except Exception as exc:  # every failure is settled; none escapes the runner
             return await self._settle_failure(job, exc, sync_type=sync_type, started=started)
+
+    async def _run_push(
+        self, job: ClaimedJob, integration_id: uuid.UUID, sync_type: str, started: float
+    ) -> Outcome:
+        async with self.sessionmaker() as session:
+            # Read, then talk to ResMan with no transaction open, then write: a slow or
+            # hanging ResMan must never hold database locks (SQLite has only one).
+            await begin_read(session)
+            target = await self.targets.get(session, integration_id=integration_id)
+            plan = await plan_push(session, job=job)
+            await session.commit()
+            sent = await send_push(plan=plan, target=target)
+            result = sent.result
+            async with session.begin():
+                await self._mark_done(session, job, resman_lead_id=result.prospect_id)
+                await record_push(session, plan=plan, sent=sent, integration_id=integration_id)
+                await log_sync(
+                    session,
+                    conversation_id=job.conversation_id,
+                    integration_id=integration_id,
+                    direction="to_resman",
+                    status="success",
+                    sync_type=sync_type,
+                    resman_lead_id=result.prospect_id,
+                    job_id=job.id,
+                    attempt=job.attempts,
+                    details={"action": result.action},
+                    duration_ms=_ms(started),
+                )
+                await self._close_circuit(session, integration_id)
+        return Outcome(job.id, "succeeded", resman_lead_id=result.prospect_id)
+
+    async def _run_refresh(self, job: ClaimedJob, integration_id: uuid.UUID) -> Outcome:
+        """A webhook (or any trigger) asked us to fetch one prospect's current state."""
+        async with self.sessionmaker() as session:
+            await begin_read(session)
+            target = await self.targets.get(session, integration_id=integration_id)
+            integration = await session.get(ResmanIntegration, integration_id)
+            await session.commit()
+            if integration is None:
+                raise IntegrationNotFoundError(str(integration_id))
+            state = await process_inbox_job(
+                session,
+                job=job,
+                integration=integration,
+                client=target.client,
+                creds=target.creds,
+                own_source=target.transaction_source,
+            )
+            # The apply's writes and the job's success commit together.
+            await self._mark_done(session, job, resman_lead_id=None)
+            await self._close_circuit(session, integration_id)
+            await session.commit()
+        return Outcome(job.id, "succeeded", error=None if state == "applied" else state)
+
+    async def _mark_done(
+        self, session: AsyncSession, job: ClaimedJob, *, resman_lead_id: str | None
+    ) -> None:
+        owned = await queue.mark_succeeded(
+            session, job_id=job.id, worker_id=self.worker_id, resman_lead_id=resman_lead_id
+        )
+        if not owned:
+            # Another worker took the job over after our lease ran out; leave it to that
+            # worker (its duplicate check finds whatever we just created).
+            raise _LeaseLostError
 
     async def _settle_failure(
         self, job: ClaimedJob, exc: Exception, *, sync_type: str, started: float
@@ -182,6 +220,8 @@ class JobRunner:
                 delay = retry_delay(
                     retry_count=job.retry_count, retry_after=failure.retry_after, rng=self._rng
                 )
+                if isinstance(exc, TimeoutError_ | ConnectionError_):
+                    delay = max(delay, self.ambiguous_retry_floor)
                 owned = await queue.schedule_retry(
                     session,
                     job_id=job.id,
@@ -200,7 +240,7 @@ class JobRunner:
                 session,
                 conversation_id=job.conversation_id,
                 integration_id=job.integration_id,
-                direction="to_resman",
+                direction="from_resman" if job.sync_operation == "pull" else "to_resman",
                 status="failed",
                 sync_type=sync_type,
                 job_id=job.id,
@@ -240,7 +280,8 @@ class JobRunner:
         await session.execute(
             update(ResmanIntegration)
             .where(ResmanIntegration.id == integration_id)
-            .values(circuit_open_until=until)
+            # Keep updated_at: it versions the cached target (credentials, lookups).
+            .values(circuit_open_until=until, updated_at=ResmanIntegration.updated_at)
         )
         log.warning("integration paused", integration_id=str(integration_id), seconds=pause_for)
         return True
@@ -253,7 +294,7 @@ class JobRunner:
         await session.execute(
             update(ResmanIntegration)
             .where(ResmanIntegration.id == integration_id)
-            .values(circuit_open_until=None)
+            .values(circuit_open_until=None, updated_at=ResmanIntegration.updated_at)
         )
 
 

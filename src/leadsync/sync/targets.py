@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadsync.db.models import ResmanIntegration
+from leadsync.merge import MergeRules
 from leadsync.resman.credentials import ResManCredentials
-from leadsync.resman.errors import BusinessError
 from leadsync.resman.interface import ResManAPI
 from leadsync.sync.push import PushTarget
 
@@ -85,21 +85,15 @@ class TargetCache:
             sources = await client.get_prospect_sources(creds=creds)
             wanted = str(settings.get("transaction_source_name", CHATBOT_SOURCE_NAME)).lower()
             match = next((s for s in sources if s.name.strip().lower() == wanted), None)
-            if match is None:
-                # Same verdict ResMan would give for a bad source: the job can never succeed
-                # until someone configures the property, so it must not burn retries.
-                raise BusinessError(
-                    f"no ProspectSource named {wanted!r} is configured for the property",
-                    method="Leasing/GetProspectSources",
-                    category="transaction_source",
-                    retryable=False,
-                )
-            source = match.id
+            # Missing is only fatal for pushes (see PushTarget.require_source): a pull-only
+            # integration needs no source of its own.
+            source = match.id if match is not None else None
         reasons = await client.get_lost_prospect_reasons(creds=creds)
         return PushTarget(
             integration_id=integration.id,
             client=client,
             creds=creds,
-            transaction_source=str(source),
+            transaction_source=str(source) if source else None,
             lost_reasons={r.name.strip().lower(): (r.id, r.name) for r in reasons},
+            rules=MergeRules.from_settings(integration.conflict_strategy, settings),
         )

@@ -1,0 +1,1 @@
+"""Conflicts awaiting review: list, show (base and both values), resolve."""

@@ -1,0 +1,170 @@
+"""Conflicts parked by ``manual_review``: what a person sees and how a decision is applied.
+
+A resolution reaches both sides: the conversation gets the chosen value now, ResMan gets it
+through the push queue, and the base snapshot records it as agreed so the same conflict does
+not come back. Every resolution is logged with ``conflict_resolution='manual_review'``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from leadsync.db.models import Conversation, LeadLink, SyncConflict
+from leadsync.db.types import utcnow
+from leadsync.leads.convert import conversation_fields
+from leadsync.mapping.lead import fields_to_json
+from leadsync.merge import normalize_value
+from leadsync.realtime.events import publish
+from leadsync.sync.inbound import enqueue_push_of
+from leadsync.sync.reconcile import write_domiq
+from leadsync.sync.synclog import log_sync
+
+
+class ConflictError(ValueError):
+    """A resolution that cannot be applied (unknown, already resolved, bad choice)."""
+
+    def __init__(self, message: str, *, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def describe(conflict: SyncConflict) -> dict[str, Any]:
+    return {
+        "id": str(conflict.id),
+        "conversation_id": str(conflict.conversation_id),
+        "integration_id": str(conflict.integration_id) if conflict.integration_id else None,
+        "field": conflict.field,
+        "base_value": conflict.base_value,
+        "domiq_value": conflict.domiq_value,
+        "resman_value": conflict.resman_value,
+        "status": conflict.status,
+        "resolution": conflict.resolution,
+        "resolved_value": conflict.resolved_value,
+        "resolved_by": conflict.resolved_by,
+        "resolved_at": conflict.resolved_at.isoformat() if conflict.resolved_at else None,
+        "created_at": conflict.created_at.isoformat(),
+    }
+
+
+async def list_conflicts(
+    session: AsyncSession,
+    *,
+    status: str | None = "open",
+    property_ids: Collection[uuid.UUID] | None = None,
+    limit: int = 100,
+) -> list[SyncConflict]:
+    stmt = select(SyncConflict).order_by(SyncConflict.created_at).limit(limit)
+    if status:
+        stmt = stmt.where(SyncConflict.status == status)
+    if property_ids is not None:
+        stmt = stmt.join(Conversation, Conversation.id == SyncConflict.conversation_id).where(
+            Conversation.property_id.in_(list(property_ids))
+        )
+    return list((await session.scalars(stmt)).all())
+
+
+async def get_conflict(
+    session: AsyncSession,
+    *,
+    conflict_id: uuid.UUID,
+    property_ids: Collection[uuid.UUID] | None = None,
+) -> SyncConflict:
+    conflict = await session.get(SyncConflict, conflict_id)
+    if conflict is not None and property_ids is not None:
+        conv = await session.get(Conversation, conflict.conversation_id)
+        if conv is None or conv.property_id not in property_ids:
+            conflict = None
+    if conflict is None:
+        raise ConflictError(f"no conflict {conflict_id}", status=404)
+    return conflict
+
+
+_UNSET = object()
+
+
+async def resolve_conflict(
+    session: AsyncSession,
+    *,
+    conflict_id: uuid.UUID,
+    pick: str | None = None,
+    value: Any = _UNSET,
+    resolved_by: str,
+    property_ids: Collection[uuid.UUID] | None = None,
+) -> SyncConflict:
+    """Pick a side (``pick`` = "resman" | "domiq") or give the final ``value``."""
+    conflict = await get_conflict(session, conflict_id=conflict_id, property_ids=property_ids)
+    if conflict.status != "open":
+        raise ConflictError(f"conflict {conflict_id} is already {conflict.status}", status=409)
+    if (pick is None) == (value is _UNSET):
+        raise ConflictError("give exactly one of: a side to pick, or a value")
+    if pick is not None and pick not in ("resman", "domiq"):
+        raise ConflictError("pick must be 'resman' or 'domiq'")
+    if pick == "resman":
+        final = conflict.resman_value
+    elif pick == "domiq":
+        final = conflict.domiq_value
+    else:
+        try:
+            final = normalize_value(conflict.field, value)
+        except (TypeError, ValueError) as exc:
+            raise ConflictError(f"invalid value for {conflict.field}: {exc}") from exc
+    conv = await session.get(Conversation, conflict.conversation_id)
+    if conv is None:
+        raise ConflictError("the conflict's lead no longer exists", status=404)
+    current = fields_to_json(conversation_fields(conv))
+    await write_domiq(
+        session,
+        conv=conv,
+        changes={conflict.field: final} if current.get(conflict.field) != final else {},
+        changed_by=resolved_by,
+    )
+    link = await session.scalar(select(LeadLink).where(LeadLink.conversation_id == conv.id))
+    if link is not None:
+        # The base becomes ResMan's current value: the chosen value then differs from it on
+        # our side only, which the next push carries over (and equals it if ResMan was picked).
+        link.base = {**(link.base or {}), conflict.field: conflict.resman_value}
+        link.base_updated_at = utcnow()
+    if conflict.integration_id is not None and final != conflict.resman_value:
+        await enqueue_push_of(
+            session,
+            conv=conv,
+            integration_id=conflict.integration_id,
+            values=fields_to_json(conversation_fields(conv)),
+            only=[conflict.field],
+        )
+    await publish(
+        session,
+        property_id=conv.property_id,
+        event_type="sync_conflict",
+        source="domiq",
+        data={
+            "conflict_id": str(conflict.id),
+            "conversation_id": str(conv.id),
+            "field": conflict.field,
+            "status": "resolved",
+            "resolved_value": final,
+        },
+    )
+    conflict.status = "resolved"
+    conflict.resolution = pick or "custom"
+    conflict.resolved_value = final
+    conflict.resolved_by = resolved_by
+    conflict.resolved_at = utcnow()
+    await log_sync(
+        session,
+        conversation_id=conv.id,
+        integration_id=conflict.integration_id,
+        direction="bidirectional",
+        status="success",
+        sync_type="status_change" if conflict.field == "status" else "update",
+        resman_lead_id=link.resman_prospect_id if link else None,
+        conflict_resolution="manual_review",
+        details={"field": conflict.field, "picked": pick or "value", "conflict": str(conflict.id)},
+    )
+    await session.flush()
+    return conflict

@@ -1,0 +1,138 @@
+"""PUT /api/resman/leads/{lead_id}/status and POST /api/resman/leads/merge."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from sqlalchemy import select
+
+from leadsync.api.problems import ProblemError
+from leadsync.db.models import SyncConflict
+from leadsync.db.session import begin_read
+from leadsync.db.types import utcnow
+from leadsync.leads import merging, status
+from leadsync.leads.routes import ERRORS, PrincipalDep, SessionDep, first_attempt, runtime_of
+from leadsync.leads.status_schemas import (
+    MergeLeadsRequest,
+    MergeLeadsResponse,
+    SyncConflictOut,
+    UpdateLeadStatusRequest,
+    UpdateLeadStatusResponse,
+)
+from leadsync.merge import FieldOutcome
+
+router = APIRouter(prefix="/api/resman", tags=["leads"])
+
+
+def _out(outcome: FieldOutcome) -> SyncConflictOut:
+    resolution = outcome.resolution or "manual_review"
+    return SyncConflictOut(
+        field=outcome.field,
+        resman_value=outcome.resman,
+        domiq_value=outcome.domiq,
+        resolution=resolution,
+    )
+
+
+@router.put(
+    "/leads/{lead_id}/status",
+    response_model=UpdateLeadStatusResponse,
+    responses=ERRORS,
+    summary="Change a lead's status (DomIQ -> ResMan, or a ResMan change relayed to DomIQ)",
+)
+async def update_status(
+    lead_id: str,
+    body: UpdateLeadStatusRequest,
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+) -> UpdateLeadStatusResponse:
+    """``lead_id`` is the DomIQ conversation id or the ResMan ProspectID (resman_lead_id)."""
+    rt = runtime_of(request)
+    change = await status.change_status(session, principal=principal, lead_id=lead_id, body=body)
+    conversation_id = change.conv.id
+    conflicts = [_out(o) for o in change.conflicts + change.resolved]
+    await session.commit()
+    await session.close()
+    if change.job_id is not None:
+        await first_attempt(rt, change.job_id)
+    async with rt.sessionmaker() as fresh:
+        await begin_read(fresh)
+        conv, link = await status.find_lead(
+            fresh, principal=principal, lead_id=str(conversation_id)
+        )
+        open_rows = await fresh.scalars(
+            select(SyncConflict).where(
+                SyncConflict.conversation_id == conv.id,
+                SyncConflict.field == "status",
+                SyncConflict.status == "open",
+            )
+        )
+        for row in open_rows:
+            if not any(c.field == "status" for c in conflicts):
+                conflicts.append(
+                    SyncConflictOut(
+                        field="status",
+                        resman_value=row.resman_value,
+                        domiq_value=row.domiq_value,
+                        resolution="manual_review",
+                    )
+                )
+        if body.sync_direction == "to_resman" and conv.status != body.status and not conflicts:
+            # The push's merge kept the office's status (status priority or resman_wins).
+            conflicts.append(
+                SyncConflictOut(
+                    field="status",
+                    resman_value=conv.status,
+                    domiq_value=body.status,
+                    resolution="resman_wins",
+                )
+            )
+        return UpdateLeadStatusResponse(
+            success=True,
+            new_status=conv.status,
+            updated_at=conv.updated_at or utcnow(),
+            sync_conflicts=conflicts,
+            conversation_updated=True,
+            conversation_id=conv.id,
+            resman_lead_id=link.resman_prospect_id if link else None,
+        )
+
+
+@router.post(
+    "/leads/merge",
+    response_model=MergeLeadsResponse,
+    responses=ERRORS,
+    summary="Link a ResMan prospect and a DomIQ conversation that are the same person",
+)
+async def merge_leads(
+    body: MergeLeadsRequest, request: Request, session: SessionDep, principal: PrincipalDep
+) -> MergeLeadsResponse:
+    rt = runtime_of(request)
+    # Read what we need, then ask ResMan with no transaction open, then write.
+    await begin_read(session)
+    _, integration = await merging.load_for_merge(
+        session, principal=principal, conversation_id=body.domiq_conversation_id
+    )
+    target = await rt.targets.get(session, integration_id=integration.id)
+    await session.commit()
+    found = await target.client.search_prospects(
+        creds=target.creds, prospect_id=body.resman_lead_id
+    )
+    prospect = next((p for p in found if p.prospect_id == body.resman_lead_id), None)
+    if prospect is None:
+        raise ProblemError(
+            404,
+            "Unknown ResMan lead",
+            f"ResMan has no prospect {body.resman_lead_id} for this property",
+            errors=[{"field": "resman_lead_id", "message": "unknown prospect"}],
+        )
+    outcome = await merging.merge_leads(session, principal=principal, body=body, prospect=prospect)
+    await session.commit()
+    rt.worker.wake()
+    return MergeLeadsResponse(
+        success=True,
+        merged_lead_id=outcome.prospect_id,
+        conflicts_resolved=outcome.conflicts_resolved,
+        merge_summary=outcome.summary,
+        sync_log_id=outcome.sync_log_id,
+    )

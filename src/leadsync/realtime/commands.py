@@ -1,0 +1,55 @@
+"""Changes sent by DomIQ clients over the WebSocket, applied exactly like their HTTP twins:
+the same services (store, enqueue the push and log it in one transaction, commit at the
+boundary), the same first push attempt, and the same sync status in the answer."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from leadsync.api.auth import Principal
+from leadsync.db.session import read_session
+from leadsync.leads import service, status
+from leadsync.leads.routes import first_attempt
+from leadsync.realtime.protocol import Command, LeadUpdate, NewLead, StatusChange
+from leadsync.runtime import Runtime
+
+
+async def execute(rt: Runtime, *, principal: Principal, command: Command) -> dict[str, Any]:
+    """Apply one change in one transaction; returns the ack's data. A refused change raises
+    :class:`~leadsync.api.problems.ProblemError` and writes nothing."""
+    extra: dict[str, Any] = {}
+    async with rt.sessionmaker() as session:
+        match command:
+            case NewLead(body=body):
+                accepted = await service.accept_lead(session, principal=principal, body=body)
+                conversation_id, job_id = accepted.conversation_id, accepted.job_id
+                extra["created"] = accepted.created
+            case LeadUpdate(conversation_id=target, body=update):
+                accepted = await service.update_lead(
+                    session, principal=principal, conversation_id=target, body=update
+                )
+                conversation_id, job_id = accepted.conversation_id, accepted.job_id
+            case StatusChange(lead_id=lead_id, body=change):
+                changed = await status.change_status(
+                    session, principal=principal, lead_id=lead_id, body=change
+                )
+                conversation_id, job_id = changed.conv.id, changed.job_id
+        await session.commit()
+    state = await _after_commit(rt, conversation_id=conversation_id, job_id=job_id)
+    return {
+        "conversation_id": str(conversation_id),
+        "resman_lead_id": state.resman_lead_id,
+        "sync_status": state.sync_status,
+        **extra,
+    }
+
+
+async def _after_commit(
+    rt: Runtime, *, conversation_id: uuid.UUID, job_id: uuid.UUID | None
+) -> service.LeadSyncState:
+    # The session (and on SQLite its write lock) is released before waiting on the push.
+    if job_id is not None:
+        await first_attempt(rt, job_id)
+    async with read_session(rt.sessionmaker) as session:
+        return await service.sync_state(session, conversation_id=conversation_id)

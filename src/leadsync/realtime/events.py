@@ -1,0 +1,73 @@
+"""Append lead events to the realtime log in the SAME transaction as the change itself.
+
+The log (``realtime_event``) is the source of truth for the WebSocket: an event exists if
+and only if its change committed, its ``sequence`` orders it, and a client that reconnects
+with the last sequence it saw is sent everything after it. Fan-out only tells listeners that
+there is something new to read.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from leadsync.db.models import Conversation, RealtimeEvent
+from leadsync.realtime.fanout import notify
+
+EventType = Literal["lead_update", "status_change", "new_lead", "sync_conflict"]
+Source = Literal["resman", "domiq"]
+
+
+def lead_payload(conv: Conversation, *, resman_lead_id: str | None = None) -> dict[str, Any]:
+    """What a subscriber gets about a lead: enough to update its view without a read."""
+    return {
+        "conversation_id": str(conv.id),
+        "property_id": str(conv.property_id),
+        "resman_lead_id": resman_lead_id,
+        "status": conv.status,
+        "first_name": conv.first_name,
+        "last_name": conv.last_name,
+        "email": conv.email,
+        "phone": conv.phone,
+        "lead_score": conv.lead_score,
+        "move_in_date": conv.move_in_date.isoformat() if conv.move_in_date else None,
+        "source": conv.source,
+        "context": (conv.context or {}).get("resman"),
+    }
+
+
+async def publish(
+    session: AsyncSession,
+    *,
+    property_id: uuid.UUID,
+    event_type: EventType,
+    source: Source,
+    data: dict[str, Any],
+) -> None:
+    """Add an event to the caller's transaction (flushes; the caller's boundary commits)."""
+    session.add(
+        RealtimeEvent(property_id=property_id, event_type=event_type, source=source, data=data)
+    )
+    await session.flush()
+    # Other instances learn of it at commit (never before, never on rollback).
+    await notify(session, property_id=property_id)
+
+
+async def publish_lead(
+    session: AsyncSession,
+    conv: Conversation,
+    *,
+    event_type: EventType,
+    source: Source,
+    resman_lead_id: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """The usual event: a lead changed; subscribers get its current state (plus ``extra``)."""
+    data = lead_payload(conv, resman_lead_id=resman_lead_id)
+    if extra:
+        data.update(extra)
+    await publish(
+        session, property_id=conv.property_id, event_type=event_type, source=source, data=data
+    )

@@ -1,0 +1,412 @@
+"""The per-process hub between the realtime event log and the WebSocket subscribers.
+
+One tail loop reads ``realtime_event`` rows past the last sequence it dispatched (short,
+read-only transactions: on SQLite it never holds the write lock) and hands each row, in
+sequence order, to the subscribers of its property. It reads when woken and at least every
+``poll_seconds``:
+
+- in-process, a commit of a session that appended events wakes it (an ``after_commit``
+  listener on the runtime's sessions, installed by :class:`EventHub`), so local changes go
+  out at once;
+- changes committed by another process wake it through :meth:`EventHub.wake`, which the
+  PostgreSQL LISTEN/NOTIFY fan-out calls; the poll is the safety net for anything else
+  (a ``leadsync worker`` process on SQLite, a lost notification).
+
+The hub never awaits a client: each subscription has a bounded queue, and a subscriber whose
+queue is full is dropped (close 4408) while the others carry on.
+
+Sequence gaps: on PostgreSQL, concurrent transactions take their sequence numbers in one
+order and may commit in another, so the row after the last dispatched one may still be in
+flight. The hub then waits up to ``gap_grace_seconds`` for it before skipping the gap (a
+rolled-back transaction leaves a permanent one). Dispatching in order matters more than a
+few hundred milliseconds: every event carries the lead's whole state, and an older state
+arriving after a newer one would roll a client's view back. SQLite serialises writers and
+reuses a rolled-back AUTOINCREMENT number, so it has no gaps.
+
+Retention: every ``purge_interval_seconds`` the hub deletes events older than
+``retention_days`` and all but the newest ``retention_max_events`` sequence numbers (always
+keeping the newest event, so the log still says how far the sequence has come). A client
+resuming from before the oldest retained event is told to resync.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from sqlalchemy import Row, delete, event, func, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session, UOWTransaction
+
+from leadsync.config import Settings
+from leadsync.db.models import RealtimeEvent
+from leadsync.db.session import read_session
+from leadsync.db.types import utcnow
+from leadsync.observability.logging import get_logger
+from leadsync.realtime.protocol import CLOSE_GOING_AWAY, CLOSE_TOO_SLOW, event_text
+from leadsync.sync.backoff import retry_delay
+
+log = get_logger(__name__)
+
+#: (sequence, the message as sent): serialised once per event, shared by every subscriber.
+Delivery = tuple[int, str]
+
+_PENDING_FLAG: Final = "leadsync.realtime.pending"
+_PURGE_CHUNK: Final = 5_000  # rows per delete transaction: keeps SQLite's write lock short
+_COLUMNS = (
+    RealtimeEvent.sequence,
+    RealtimeEvent.property_id,
+    RealtimeEvent.event_type,
+    RealtimeEvent.source,
+    RealtimeEvent.data,
+    RealtimeEvent.created_at,
+)
+
+
+@dataclass
+class HubConfig:
+    poll_seconds: float = 0.25
+    gap_grace_seconds: float = 1.0
+    batch_size: int = 500
+    #: Events a subscriber may have waiting to be written before it is dropped (4408).
+    client_buffer: int = 1_000
+    #: A heartbeat goes out after this long without any other message.
+    heartbeat_seconds: float = 15.0
+    #: How long a close may wait on a socket whose peer stopped reading.
+    close_timeout_seconds: float = 10.0
+    #: How long a connection without ?property_id= may take to send its subscribe message.
+    subscribe_timeout_seconds: float = 10.0
+    retention_days: float = 7.0
+    retention_max_events: int = 100_000
+    purge_interval_seconds: float = 300.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> HubConfig:
+        """Defaults, overridden by ``realtime_<field>`` settings where Settings defines them."""
+        values = {
+            name: getattr(settings, f"realtime_{name}")
+            for name in cls.__dataclass_fields__
+            if hasattr(settings, f"realtime_{name}")
+        }
+        return cls(**values)
+
+
+class Subscription:
+    """One subscriber's view of the hub: a bounded queue of deliveries, and how it ended."""
+
+    def __init__(self, property_id: uuid.UUID, *, buffer: int, start_after: int) -> None:
+        self.property_id = property_id
+        #: The hub had dispatched up to here when this subscription began: everything later
+        #: arrives through the queue, everything up to here is in the log (replay).
+        self.start_after = start_after
+        self.queue: asyncio.Queue[Delivery] = asyncio.Queue(maxsize=buffer)
+        self.ended = asyncio.Event()
+        self.close_code: int | None = None
+        self.close_reason = ""
+
+    def offer(self, delivery: Delivery) -> bool:
+        """Queue without waiting; a full queue ends the subscription (too slow)."""
+        if self.ended.is_set():
+            return False
+        try:
+            self.queue.put_nowait(delivery)
+        except asyncio.QueueFull:
+            self.end(CLOSE_TOO_SLOW, "too slow: the event buffer overflowed")
+            return False
+        return True
+
+    def end(self, code: int, reason: str) -> None:
+        if not self.ended.is_set():
+            self.close_code, self.close_reason = code, reason
+            self.ended.set()
+
+
+def must_resync(*, since: int, oldest: int | None, newest: int | None) -> bool:
+    """Whether the events after ``since`` can no longer all be replayed from the log.
+
+    Purged (``since`` is before the oldest retained event), or unknown (beyond the newest:
+    the database was replaced; the purge always keeps the newest event, so an empty log
+    with ``since`` > 0 means the same).
+    """
+    if newest is None or oldest is None:
+        return since > 0
+    return since > newest or since < oldest - 1
+
+
+def _text(row: Row[Any]) -> str:
+    return event_text(
+        sequence=row.sequence,
+        event_type=row.event_type,
+        source=row.source,
+        property_id=row.property_id,
+        data=row.data,
+        created_at=row.created_at,
+    )
+
+
+class EventHub:
+    def __init__(
+        self,
+        *,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        config: HubConfig | None = None,
+        watch_commits: bool = True,
+    ) -> None:
+        self.config = config or HubConfig()
+        self._sessionmaker = sessionmaker
+        self._subscriptions: dict[uuid.UUID, set[Subscription]] = {}
+        self._last = 0
+        self._primed = False
+        # With an empty log at start the first sequence is whatever comes: not a gap.
+        self._take_any_next = False
+        self._gap_since: float | None = None
+        self._woken = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        #: Subscribers dropped for reading too slowly, and gaps skipped (for metrics).
+        self.overflows = 0
+        self.skipped_gaps = 0
+        if watch_commits:
+            self._watch_commits()
+
+    # --- lifecycle ---------------------------------------------------------------------
+    @property
+    def last_sequence(self) -> int:
+        """The last sequence dispatched to subscribers."""
+        return self._last
+
+    def wake(self, _hint: str | None = None) -> None:
+        """Read the log now (new events committed). Takes and ignores the fan-out's payload;
+        call it on the event loop's thread."""
+        self._woken.set()
+
+    async def prime(self) -> None:
+        """Start after the newest logged event: subscribers get what happens from now on,
+        and older events only by replay."""
+        if self._primed:
+            return
+        _, newest = await self.log_bounds()
+        self._last = newest or 0
+        self._take_any_next = newest is None
+        self._primed = True
+
+    async def start(self) -> None:
+        if self._tasks:
+            return
+        await self.prime()
+        self._tasks = [
+            asyncio.create_task(self._tail(), name="realtime-tail"),
+            asyncio.create_task(self._purge_loop(), name="realtime-purge"),
+        ]
+
+    async def stop(
+        self, *, code: int = CLOSE_GOING_AWAY, reason: str = "server shutting down"
+    ) -> None:
+        """Stop reading and end every subscription with ``code`` (their sockets close)."""
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for subscriptions in self._subscriptions.values():
+            for subscription in subscriptions:
+                subscription.end(code, reason)
+        self._subscriptions.clear()
+
+    # --- subscribers -------------------------------------------------------------------
+    def subscribe(self, property_id: uuid.UUID, *, buffer: int | None = None) -> Subscription:
+        subscription = Subscription(
+            property_id, buffer=buffer or self.config.client_buffer, start_after=self._last
+        )
+        self._subscriptions.setdefault(property_id, set()).add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        subscriptions = self._subscriptions.get(subscription.property_id)
+        if subscriptions is not None:
+            subscriptions.discard(subscription)
+            if not subscriptions:
+                del self._subscriptions[subscription.property_id]
+
+    def subscriber_count(self, property_id: uuid.UUID | None = None) -> int:
+        if property_id is not None:
+            return len(self._subscriptions.get(property_id, ()))
+        return sum(len(s) for s in self._subscriptions.values())
+
+    # --- tailing the log ---------------------------------------------------------------
+    async def poll(self) -> float:
+        """Dispatch every event committed past the last one; returns the seconds until the
+        next read is due (sooner while a gap is pending)."""
+        await self.prime()
+        while True:
+            rows = await self._read_after(self._last)
+            if not rows:
+                return self.config.poll_seconds
+            taken = self._dispatch(rows)
+            if taken < len(rows):
+                assert self._gap_since is not None
+                waited = time.monotonic() - self._gap_since
+                return max(
+                    0.01, min(self.config.poll_seconds, self.config.gap_grace_seconds - waited)
+                )
+            if len(rows) < self.config.batch_size:
+                return self.config.poll_seconds
+
+    async def _read_after(self, after: int) -> Sequence[Row[Any]]:
+        async with read_session(self._sessionmaker) as session:
+            result = await session.execute(
+                select(*_COLUMNS)
+                .where(RealtimeEvent.sequence > after)
+                .order_by(RealtimeEvent.sequence)
+                .limit(self.config.batch_size)
+            )
+            return result.all()
+
+    def _dispatch(self, rows: Sequence[Row[Any]]) -> int:
+        """Hand rows to subscribers in order; stops at a gap still within its grace period
+        and returns how many rows were taken. No await inside: a subscription made between
+        two polls sees either all of a row's effects or none."""
+        now = time.monotonic()
+        for taken, row in enumerate(rows):
+            if row.sequence != self._last + 1 and not self._take_any_next:
+                if self._gap_since is None:
+                    self._gap_since = now
+                if now - self._gap_since < self.config.gap_grace_seconds:
+                    return taken
+                self.skipped_gaps += 1
+                log.info("realtime sequence gap skipped", after=self._last, next=row.sequence)
+            self._gap_since = None
+            self._take_any_next = False
+            self._last = row.sequence
+            subscribers = self._subscriptions.get(row.property_id)
+            if not subscribers:
+                continue
+            delivery = (row.sequence, _text(row))
+            for subscription in tuple(subscribers):
+                if not subscription.offer(delivery):
+                    self.overflows += 1
+                    self.unsubscribe(subscription)
+                    log.warning("realtime subscriber too slow, dropped", sequence=row.sequence)
+        return len(rows)
+
+    async def _tail(self) -> None:
+        failures = 0
+        while True:
+            self._woken.clear()  # before reading: a wake during the read re-reads at once
+            try:
+                delay = await self.poll()
+                failures = 0
+            except (SQLAlchemyError, OSError) as exc:
+                log.warning("realtime log read failed", error=type(exc).__name__)
+                delay = retry_delay(retry_count=failures, base=self.config.poll_seconds, cap=5.0)
+                failures += 1
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._woken.wait(), timeout=delay)
+
+    # --- the log -----------------------------------------------------------------------
+    async def log_bounds(self) -> tuple[int | None, int | None]:
+        """The oldest and newest sequence in the log (None, None when it is empty)."""
+        async with read_session(self._sessionmaker) as session:
+            row = (
+                await session.execute(
+                    select(func.min(RealtimeEvent.sequence), func.max(RealtimeEvent.sequence))
+                )
+            ).one()
+        return row[0], row[1]
+
+    async def replay(
+        self, property_id: uuid.UUID, *, after: int, upto: int
+    ) -> AsyncIterator[list[Delivery]]:
+        """The property's logged events with ``after`` < sequence <= ``upto``, in batches."""
+        while after < upto:
+            async with read_session(self._sessionmaker) as session:
+                rows = (
+                    await session.execute(
+                        select(*_COLUMNS)
+                        .where(
+                            RealtimeEvent.property_id == property_id,
+                            RealtimeEvent.sequence > after,
+                            RealtimeEvent.sequence <= upto,
+                        )
+                        .order_by(RealtimeEvent.sequence)
+                        .limit(self.config.batch_size)
+                    )
+                ).all()
+            if not rows:
+                return
+            yield [(row.sequence, _text(row)) for row in rows]
+            after = rows[-1].sequence
+
+    async def purge(self, *, now: datetime | None = None) -> int:
+        """Apply the retention rules; returns how many events were deleted."""
+        cutoff = (now or utcnow()) - timedelta(days=self.config.retention_days)
+        async with read_session(self._sessionmaker) as session:
+            oldest, newest = (
+                await session.execute(
+                    select(func.min(RealtimeEvent.sequence), func.max(RealtimeEvent.sequence))
+                )
+            ).one()
+            if newest is None:
+                return 0
+            # Sequence order is commit order closely enough to find the age boundary on the
+            # primary key (created_at has no index of its own).
+            fresh = await session.scalar(
+                select(func.min(RealtimeEvent.sequence)).where(RealtimeEvent.created_at >= cutoff)
+            )
+        by_count = newest - self.config.retention_max_events + 1
+        boundary = min(newest, max(fresh if fresh is not None else newest, by_count))
+        deleted = 0
+        low = oldest
+        while low < boundary:
+            high = min(boundary, low + _PURGE_CHUNK)
+            async with self._sessionmaker() as session, session.begin():
+                result = await session.execute(
+                    delete(RealtimeEvent).where(RealtimeEvent.sequence < high)
+                )
+                deleted += int(getattr(result, "rowcount", 0) or 0)
+            low = high
+        if deleted:
+            log.info("realtime log purged", deleted=deleted, kept_from=boundary)
+        return deleted
+
+    async def _purge_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.purge_interval_seconds)
+            try:
+                await self.purge()
+            except (SQLAlchemyError, OSError) as exc:
+                log.warning("realtime log purge failed", error=type(exc).__name__)
+
+    # --- in-process wake-up --------------------------------------------------------------
+    def _watch_commits(self) -> None:
+        """Wake after every commit of one of our sessions that appended events.
+
+        The listener goes on a Session subclass of this sessionmaker only (not on Session
+        itself), so several runtimes in one process (tests, ``leadsync up``) do not wake
+        each other's hubs.
+        """
+        base = self._sessionmaker.kw.get("sync_session_class", Session)
+        watched = type("RealtimeWatchedSession", (base,), {})
+        self._sessionmaker.configure(sync_session_class=watched)
+
+        def after_flush(session: Session, _context: UOWTransaction) -> None:
+            if any(isinstance(obj, RealtimeEvent) for obj in session.new):
+                session.info[_PENDING_FLAG] = True
+
+        def after_commit(session: Session) -> None:
+            if session.info.pop(_PENDING_FLAG, False):
+                self.wake()
+
+        def after_rollback(session: Session) -> None:
+            session.info.pop(_PENDING_FLAG, None)
+
+        event.listen(watched, "after_flush", after_flush)
+        event.listen(watched, "after_commit", after_commit)
+        event.listen(watched, "after_rollback", after_rollback)

@@ -1,0 +1,304 @@
+"""Apply ResMan's view of a prospect to DomIQ: link or store the lead, three-way merge,
+write our side, park conflicts, and queue a push when ResMan needs the merged values.
+
+Idempotent by construction: the merge compares against the stored base snapshot, so the
+same prospect applied twice (a re-read pull page, a redelivered webhook, our own write
+echoing back) changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from leadsync.db.models import Conversation, LeadLink, Property, ResmanIntegration, StatusHistory
+from leadsync.leads.convert import apply_fields, conversation_fields
+from leadsync.mapping.from_resman import prospect_fields, resman_context
+from leadsync.mapping.lead import fields_to_json
+from leadsync.mapping.to_resman import guard_fields
+from leadsync.merge import MergeRules, merge
+from leadsync.realtime.events import publish, publish_lead
+from leadsync.resman.credentials import ResManCredentials
+from leadsync.resman.interface import ResManAPI
+from leadsync.resman.models import Prospect
+from leadsync.sync import queue
+from leadsync.sync.reconcile import (
+    base_before_push,
+    record_conflicts,
+    store_base,
+    write_domiq,
+)
+from leadsync.sync.synclog import log_sync
+
+DEFAULT_TIMEZONE = "America/Chicago"
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyOutcome:
+    conversation_id: uuid.UUID | None
+    #: created | updated | unchanged | ignored
+    action: str
+    conflicts_open: int = 0
+    conflicts_resolved: int = 0
+    pushed: bool = False
+
+
+def rules_of(integration: ResmanIntegration) -> MergeRules:
+    return MergeRules.from_settings(integration.conflict_strategy, integration.sync_settings or {})
+
+
+async def _timezone(session: AsyncSession, property_id: uuid.UUID) -> str:
+    tz = await session.scalar(select(Property.timezone).where(Property.id == property_id))
+    return tz or DEFAULT_TIMEZONE
+
+
+async def enqueue_push_of(
+    session: AsyncSession,
+    *,
+    conv: Conversation,
+    integration_id: uuid.UUID,
+    values: dict[str, Any],
+    only: list[str],
+    events: list[dict[str, Any]] | None = None,
+) -> uuid.UUID:
+    """A push of just the fields ResMan must change (never the whole lead: fields parked in
+    a conflict, or changed only in ResMan, must not be written back over the office)."""
+    job = await queue.enqueue(
+        session,
+        integration_id=integration_id,
+        conversation_id=conv.id,
+        lead_key=str(conv.id),
+        operation="push",
+        data={"sync_type": "update", "fields": values, "only": only, "events": events or []},
+        priority=2,
+    )
+    return job.id
+
+
+async def _unlinked_match(
+    session: AsyncSession, *, property_id: uuid.UUID, email: str | None, phone: str | None
+) -> Conversation | None:
+    """A chatbot lead of this property with the same email/phone whose push has not linked it
+    yet: the push will find and link the ResMan record itself, so the pull must not store a
+    second copy of the person."""
+    if not email and not phone:
+        return None
+    clauses = []
+    if email:
+        clauses.append(Conversation.email == email)
+    if phone:
+        clauses.append(Conversation.phone == phone)
+    stmt = (
+        select(Conversation)
+        .outerjoin(LeadLink, LeadLink.conversation_id == Conversation.id)
+        .where(
+            Conversation.property_id == property_id,
+            or_(*clauses),
+            or_(LeadLink.id.is_(None), LeadLink.resman_prospect_id.is_(None)),
+        )
+        .limit(1)
+    )
+    return await session.scalar(stmt)
+
+
+async def _create(
+    session: AsyncSession,
+    *,
+    integration: ResmanIntegration,
+    prospect: Prospect,
+    theirs: dict[str, Any],
+    context: dict[str, Any],
+    modified_at: datetime | None,
+) -> ApplyOutcome:
+    conv = Conversation(
+        id=uuid.uuid4(),
+        property_id=integration.property_id,
+        source="resman",
+        status="new",
+        lead_score=0,
+        context={"resman": context},
+    )
+    session.add(conv)
+    apply_fields(conv, theirs)
+    await session.flush()
+    session.add(
+        StatusHistory(
+            conversation_id=conv.id,
+            old_status=None,
+            new_status=conv.status,
+            source="resman",
+            changed_by="resman",
+        )
+    )
+    link = LeadLink(
+        conversation_id=conv.id,
+        integration_id=integration.id,
+        resman_prospect_id=prospect.prospect_id,
+        resman_person_id=prospect.person_id,
+    )
+    store_base(link, new_base=theirs, resman_modified_at=modified_at)
+    session.add(link)
+    await log_sync(
+        session,
+        conversation_id=conv.id,
+        integration_id=integration.id,
+        direction="from_resman",
+        status="success",
+        sync_type="create",
+        resman_lead_id=prospect.prospect_id,
+        details={"action": "stored ResMan-only lead"},
+    )
+    await publish_lead(
+        session,
+        conv,
+        event_type="new_lead",
+        source="resman",
+        resman_lead_id=prospect.prospect_id,
+    )
+    return ApplyOutcome(conv.id, "created")
+
+
+async def apply_prospect(
+    session: AsyncSession,
+    *,
+    integration: ResmanIntegration,
+    prospect: Prospect,
+    source: str,
+    modified_at: datetime | None = None,
+    own_source: str | None = None,
+) -> ApplyOutcome:
+    """See the module docstring. ``own_source`` is our Chatbot TransactionSource id, so our
+    own events are not echoed back into the chatbot's notes."""
+    prospect_id = prospect.prospect_id
+    if not prospect_id or not prospect.customers:
+        return ApplyOutcome(None, "ignored")
+    theirs = fields_to_json(prospect_fields(prospect))
+    tz = await _timezone(session, integration.property_id)
+    context = resman_context(prospect, timezone=tz, own_source=own_source)
+    link = await session.scalar(
+        select(LeadLink).where(
+            LeadLink.integration_id == integration.id,
+            LeadLink.resman_prospect_id == prospect_id,
+        )
+    )
+    if link is None:
+        match = await _unlinked_match(
+            session,
+            property_id=integration.property_id,
+            email=theirs.get("email"),
+            phone=theirs.get("phone"),
+        )
+        if match is not None:
+            return ApplyOutcome(match.id, "ignored")
+        return await _create(
+            session,
+            integration=integration,
+            prospect=prospect,
+            theirs=theirs,
+            context=context,
+            modified_at=modified_at,
+        )
+    if (
+        modified_at is not None
+        and link.resman_modified_at is not None
+        and modified_at < link.resman_modified_at
+    ):
+        # An older state than the one we hold: it must not overwrite a newer one.
+        return ApplyOutcome(link.conversation_id, "ignored")
+    conv = await session.get(Conversation, link.conversation_id)
+    if conv is None:
+        return ApplyOutcome(None, "ignored")
+    ours = fields_to_json(guard_fields(conversation_fields(conv)))
+    result = merge(base=link.base or theirs, domiq=ours, resman=theirs, rules=rules_of(integration))
+    changed = await write_domiq(session, conv=conv, changes=result.to_domiq, changed_by=source)
+    full_context = dict(conv.context or {})
+    if full_context.get("resman") != context:
+        full_context["resman"] = context
+        conv.context = full_context
+        changed = True
+    new_conflicts = await record_conflicts(
+        session,
+        conversation_id=conv.id,
+        integration_id=integration.id,
+        result=result,
+        resman_lead_id=prospect_id,
+        direction="from_resman",
+    )
+    if changed:
+        await publish_lead(
+            session,
+            conv,
+            event_type="status_change" if "status" in result.to_domiq else "lead_update",
+            source="resman",
+            resman_lead_id=prospect_id,
+        )
+    if new_conflicts:
+        await publish(
+            session,
+            property_id=conv.property_id,
+            event_type="sync_conflict",
+            source="resman",
+            data={
+                "conversation_id": str(conv.id),
+                "resman_lead_id": prospect_id,
+                "fields": [c.field for c in result.conflicts],
+            },
+        )
+    pushed = False
+    if result.to_resman:
+        await enqueue_push_of(
+            session,
+            conv=conv,
+            integration_id=integration.id,
+            values=dict(result.values),
+            only=sorted(result.to_resman),
+        )
+        pushed = True
+    new_base = base_before_push(result)
+    if link.base != new_base:
+        changed = True
+    store_base(link, new_base=new_base, resman_modified_at=modified_at)
+    if changed and result.to_domiq:
+        await log_sync(
+            session,
+            conversation_id=conv.id,
+            integration_id=integration.id,
+            direction="from_resman",
+            status="success",
+            sync_type="status_change" if "status" in result.to_domiq else "update",
+            resman_lead_id=prospect_id,
+            details={"source": source, "fields": sorted(result.to_domiq)},
+        )
+    await session.flush()
+    return ApplyOutcome(
+        conv.id,
+        "updated" if changed or new_conflicts else "unchanged",
+        conflicts_open=new_conflicts,
+        conflicts_resolved=len(result.resolved),
+        pushed=pushed,
+    )
+
+
+async def refresh_prospect(
+    session: AsyncSession,
+    *,
+    integration: ResmanIntegration,
+    client: ResManAPI,
+    creds: ResManCredentials,
+    prospect_id: str,
+    own_source: str | None = None,
+) -> ApplyOutcome | None:
+    """Fetch ResMan's current state of one prospect and apply it; None if ResMan does not
+    know the id (yet). Always the current state, so out-of-order triggers cannot regress."""
+    found = await client.search_prospects(creds=creds, prospect_id=prospect_id)
+    match = next((p for p in found if p.prospect_id == prospect_id), None)
+    if match is None:
+        return None
+    return await apply_prospect(
+        session, integration=integration, prospect=match, source="refresh", own_source=own_source
+    )

@@ -1,0 +1,378 @@
+"""Pull: read every prospect ResMan modified in a window and apply it to DomIQ.
+
+The window runs from the integration's cursor (minus an overlap, so rows that share a
+timestamp with the cursor or commit late are read again) to one second before now. ResMan is
+read with no write transaction open, and prospects are applied in small batches, each in its
+own transaction: on SQLite a transaction holds the only write lock, so a slow ResMan must
+never sit inside one.
+
+The cursor moves only over what has been stored: to the end of the window when all of it was
+read and applied, or to the start of a window that could not be read (a crowd of prospects
+sharing one second that no split can separate), never past a prospect that is not stored or
+queued for a retry. Re-reading is harmless: applying the same prospect twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from leadsync.db.models import LeadLink, ResmanIntegration
+from leadsync.db.session import read_session
+from leadsync.db.types import utcnow
+from leadsync.errors import LeadsyncError
+from leadsync.observability.logging import get_logger
+from leadsync.resman.errors import ResManError
+from leadsync.resman.models import Prospect
+from leadsync.resman.search import SearchProgress, UnsplittableWindowError, Window, search_window
+from leadsync.sync import inbound, queue
+from leadsync.sync.inbound import ApplyOutcome
+from leadsync.sync.pull_plan import (
+    DEFAULT_INITIAL_LOOKBACK,
+    PullSummary,
+    advance_cursor,
+    plan_window,
+)
+from leadsync.sync.runner import classify
+from leadsync.sync.synclog import log_sync
+from leadsync.sync.targets import IntegrationNotFoundError, TargetCache
+from leadsync.sync.webhooks import replay_parked
+
+log = get_logger(__name__)
+
+#: Prospects applied per transaction: large enough to amortise the commit, small enough to
+#: keep SQLite's write lock short for the API and the worker.
+DEFAULT_BATCH_SIZE = 200
+#: Failures of one prospect's apply that are about the data or a race, not about the run:
+#: the prospect is queued for a refresh (with retries) and the pull goes on.
+APPLY_ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError, ValueError, LookupError)
+
+ProgressCallback = Callable[[SearchProgress], None]
+
+
+class PullError(LeadsyncError):
+    """ResMan failed mid-pull. What was read before the failure is stored and the cursor
+    moved over it; ``summary`` says how far the pull got."""
+
+    def __init__(self, summary: PullSummary, *, category: str) -> None:
+        super().__init__(
+            f"pull of integration {summary.integration_id} stopped after "
+            f"{summary.prospects_seen} prospect(s): ResMan {category} error"
+        )
+        self.summary = summary
+        self.category = category
+
+
+# --- the run --------------------------------------------------------------------------------
+@dataclass(slots=True)
+class _Stream:
+    """Where a streaming pull stands: ``mark`` is the end of the last window read in full,
+    ``stored_until`` the last mark whose prospects are all committed."""
+
+    mark: datetime | None = None
+    stored_until: datetime | None = None
+    batch: list[Prospect] = field(default_factory=list)
+    #: ResMan ids of the prospects stored and linked by this pull.
+    applied: set[str] = field(default_factory=set)
+
+
+_Applied = tuple[str | None, ApplyOutcome]
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    integration_id: uuid.UUID
+    property_id: uuid.UUID
+    cursor_at: datetime | None
+    window: Window | None
+    #: Our Chatbot TransactionSource id: our own events coming back are not news.
+    own_source: str | None
+    initial_lookback: timedelta
+
+
+async def pull_integration(
+    *,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    integration_id: uuid.UUID,
+    targets: TargetCache,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    now: datetime | None = None,
+    trigger: str = "scheduler",
+    initial_lookback: timedelta = DEFAULT_INITIAL_LOOKBACK,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    on_progress: ProgressCallback | None = None,
+) -> PullSummary:
+    """Pull one integration's window (see the module doc) and return what it did.
+
+    Raises :class:`PullError` when ResMan fails mid-pull (after storing what was read) and
+    :class:`IntegrationNotFoundError` for an unknown integration. The caller serialises pulls
+    of one integration (see ``leadsync.sync.scheduler``); two at once would still store
+    everything once, but could trip over each other's new leads.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be positive")
+    now = now or utcnow()
+    async with read_session(sessionmaker) as session:
+        integration = await session.get(ResmanIntegration, integration_id)
+        if integration is None:
+            raise IntegrationNotFoundError(str(integration_id))
+        target = await targets.get(session, integration_id=integration_id)
+        plan = _Plan(
+            integration_id=integration.id,
+            property_id=integration.property_id,
+            cursor_at=integration.pull_cursor_at,
+            window=plan_window(
+                cursor_at=integration.pull_cursor_at,
+                overlap_seconds=integration.pull_overlap_seconds,
+                now=now,
+                since=since,
+                until=until,
+                initial_lookback=initial_lookback,
+            ),
+            own_source=target.transaction_source,
+            initial_lookback=initial_lookback,
+        )
+    summary = PullSummary(
+        integration_id=plan.integration_id,
+        property_id=plan.property_id,
+        trigger=trigger,
+        cursor_before=plan.cursor_at,
+        cursor_after=plan.cursor_at,
+    )
+    if plan.window is None:
+        await _finish(
+            sessionmaker, plan=plan, summary=summary, stored_until=None, now=now, applied=set()
+        )
+        return summary
+    summary.window_start, summary.window_end = plan.window
+    stream = _Stream()
+
+    def progress(report: SearchProgress) -> None:
+        stream.mark = report.completed_until
+        summary.windows_done = report.windows_done
+        summary.windows_split = report.windows_split
+        if on_progress is not None:
+            on_progress(report)
+
+    failure: ResManError | None = None
+    try:
+        async for prospect in search_window(
+            client=target.client,
+            creds=target.creds,
+            start=plan.window[0],
+            end=plan.window[1],
+            on_progress=progress,
+        ):
+            summary.prospects_seen += 1
+            stream.batch.append(prospect)
+            if len(stream.batch) >= batch_size:
+                await _flush(sessionmaker, plan=plan, stream=stream, summary=summary)
+    except UnsplittableWindowError as exc:
+        # Everything before exc.start was yielded: it is stored below, and the cursor may
+        # stop exactly there. The crowd itself is reported, not skipped.
+        summary.failed_window = (exc.start, exc.end)
+        stream.mark = exc.start
+        log.warning(
+            "pull window too crowded to read",
+            integration_id=str(plan.integration_id),
+            window_start=exc.start.isoformat(),
+            window_end=exc.end.isoformat(),
+        )
+    except ResManError as exc:
+        failure = exc
+    await _flush(sessionmaker, plan=plan, stream=stream, summary=summary)
+    await _finish(
+        sessionmaker,
+        plan=plan,
+        summary=summary,
+        stored_until=stream.stored_until,
+        now=now,
+        applied=stream.applied,
+        error=failure,
+    )
+    if failure is not None:
+        raise PullError(summary, category=classify(failure).category) from failure
+    return summary
+
+
+async def _flush(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    plan: _Plan,
+    stream: _Stream,
+    summary: PullSummary,
+) -> None:
+    """Apply and commit the batch; afterwards every window read so far is stored."""
+    mark = stream.mark
+    if stream.batch:
+        outcomes = await _apply_batch(sessionmaker, plan=plan, prospects=stream.batch)
+        if outcomes is None:
+            outcomes = await _apply_one_by_one(
+                sessionmaker, plan=plan, prospects=stream.batch, summary=summary
+            )
+        for prospect_id, outcome in outcomes:
+            summary.count(outcome)
+            if prospect_id is not None and outcome.action != "ignored":
+                stream.applied.add(prospect_id)
+        stream.batch = []
+    stream.stored_until = mark
+
+
+async def _apply_batch(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    plan: _Plan,
+    prospects: Sequence[Prospect],
+) -> list[_Applied] | None:
+    """All prospects in one transaction; None when one of them failed (nothing committed)."""
+    try:
+        async with sessionmaker() as session, session.begin():
+            return [
+                (p.prospect_id, await _apply(session, plan=plan, prospect=p)) for p in prospects
+            ]
+    except APPLY_ERRORS:
+        return None
+
+
+async def _apply_one_by_one(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    plan: _Plan,
+    prospects: Sequence[Prospect],
+    summary: PullSummary,
+) -> list[_Applied]:
+    """The batch again, one transaction per prospect; a prospect that fails again is queued
+    for a refresh (the worker retries it, and a dead letter shows it), so the cursor can move
+    on without losing it."""
+    outcomes: list[_Applied] = []
+    for prospect in prospects:
+        try:
+            async with sessionmaker() as session, session.begin():
+                outcome = await _apply(session, plan=plan, prospect=prospect)
+            outcomes.append((prospect.prospect_id, outcome))
+        except APPLY_ERRORS as exc:
+            summary.failed_syncs += 1
+            await _queue_refresh(sessionmaker, plan=plan, prospect=prospect, error=exc)
+    return outcomes
+
+
+async def _queue_refresh(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    plan: _Plan,
+    prospect: Prospect,
+    error: Exception,
+) -> None:
+    prospect_id = prospect.prospect_id
+    log.warning(
+        "pulled prospect could not be applied; queued for a refresh",
+        integration_id=str(plan.integration_id),
+        prospect_id=prospect_id,
+        error_type=type(error).__name__,
+    )
+    if prospect_id is None:
+        return  # nothing to refresh by; ResMan always sends the id, so this is malformed data
+    async with sessionmaker() as session, session.begin():
+        conversation_id = await session.scalar(
+            select(LeadLink.conversation_id).where(
+                LeadLink.integration_id == plan.integration_id,
+                LeadLink.resman_prospect_id == prospect_id,
+            )
+        )
+        await queue.enqueue(
+            session,
+            integration_id=plan.integration_id,
+            conversation_id=conversation_id,
+            lead_key=str(conversation_id) if conversation_id else f"resman:{prospect_id}",
+            operation="pull",
+            data={"kind": "refresh", "prospect_id": prospect_id, "inbox_id": None},
+            resman_lead_id=prospect_id,
+        )
+
+
+async def _apply(session: AsyncSession, *, plan: _Plan, prospect: Prospect) -> ApplyOutcome:
+    # session.get hits the identity map after the batch's first prospect.
+    integration = await session.get(ResmanIntegration, plan.integration_id)
+    if integration is None:
+        raise IntegrationNotFoundError(str(plan.integration_id))
+    return await inbound.apply_prospect(
+        session,
+        integration=integration,
+        prospect=prospect,
+        source="pull",
+        own_source=plan.own_source,
+    )
+
+
+async def _finish(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    plan: _Plan,
+    summary: PullSummary,
+    stored_until: datetime | None,
+    now: datetime,
+    applied: set[str],
+    error: ResManError | None = None,
+) -> None:
+    """Move the cursor over what was stored, stamp last_sync_at, log the run, and queue again
+    the webhooks that were parked because their lead was unknown until now."""
+    async with sessionmaker() as session, session.begin():
+        # FOR UPDATE (a no-op on SQLite, whose write transaction is exclusive anyway): a
+        # concurrent pull must not move the cursor between this read and the write.
+        current = await session.scalar(
+            select(ResmanIntegration.pull_cursor_at)
+            .where(ResmanIntegration.id == plan.integration_id)
+            .with_for_update()
+        )
+        window_start = plan.window[0] if plan.window else now
+        cursor = advance_cursor(
+            cursor_at=current,
+            window_start=window_start,
+            stored_until=stored_until,
+            now=now,
+            initial_lookback=plan.initial_lookback,
+        )
+        values: dict[str, Any] = {
+            "pull_cursor_at": cursor,
+            # Kept as is: updated_at versions the integration's configuration (the target
+            # cache re-resolves on a change), and the cursor is not configuration.
+            "updated_at": ResmanIntegration.updated_at,
+        }
+        if error is None:
+            values["last_sync_at"] = utcnow()
+        await session.execute(
+            update(ResmanIntegration)
+            .where(ResmanIntegration.id == plan.integration_id)
+            .values(**values)
+        )
+        summary.cursor_after = cursor
+        if _worth_logging(summary, error):
+            await log_sync(
+                session,
+                conversation_id=None,
+                integration_id=plan.integration_id,
+                direction="from_resman",
+                status="failed" if error or summary.failed_window else "success",
+                sync_type="enrichment",
+                error=f"ResMan {classify(error).category} error" if error else None,
+                details={"pull": summary.to_dict()},
+            )
+        if applied:
+            await replay_parked(session, integration_id=plan.integration_id, prospect_ids=applied)
+
+
+def _worth_logging(summary: PullSummary, error: ResManError | None) -> bool:
+    # The scheduler polls every few seconds; a row per uneventful poll would bury the log.
+    if summary.trigger != "scheduler" or error is not None or summary.failed_window:
+        return True
+    return bool(
+        summary.new_leads or summary.updated_leads or summary.conflicts_open or summary.failed_syncs
+    )

@@ -1,0 +1,151 @@
+"""Write the outcome of a three-way merge to our side: conversation fields, status history,
+conflicts awaiting review, the sync log, and the new base snapshot.
+
+Shared by every path that merges (pull, webhook refresh, push of an update, the merge API),
+so a conflict is recorded the same way whichever side noticed it. Flushes, never commits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from leadsync.db.models import Conversation, LeadLink, StatusHistory, SyncConflict
+from leadsync.db.types import utcnow
+from leadsync.leads.convert import apply_fields
+from leadsync.merge import FieldOutcome, MergeResult, normalize_snapshot
+from leadsync.sync.synclog import log_sync
+
+#: lead_sync_log.conflict_resolution allows the spec's three values; our finer-grained
+#: resolutions are recorded in `details` and mapped to the side that won here.
+_SPEC_RESOLUTIONS = {"resman_wins", "domiq_wins", "manual_review"}
+
+
+def spec_resolution(outcome: FieldOutcome) -> str:
+    if outcome.resolution in _SPEC_RESOLUTIONS:
+        return str(outcome.resolution)
+    return "resman_wins" if outcome.merged == outcome.resman else "domiq_wins"
+
+
+async def write_domiq(
+    session: AsyncSession,
+    *,
+    conv: Conversation,
+    changes: dict[str, Any],
+    changed_by: str,
+) -> bool:
+    """Apply merged values to the conversation; a status change gets a history row."""
+    if not changes:
+        return False
+    old_status = conv.status
+    apply_fields(conv, changes)
+    if "status" in changes and conv.status != old_status:
+        session.add(
+            StatusHistory(
+                conversation_id=conv.id,
+                old_status=old_status,
+                new_status=conv.status,
+                source="resman",
+                changed_by=changed_by,
+            )
+        )
+    conv.updated_at = utcnow()
+    await session.flush()
+    return True
+
+
+async def record_conflicts(
+    session: AsyncSession,
+    *,
+    conversation_id: uuid.UUID,
+    integration_id: uuid.UUID,
+    result: MergeResult,
+    resman_lead_id: str | None,
+    direction: str,
+) -> int:
+    """Park open conflicts (one open row per field, refreshed if it already exists) and log
+    every automatic resolution with its rule. Returns how many conflicts are new or changed
+    (an unchanged open conflict seen again is no news)."""
+    news = 0
+    for outcome in result.conflicts:
+        existing = await session.scalar(
+            select(SyncConflict).where(
+                SyncConflict.conversation_id == conversation_id,
+                SyncConflict.field == outcome.field,
+                SyncConflict.status == "open",
+            )
+        )
+        if existing is None:
+            news += 1
+            session.add(
+                SyncConflict(
+                    conversation_id=conversation_id,
+                    integration_id=integration_id,
+                    field=outcome.field,
+                    base_value=outcome.base,
+                    domiq_value=outcome.domiq,
+                    resman_value=outcome.resman,
+                    status="open",
+                )
+            )
+            await log_sync(
+                session,
+                conversation_id=conversation_id,
+                integration_id=integration_id,
+                direction=direction,
+                status="conflict",
+                sync_type="update",
+                resman_lead_id=resman_lead_id,
+                conflict_resolution="manual_review",
+                details={"field": outcome.field, "rule": "manual_review"},
+            )
+        elif (existing.base_value, existing.domiq_value, existing.resman_value) != (
+            outcome.base,
+            outcome.domiq,
+            outcome.resman,
+        ):
+            news += 1
+            existing.base_value = outcome.base
+            existing.domiq_value = outcome.domiq
+            existing.resman_value = outcome.resman
+    for outcome in result.resolved:
+        await log_sync(
+            session,
+            conversation_id=conversation_id,
+            integration_id=integration_id,
+            direction=direction,
+            status="success",
+            sync_type="status_change" if outcome.field == "status" else "update",
+            resman_lead_id=resman_lead_id,
+            conflict_resolution=spec_resolution(outcome),
+            details={"field": outcome.field, "rule": outcome.resolution},
+        )
+    await session.flush()
+    return news
+
+
+def store_base(
+    link: LeadLink, *, new_base: dict[str, Any], resman_modified_at: datetime | None
+) -> None:
+    # Canonical form (E.164, canonical decimals, sorted pets): a later comparison with a
+    # merge's canonical output must not see a formatting difference as a change.
+    link.base = normalize_snapshot(new_base, tuple(new_base))
+    link.base_updated_at = utcnow()
+    if resman_modified_at is not None and (
+        link.resman_modified_at is None or resman_modified_at > link.resman_modified_at
+    ):
+        link.resman_modified_at = resman_modified_at
+
+
+def base_before_push(result: MergeResult) -> dict[str, Any]:
+    """The base to store when ``to_resman`` is left to a queued push: those fields keep
+    ResMan's current value as their base, so the push still sees them as our changes (were
+    they recorded as agreed already, the push would take ResMan's old value for new)."""
+    base = dict(result.new_base)
+    for name in result.to_resman:
+        base[name] = result.outcome(name).resman
+    return base

@@ -1,0 +1,244 @@
+"""ResMan -> DomIQ by webhook, end to end: a staff action in the sandbox -> signed webhook over
+real HTTP -> inbox -> queue -> worker -> ResMan re-read -> the chatbot's conversation."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+from standardwebhooks import Webhook
+
+from leadsync.db.models import Conversation, LeadLink, ResmanIntegration, WebhookInbox
+from leadsync.resman.sandbox.webhooks import generate_secret
+from leadsync.security.crypto import open_json, seal_json
+from leadsync.sync.webhooks import replay_parked
+from stack import Stack, Tenant, lead_body, wait_until
+
+PATH = "/api/resman/webhooks/lead-update"
+
+
+async def connect_webhook(stack: Stack, tenant: Tenant) -> str:
+    """Give the tenant's integration a webhook secret and point the sandbox at us."""
+    secret = generate_secret()
+    keys = stack.runtime.keys
+    async with stack.runtime.sessionmaker() as session, session.begin():
+        integration = await session.get(ResmanIntegration, tenant.integration_id)
+        assert integration is not None
+        plain = open_json(integration.api_credentials, keys=keys)
+        integration.api_credentials = seal_json({**plain, "webhook_secrets": [secret]}, keys=keys)
+    url = f"{str(stack.api.base_url).rstrip('/')}{PATH}?integration={tenant.integration_id}"
+    configured = await stack.sandbox.put("/admin/webhook", json={"url": url, "secret": secret})
+    configured.raise_for_status()
+    return secret
+
+
+async def deliver(
+    stack: Stack, tenant: Tenant, body: dict[str, Any], *, secret: str, msg_id: str
+) -> httpx.Response:
+    """A delivery signed the way the sandbox (or a relay) signs it."""
+    raw = json.dumps(body)
+    now = datetime.now(UTC)
+    headers = {
+        "content-type": "application/json",
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": Webhook(secret).sign(msg_id, now, raw),
+    }
+    return await stack.api.post(
+        PATH, content=raw, headers=headers, params={"integration": str(tenant.integration_id)}
+    )
+
+
+def event(prospect_id: str, *, status: str, at: datetime) -> dict[str, Any]:
+    return {
+        "lead_id": prospect_id,
+        "status": status,
+        "updated_fields": {"status": status},
+        "timestamp": at.isoformat(),
+        "updated_by": "resman_user",
+        "sync_direction": "from_resman",
+        "modified_at": at.isoformat(),
+    }
+
+
+async def chatbot_lead(stack: Stack, tenant: Tenant) -> tuple[uuid.UUID, str]:
+    created = await stack.api.post(
+        "/api/resman/leads", json=lead_body(tenant.property_id), headers=stack.auth(tenant)
+    )
+    assert created.status_code == 201, created.text
+    answer = created.json()
+    assert answer["resman_lead_id"], answer
+    return uuid.UUID(answer["conversation_id"]), str(answer["resman_lead_id"])
+
+
+async def conversation(stack: Stack, conversation_id: uuid.UUID) -> Conversation:
+    async with stack.runtime.sessionmaker() as session:
+        found = await session.get(Conversation, conversation_id)
+    assert found is not None
+    return found
+
+
+async def inbox(stack: Stack) -> list[WebhookInbox]:
+    async with stack.runtime.sessionmaker() as session:
+        rows = await session.scalars(select(WebhookInbox).order_by(WebhookInbox.received_at))
+        return list(rows.all())
+
+
+async def staff_status(stack: Stack, tenant: Tenant, prospect_id: str) -> dict[str, Any]:
+    response = await stack.sandbox.post(
+        f"/admin/properties/{tenant.resman_property_id}/prospects/{prospect_id}/status",
+        json={"customer_type": "applicant", "event_type": "Application"},
+    )
+    response.raise_for_status()
+    changed: dict[str, Any] = response.json()
+    return changed
+
+
+async def wait_for_status(stack: Stack, conversation_id: uuid.UUID, status: str) -> None:
+    async def reached() -> bool:
+        return (await conversation(stack, conversation_id)).status == status
+
+    await wait_until(reached)
+
+
+async def wait_for_inbox(stack: Stack, *states: str) -> list[WebhookInbox]:
+    """The inbox once every row has left ``pending`` (each in one of ``states``)."""
+
+    async def settled() -> bool:
+        rows = await inbox(stack)
+        return bool(rows) and all(row.state in states for row in rows)
+
+    await wait_until(settled)
+    return await inbox(stack)
+
+
+async def test_staff_status_change_reaches_the_conversation(stack: Stack) -> None:
+    await connect_webhook(stack, stack.a)
+    conversation_id, prospect_id = await chatbot_lead(stack, stack.a)
+    await staff_status(stack, stack.a, prospect_id)
+    await wait_for_status(stack, conversation_id, "application")
+    conv = await conversation(stack, conversation_id)
+    resman = conv.context["resman"]
+    assert resman["customer_type"] == "applicant"
+    assert resman["resman_status"] == "application"
+    assert resman["resman_prospect_id"] == prospect_id
+    [row] = await wait_for_inbox(stack, "applied")
+    assert row.payload["lead_id"] == prospect_id
+    assert row.payload["status"] == "applicant"
+    assert row.integration_id == stack.a.integration_id
+    assert row.processed_at is not None
+
+
+async def test_redelivered_webhook_is_applied_once(stack: Stack) -> None:
+    secret = await connect_webhook(stack, stack.a)
+    # The sandbox stays silent: this test sends the deliveries itself.
+    (await stack.sandbox.put("/admin/webhook", json={"url": None})).raise_for_status()
+    conversation_id, prospect_id = await chatbot_lead(stack, stack.a)
+    await staff_status(stack, stack.a, prospect_id)
+    body = event(prospect_id, status="applicant", at=datetime.now(UTC))
+    first = await deliver(stack, stack.a, body, secret=secret, msg_id="msg_twice")
+    again = await deliver(stack, stack.a, body, secret=secret, msg_id="msg_twice")
+    assert (first.status_code, again.status_code) == (202, 200), again.text
+    assert again.json()["duplicate"] is True
+    await wait_for_status(stack, conversation_id, "application")
+    [row] = await wait_for_inbox(stack, "applied")
+    assert row.webhook_id == "msg_twice"
+
+
+async def test_older_event_after_a_newer_one_does_not_regress(stack: Stack) -> None:
+    secret = await connect_webhook(stack, stack.a)
+    conversation_id, prospect_id = await chatbot_lead(stack, stack.a)
+    changed = await staff_status(stack, stack.a, prospect_id)
+    await wait_for_status(stack, conversation_id, "application")
+    await wait_for_inbox(stack, "applied")
+    # An event from before the staff change arrives late (a slow relay, a retry).
+    before = datetime.fromisoformat(changed["modified_at"]) - timedelta(minutes=1)
+    late = event(prospect_id, status="prospect", at=before)
+    response = await deliver(stack, stack.a, late, secret=secret, msg_id="msg_late")
+    assert response.status_code == 202, response.text
+    rows = await wait_for_inbox(stack, "applied", "ignored")
+    late_row = next(row for row in rows if row.webhook_id == "msg_late")
+    assert (late_row.state, late_row.error) == ("ignored", "older than the state we hold")
+    conv = await conversation(stack, conversation_id)
+    assert conv.status == "application"
+    assert conv.context["resman"]["customer_type"] == "applicant"
+
+
+async def _predicted_prospect_id(stack: Stack, *, seed: int, window: dict[str, str]) -> str:
+    """The ProspectID a seeded bulk create will give, learnt from a dry run on property B."""
+    bulk = await stack.sandbox.post(
+        f"/admin/properties/{stack.b.resman_property_id}/prospects/bulk",
+        json={"count": 1, "seed": seed, **window},
+    )
+    bulk.raise_for_status()
+    [prospect] = await stack.resman_prospects(stack.b)
+    return str(prospect["prospect_id"])
+
+
+async def test_event_for_an_unknown_prospect_is_parked_then_applied(stack: Stack) -> None:
+    secret = await connect_webhook(stack, stack.a)
+    window = {"modified_from": "2026-11-01T00:00:00Z", "modified_to": "2026-11-01T01:00:00Z"}
+    prospect_id = await _predicted_prospect_id(stack, seed=4242, window=window)
+    body = event(prospect_id, status="prospect", at=datetime.now(UTC))
+    response = await deliver(stack, stack.a, body, secret=secret, msg_id="msg_early")
+    assert response.status_code == 202, response.text
+    [parked] = await wait_for_inbox(stack, "parked")
+    assert parked.error == "ResMan does not know the prospect yet"
+
+    # The prospect now reaches property A's ResMan (same seed: same ProspectID).
+    bulk = await stack.sandbox.post(
+        f"/admin/properties/{stack.a.resman_property_id}/prospects/bulk",
+        json={"count": 1, "seed": 4242, **window},
+    )
+    bulk.raise_for_status()
+    async with stack.runtime.sessionmaker() as session, session.begin():
+        assert await replay_parked(session, integration_id=stack.a.integration_id) == 1
+    stack.runtime.worker.wake()
+    [applied] = await wait_for_inbox(stack, "applied")
+    assert applied.id == parked.id
+    async with stack.runtime.sessionmaker() as session:
+        link = await session.scalar(
+            select(LeadLink).where(
+                LeadLink.integration_id == stack.a.integration_id,
+                LeadLink.resman_prospect_id == prospect_id,
+            )
+        )
+        assert link is not None
+        stored = await session.get(Conversation, link.conversation_id)
+    assert stored is not None
+    assert stored.source == "resman"
+    assert stored.context["resman"]["resman_prospect_id"] == prospect_id
+
+
+async def test_parked_event_is_applied_after_the_next_pull(stack: Stack) -> None:
+    secret = await connect_webhook(stack, stack.a)
+    window = {"modified_from": "2026-11-02T00:00:00Z", "modified_to": "2026-11-02T01:00:00Z"}
+    prospect_id = await _predicted_prospect_id(stack, seed=777, window=window)
+    body = event(prospect_id, status="prospect", at=datetime.now(UTC))
+    response = await deliver(stack, stack.a, body, secret=secret, msg_id="msg_orphan")
+    assert response.status_code == 202, response.text
+    [parked] = await wait_for_inbox(stack, "parked")
+    bulk = await stack.sandbox.post(
+        f"/admin/properties/{stack.a.resman_property_id}/prospects/bulk",
+        json={"count": 1, "seed": 777, **window},
+    )
+    bulk.raise_for_status()
+    # No manual replay: the pull that brings the prospect in re-queues its parked events.
+    pulled = await stack.api.get(
+        "/api/resman/leads/pull",
+        params={
+            "property_id": str(stack.a.property_id),
+            "date_from": "2026-11-02T00:00:00Z",
+            "date_to": "2026-11-02T02:00:00Z",
+        },
+        headers=stack.auth(stack.a),
+    )
+    assert pulled.status_code == 200, pulled.text
+    assert pulled.json()["sync_summary"]["new_leads"] == 1
+    stack.runtime.worker.wake()
+    [applied] = await wait_for_inbox(stack, "applied")
+    assert applied.id == parked.id
