@@ -41,6 +41,13 @@ def test_redact_text_keeps_harmless_numbers_and_ids() -> None:
     # Short numbers, HTTP statuses, durations and GUIDs are what operators need to see.
     text = "status=502 took 125 ms attempt 3 prospect 5b8a3b6e-2f3c-4a8e-9a51-2d1f6a7c9e01"
     assert redact_text(text) == text
+    for guid in ("cd57bea1-4418-9012-a9bf-0a13f1966c20", "a714d7bd-edda-58d9-8a4c-b91973197e67"):
+        assert redact_text(f"integration {guid} pulled") == f"integration {guid} pulled"
+
+
+@given(st.uuids())
+def test_no_uuid_is_mistaken_for_a_phone(value: object) -> None:
+    assert redact_text(str(value)) == str(value)
 
 
 def test_processor_redacts_sensitive_keys_nested_values_and_message() -> None:

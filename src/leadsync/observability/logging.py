@@ -45,7 +45,8 @@ SENSITIVE_KEYS = frozenset(
 
 _EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 # Phone-like runs: optional +, then 7+ digits possibly separated by spaces, dots, dashes, parens.
-_PHONE_RE = re.compile(r"(?<![\w.])\+?\(?\d[\d\s().-]{6,}\d(?![\w])")
+# Not inside identifiers: a UUID's "-4418-9012-" digit groups are not a phone number.
+_PHONE_RE = re.compile(r"(?<![\w.\-])\+?\(?\d[\d\s().-]{6,}\d(?![\w\-])")
 _SECRET_PARAM_RE = re.compile(
     r"(?i)\b(apikey|api_key|integrationpartnerid|password|secret|token)=([^&\s]+)"
 )
