@@ -34,6 +34,7 @@ def create_app(
         rt = runtime or Runtime.build(settings)
         app.state.runtime = rt
         await rt.hub.start()
+        rt.listener.start()  # other instances' commits wake this hub (PostgreSQL)
         if run_worker:
             rt.start_worker()
         try:

@@ -167,6 +167,62 @@ def _set_enabled(integration_id: str, *, enabled: bool, as_json: bool) -> None:
     emit(data, as_json=as_json, lines=[f"integration {data['id']} {state}"])
 
 
+@integration_app.command("configure")
+def integration_configure(
+    integration_id: Annotated[str, typer.Argument(help="Integration UUID.")],
+    strategy: Annotated[
+        str | None,
+        typer.Option(help=f"Conflict strategy: {', '.join(CONFLICT_STRATEGIES)}."),
+    ] = None,
+    rule: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Per-field rule FIELD=RULE (repeatable), e.g. phone=always_resman. Rules: "
+            "two_way, prefer_resman_unless_blank, prefer_domiq_unless_blank, always_resman, "
+            "always_domiq, dont_sync."
+        ),
+    ] = None,
+    status_by_priority: Annotated[
+        bool | None,
+        typer.Option(help="Decide status conflicts by the spec's status priority."),
+    ] = None,
+    feed: Annotated[
+        bool | None, typer.Option(help="Follow the ResMan endpoint's change feed.")
+    ] = None,
+    feed_url: Annotated[str | None, typer.Option(help="Change feed URL (ws:// or wss://).")] = None,
+    transaction_source_id: Annotated[
+        str | None, typer.Option(help="ProspectSources id to use instead of 'Chatbot'.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Set how the integration syncs: its conflict rules and change feed (data, no deploy)."""
+    wanted = parse_uuid(integration_id, what="integration id")
+    rules: dict[str, str] | None = None
+    if rule:
+        rules = {}
+        for item in rule:
+            name, sep, value = item.partition("=")
+            if not sep or not name.strip() or not value.strip():
+                fail(f"--rule must look like FIELD=RULE (got {item!r})")
+            rules[name.strip()] = value.strip()
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        row = await admin_integrations.configure(
+            session,
+            integration_id=wanted,
+            conflict_strategy=strategy,
+            field_rules=rules,
+            status_by_priority=status_by_priority,
+            feed=feed,
+            feed_url=feed_url,
+            transaction_source_id=transaction_source_id,
+        )
+        return admin_integrations.describe(row, keys=keyring())
+
+    data = run(work)
+    emit(data, as_json=as_json, lines=field_lines(data))
+
+
 @integration_app.command("enable")
 def integration_enable(
     integration_id: Annotated[str, typer.Argument(help="Integration UUID.")],

@@ -68,6 +68,20 @@ class Settings(BaseSettings):
     pull_initial_lookback_days: int = Field(
         default=30, ge=0, description="How far back the first pull of an integration reads."
     )
+    realtime_poll_seconds: float = Field(
+        default=0.25,
+        gt=0,
+        description="How often the WebSocket hub re-reads the event log when nothing woke it.",
+    )
+    realtime_heartbeat_seconds: float = Field(
+        default=15.0, gt=0, description="WebSocket heartbeat after this much silence."
+    )
+    realtime_client_buffer: int = Field(
+        default=1000, ge=1, description="Events a slow WebSocket client may lag before 4408."
+    )
+    realtime_retention_days: float = Field(
+        default=7.0, gt=0, description="How long the event log keeps events for resuming."
+    )
     max_body_bytes: int = Field(default=256 * 1024, description="Largest request body accepted.")
 
     @property

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from leadsync.api.auth import PrincipalCache
 from leadsync.config import Settings
 from leadsync.db.engine import create_engine_for, create_sessionmaker
+from leadsync.realtime.fanout import EventListener
 from leadsync.realtime.hub import EventHub, HubConfig
 from leadsync.resman.client import ResManClient
 from leadsync.security.crypto import KeyRing, load_keys, open_json
@@ -45,6 +46,8 @@ class Runtime:
     scheduler: PullScheduler
     feeds: FeedSubscriber
     hub: EventHub
+    #: Wakes the hub when another instance commits events (PostgreSQL; no-op on SQLite).
+    listener: EventListener
     clients: dict[str, ResManClient] = field(default_factory=dict)
     _worker_task: asyncio.Task[None] | None = None
     _scheduler_task: asyncio.Task[None] | None = None
@@ -78,6 +81,7 @@ class Runtime:
             ambiguous_retry_floor=settings.resman_read_timeout,
         )
         worker = Worker(runner=runner, sessionmaker=sessionmaker, is_paused=push_paused)
+        hub = EventHub(sessionmaker=sessionmaker, config=HubConfig.from_settings(settings))
         return cls(
             settings=settings,
             engine=engine,
@@ -96,7 +100,8 @@ class Runtime:
                 initial_lookback=timedelta(days=settings.pull_initial_lookback_days),
             ),
             feeds=FeedSubscriber(sessionmaker=sessionmaker, keys=keys, worker_wake=worker.wake),
-            hub=EventHub(sessionmaker=sessionmaker, config=HubConfig.from_settings(settings)),
+            hub=hub,
+            listener=EventListener(url=settings.effective_database_url, on_notify=hub.wake),
             clients=clients,
         )
 
@@ -115,6 +120,7 @@ class Runtime:
 
     async def close(self) -> None:
         self._stop.set()
+        await self.listener.stop()
         await self.hub.stop()
         if self._feeds_task is not None:
             await self._feeds_task

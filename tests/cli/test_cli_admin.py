@@ -276,3 +276,45 @@ def test_sync_pause_status_resume(cli: CliRunner) -> None:
 
     assert _run(cli, "sync", "resume").exit_code == 0
     assert _ok(cli, "sync", "status")["push_paused"] is False
+
+
+def test_integration_configure_sets_rules_as_data(cli: CliRunner) -> None:
+    added = _add_integration(cli)
+    configured = _ok(
+        cli,
+        "integration",
+        "configure",
+        added["id"],
+        "--strategy",
+        "resman_wins",
+        "--rule",
+        "phone=always_resman",
+        "--no-status-by-priority",
+        "--feed",
+    )
+    assert configured["conflict_strategy"] == "resman_wins"
+    assert configured["sync_settings"] == {
+        "field_rules": {"phone": "always_resman"},
+        "status_by_priority": False,
+        "feed": True,
+    }
+    shown = _ok(cli, "integration", "show", added["id"])
+    assert shown["sync_settings"]["field_rules"] == {"phone": "always_resman"}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--rule", "phone=sometimes"], "field rule"),
+        (["--rule", "shoe_size=two_way"], "shoe_size"),
+        (["--rule", "phone"], "FIELD=RULE"),
+        (["--strategy", "coin_flip"], "coin_flip"),
+        (["--feed-url", "ftp://x"], "feed_url"),
+    ],
+)
+def test_integration_configure_refuses_bad_rules(
+    cli: CliRunner, args: list[str], message: str
+) -> None:
+    added = _add_integration(cli)
+    _refused(_run(cli, "integration", "configure", added["id"], *args), message)
+    assert _ok(cli, "integration", "show", added["id"])["sync_settings"] == {}

@@ -42,3 +42,20 @@ async def test_rejected_input_logs_nothing(stack: Stack) -> None:
     response = await stack.api.post("/api/resman/leads", json=bad, headers=stack.auth(stack.a))
     assert response.status_code == 422
     assert await _events(stack) == []
+
+
+async def test_score_only_update_is_announced_but_not_pushed(stack: Stack) -> None:
+    created = await stack.api.post(
+        "/api/resman/leads", json=lead_body(stack.a.property_id), headers=stack.auth(stack.a)
+    )
+    conversation_id = created.json()["conversation_id"]
+    before = len(await _events(stack))
+    patched = await stack.api.patch(
+        f"/api/resman/leads/{conversation_id}",
+        json={"lead_score": 95},
+        headers=stack.auth(stack.a),
+    )
+    assert patched.status_code == 200
+    events = await _events(stack)
+    assert [(kind, source) for kind, source, _ in events[before:]] == [("lead_update", "domiq")]
+    assert events[-1][2]["lead_score"] == 95

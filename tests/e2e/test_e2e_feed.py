@@ -21,7 +21,8 @@ from leadsync.admin.apikeys import create_api_key
 from leadsync.admin.integrations import add_integration
 from leadsync.app import create_app
 from leadsync.config import Settings
-from leadsync.db.models import Conversation, LeadLink, WebhookInbox
+from leadsync.db.models import Conversation, LeadLink, LeadSyncQueue, WebhookInbox
+from leadsync.embedded import DemoTenant, connect_sandbox_webhooks
 from leadsync.resman.sandbox.app import create_sandbox_app
 from leadsync.resman.sandbox.config import SandboxConfig
 from leadsync.resman.sandbox.seed import (
@@ -32,9 +33,13 @@ from leadsync.resman.sandbox.seed import (
     SANDBOX_PROPERTY_ID_2,
 )
 from leadsync.resman.sandbox.server import SandboxServer
+from leadsync.resman.sandbox.webhooks import generate_secret
 from leadsync.runtime import Runtime
 from leadsync.security.crypto import generate_key
 from stack import Stack, Tenant, lead_body, wait_until
+
+#: The integrations' webhook secret; only the test that also turns webhooks on uses it.
+WEBHOOK_SECRET = generate_secret()
 
 
 class Sandbox:
@@ -85,7 +90,7 @@ async def _tenant(
             resman_property_id=resman_property_id,
             partner_id=SANDBOX_PARTNER_ID,
             api_key=SANDBOX_API_KEY,
-            webhook_secret=None,
+            webhook_secret=WEBHOOK_SECRET,
         )
         integration.sync_settings = {"feed": True} if feed else {}
         _, api_key = await create_api_key(session, name="feed-test", property_ids=[property_id])
@@ -250,3 +255,40 @@ async def test_subscriber_reconnects_after_the_feed_drops(feed_stack: FeedStack)
     await wait_for_status(stack, conversation_id, "application")
     [row] = await inbox(stack)
     assert row.payload["lead_id"] == prospect_id
+
+
+async def test_a_change_arriving_by_webhook_and_by_feed_is_queued_once(
+    feed_stack: FeedStack,
+) -> None:
+    stack = feed_stack.stack
+    tenant = stack.a
+    await connect_sandbox_webhooks(
+        sandbox_url=feed_stack.sandbox.base_url,
+        api_url=str(stack.api.base_url).rstrip("/"),
+        tenant=DemoTenant(
+            tenant.property_id, tenant.api_key, tenant.integration_id, WEBHOOK_SECRET
+        ),
+    )
+    await feed_followed(feed_stack, connects=1)
+    conversation_id, prospect_id = await chatbot_lead(stack)
+
+    await staff(
+        stack, f"/{prospect_id}/status", {"customer_type": "applicant", "event_type": "Application"}
+    )
+
+    async def both_arrived() -> bool:
+        stats = (await stack.sandbox.get("/admin/stats")).json()
+        by_feed = feed_stack.runtime.feeds.received[tenant.integration_id]
+        return bool(stats["webhooks"]["delivered"] == 1 and by_feed == 1)
+
+    await wait_until(both_arrived)
+    await wait_for_status(stack, conversation_id, "application")
+    [row] = await inbox(stack)
+    assert row.payload["lead_id"] == prospect_id
+    async with stack.runtime.sessionmaker() as session:
+        refreshes = (
+            await session.scalars(
+                select(LeadSyncQueue).where(LeadSyncQueue.sync_operation == "pull")
+            )
+        ).all()
+    assert len(refreshes) == 1

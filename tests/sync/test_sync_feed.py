@@ -4,19 +4,25 @@ message seen twice (a reconnect replay, or the same change by webhook) queues on
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from factories import make_integration, make_property
+from leadsync.config import Settings
 from leadsync.db.models import LeadSyncQueue, ResmanIntegration, WebhookInbox
+from leadsync.embedded import ensure_demo_tenant
+from leadsync.resman.sandbox.seed import SANDBOX_PROPERTY_ID
+from leadsync.runtime import Runtime
 from leadsync.security.crypto import KeyRing, generate_key, seal_json
 from leadsync.sync.feed import FeedSource, FeedSubscriber, delivery_of, feed_url
 from leadsync.sync.webhook_payload import MalformedWebhookError
 
-RESMAN_PROPERTY = "5b8a3b6e-2f3c-4a8e-9a51-2d1f6a7c9e01"
+RESMAN_PROPERTY = SANDBOX_PROPERTY_ID
 OTHER_PROPERTY = "c7d2e9f0-8b1a-4c3d-9e5f-6a7b8c9d0e12"
 
 
@@ -218,3 +224,32 @@ async def test_sources_are_the_enabled_inbound_integrations_with_a_feed(
         made["derived"].id: f"ws://127.0.0.1:8765/admin/feed?property_id={RESMAN_PROPERTY}",
         made["explicit"].id: "ws://127.0.0.1:9/f",
     }
+
+
+@pytest.fixture
+def demo_settings(migrated_db_url: str, data_dir: Path) -> Settings:
+    data_dir.mkdir(parents=True)
+    return Settings(
+        database_url=migrated_db_url,
+        data_dir=data_dir,
+        encryption_keys=SecretStr(generate_key()),
+    )
+
+
+async def test_the_demo_integration_follows_the_bundled_sandbox_feed(
+    demo_settings: Settings,
+) -> None:
+    runtime = Runtime.build(demo_settings)
+    try:
+        for port in (8765, 8766):  # a restart may find the sandbox on another port
+            async with runtime.sessionmaker() as session, session.begin():
+                tenant = await ensure_demo_tenant(
+                    session, runtime=runtime, sandbox_url=f"http://127.0.0.1:{port}"
+                )
+            [source] = await runtime.feeds.sources()
+            assert source.integration_id == tenant.integration_id
+            assert source.url == (
+                f"ws://127.0.0.1:{port}/admin/feed?property_id={SANDBOX_PROPERTY_ID}"
+            )
+    finally:
+        await runtime.close()

@@ -20,8 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from leadsync.admin import AdminError, NotFoundError
 from leadsync.db.models import Property, ResmanIntegration
 from leadsync.db.models.domiq import DEFAULT_TIMEZONE
+from leadsync.db.types import utcnow
 from leadsync.db.vocab import CONFLICT_STRATEGIES, INTEGRATION_SYNC_DIRECTIONS
 from leadsync.errors import DecryptionError
+from leadsync.merge import MergeRules
 from leadsync.security.crypto import KeyRing, open_json, seal_json
 
 #: Below this length even two revealed characters are a real share of the secret.
@@ -198,6 +200,47 @@ async def set_enabled(
     return integration
 
 
+async def configure(
+    session: AsyncSession,
+    *,
+    integration_id: uuid.UUID,
+    conflict_strategy: str | None = None,
+    field_rules: dict[str, str] | None = None,
+    status_by_priority: bool | None = None,
+    feed: bool | None = None,
+    feed_url: str | None = None,
+    transaction_source_id: str | None = None,
+) -> ResmanIntegration:
+    """Change the integration's sync rules (data, not code). Everything is validated first,
+    through the same parser the merge uses, so a refused change writes nothing."""
+    integration = await get_integration(session, integration_id=integration_id)
+    settings = dict(integration.sync_settings or {})
+    if field_rules is not None:
+        settings["field_rules"] = {**settings.get("field_rules", {}), **field_rules}
+    if status_by_priority is not None:
+        settings["status_by_priority"] = status_by_priority
+    if feed is not None:
+        settings["feed"] = feed
+    if feed_url is not None:
+        if not feed_url.startswith(("ws://", "wss://", "http://", "https://")):
+            raise AdminError("feed_url must be a ws://, wss://, http:// or https:// URL")
+        settings["feed_url"] = feed_url
+    if transaction_source_id is not None:
+        settings["transaction_source_id"] = _text(
+            transaction_source_id, field="transaction_source_id", max_length=100
+        )
+    strategy = conflict_strategy or integration.conflict_strategy
+    try:
+        MergeRules.from_settings(strategy, settings)
+    except ValueError as exc:
+        raise AdminError(str(exc)) from exc
+    integration.conflict_strategy = strategy
+    integration.sync_settings = settings
+    integration.updated_at = utcnow()
+    await session.flush()
+    return integration
+
+
 # --- presentation ------------------------------------------------------------------------
 def mask(secret: str) -> str:
     """'***' plus at most the last two characters, enough to tell two keys apart."""
@@ -244,6 +287,7 @@ def describe(integration: ResmanIntegration, *, keys: KeyRing) -> dict[str, Any]
         "sync_enabled": integration.sync_enabled,
         "sync_direction": integration.sync_direction,
         "conflict_strategy": integration.conflict_strategy,
+        "sync_settings": dict(integration.sync_settings or {}),
         "last_sync_at": _iso(integration.last_sync_at),
         "circuit_open_until": _iso(integration.circuit_open_until),
         "created_at": _iso(integration.created_at),

@@ -259,10 +259,13 @@ async def update_lead(
     body: UpdateLeadRequest,
 ) -> Accepted:
     conv = await _owned_conversation(session, principal=principal, conversation_id=conversation_id)
-    before = conversation_fields(conv)
+    before, score = conversation_fields(conv), conv.lead_score
     apply_update(conv, body)
     await session.flush()
     if conversation_fields(conv) == before:
+        if conv.lead_score != score:
+            # ResMan has no score field: nothing to push, but subscribers see the change.
+            await publish_lead(session, conv, event_type="lead_update", source="domiq")
         return await _existing(session, conversation_id=conv.id)
     log_id, job_id = await _enqueue_push(
         session, conv=conv, sync_type="update", events=[], narrative=False

@@ -40,17 +40,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import Row, delete, event, func, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Row, event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, UOWTransaction
 
 from leadsync.config import Settings
 from leadsync.db.models import RealtimeEvent
-from leadsync.db.session import read_session
 from leadsync.db.types import utcnow
 from leadsync.observability.logging import get_logger
-from leadsync.realtime.protocol import CLOSE_GOING_AWAY, CLOSE_TOO_SLOW, event_text
+from leadsync.realtime import eventlog
+from leadsync.realtime.protocol import CLOSE_GOING_AWAY, CLOSE_TOO_SLOW
 from leadsync.sync.backoff import retry_delay
 
 log = get_logger(__name__)
@@ -59,15 +58,6 @@ log = get_logger(__name__)
 Delivery = tuple[int, str]
 
 _PENDING_FLAG: Final = "leadsync.realtime.pending"
-_PURGE_CHUNK: Final = 5_000  # rows per delete transaction: keeps SQLite's write lock short
-_COLUMNS = (
-    RealtimeEvent.sequence,
-    RealtimeEvent.property_id,
-    RealtimeEvent.event_type,
-    RealtimeEvent.source,
-    RealtimeEvent.data,
-    RealtimeEvent.created_at,
-)
 
 
 @dataclass
@@ -89,13 +79,12 @@ class HubConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> HubConfig:
-        """Defaults, overridden by ``realtime_<field>`` settings where Settings defines them."""
-        values = {
-            name: getattr(settings, f"realtime_{name}")
-            for name in cls.__dataclass_fields__
-            if hasattr(settings, f"realtime_{name}")
-        }
-        return cls(**values)
+        return cls(
+            poll_seconds=settings.realtime_poll_seconds,
+            heartbeat_seconds=settings.realtime_heartbeat_seconds,
+            client_buffer=settings.realtime_client_buffer,
+            retention_days=settings.realtime_retention_days,
+        )
 
 
 class Subscription:
@@ -128,29 +117,6 @@ class Subscription:
             self.ended.set()
 
 
-def must_resync(*, since: int, oldest: int | None, newest: int | None) -> bool:
-    """Whether the events after ``since`` can no longer all be replayed from the log.
-
-    Purged (``since`` is before the oldest retained event), or unknown (beyond the newest:
-    the database was replaced; the purge always keeps the newest event, so an empty log
-    with ``since`` > 0 means the same).
-    """
-    if newest is None or oldest is None:
-        return since > 0
-    return since > newest or since < oldest - 1
-
-
-def _text(row: Row[Any]) -> str:
-    return event_text(
-        sequence=row.sequence,
-        event_type=row.event_type,
-        source=row.source,
-        property_id=row.property_id,
-        data=row.data,
-        created_at=row.created_at,
-    )
-
-
 class EventHub:
     def __init__(
         self,
@@ -164,10 +130,9 @@ class EventHub:
         self._subscriptions: dict[uuid.UUID, set[Subscription]] = {}
         self._last = 0
         self._primed = False
-        # With an empty log at start the first sequence is whatever comes: not a gap.
-        self._take_any_next = False
         self._gap_since: float | None = None
         self._woken = asyncio.Event()
+        self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         #: Subscribers dropped for reading too slowly, and gaps skipped (for metrics).
         self.overflows = 0
@@ -192,14 +157,16 @@ class EventHub:
         if self._primed:
             return
         _, newest = await self.log_bounds()
+        # An empty log starts at 0: if its first event is not 1 (purged or cascaded away
+        # history), that costs one grace period, and an early out-of-order commit is safe.
         self._last = newest or 0
-        self._take_any_next = newest is None
         self._primed = True
 
     async def start(self) -> None:
         if self._tasks:
             return
         await self.prime()
+        self._stopping.clear()
         self._tasks = [
             asyncio.create_task(self._tail(), name="realtime-tail"),
             asyncio.create_task(self._purge_loop(), name="realtime-purge"),
@@ -209,12 +176,12 @@ class EventHub:
         self, *, code: int = CLOSE_GOING_AWAY, reason: str = "server shutting down"
     ) -> None:
         """Stop reading and end every subscription with ``code`` (their sockets close)."""
+        # Asked to stop rather than cancelled: a cancel inside a database call can leave
+        # the aiosqlite connection hanging.
         tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        self._stopping.set()
+        self._woken.set()
+        await asyncio.gather(*tasks)
         for subscriptions in self._subscriptions.values():
             for subscription in subscriptions:
                 subscription.end(code, reason)
@@ -225,7 +192,10 @@ class EventHub:
         subscription = Subscription(
             property_id, buffer=buffer or self.config.client_buffer, start_after=self._last
         )
-        self._subscriptions.setdefault(property_id, set()).add(subscription)
+        if self._stopping.is_set():  # shutting down: the client should go elsewhere
+            subscription.end(CLOSE_GOING_AWAY, "server shutting down")
+        else:
+            self._subscriptions.setdefault(property_id, set()).add(subscription)
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
@@ -246,7 +216,9 @@ class EventHub:
         next read is due (sooner while a gap is pending)."""
         await self.prime()
         while True:
-            rows = await self._read_after(self._last)
+            rows = await eventlog.read_after(
+                self._sessionmaker, after=self._last, limit=self.config.batch_size
+            )
             if not rows:
                 return self.config.poll_seconds
             taken = self._dispatch(rows)
@@ -259,23 +231,13 @@ class EventHub:
             if len(rows) < self.config.batch_size:
                 return self.config.poll_seconds
 
-    async def _read_after(self, after: int) -> Sequence[Row[Any]]:
-        async with read_session(self._sessionmaker) as session:
-            result = await session.execute(
-                select(*_COLUMNS)
-                .where(RealtimeEvent.sequence > after)
-                .order_by(RealtimeEvent.sequence)
-                .limit(self.config.batch_size)
-            )
-            return result.all()
-
     def _dispatch(self, rows: Sequence[Row[Any]]) -> int:
         """Hand rows to subscribers in order; stops at a gap still within its grace period
         and returns how many rows were taken. No await inside: a subscription made between
         two polls sees either all of a row's effects or none."""
         now = time.monotonic()
         for taken, row in enumerate(rows):
-            if row.sequence != self._last + 1 and not self._take_any_next:
+            if row.sequence != self._last + 1:
                 if self._gap_since is None:
                     self._gap_since = now
                 if now - self._gap_since < self.config.gap_grace_seconds:
@@ -283,12 +245,11 @@ class EventHub:
                 self.skipped_gaps += 1
                 log.info("realtime sequence gap skipped", after=self._last, next=row.sequence)
             self._gap_since = None
-            self._take_any_next = False
             self._last = row.sequence
             subscribers = self._subscriptions.get(row.property_id)
             if not subscribers:
                 continue
-            delivery = (row.sequence, _text(row))
+            delivery = (row.sequence, eventlog.message_text(row))
             for subscription in tuple(subscribers):
                 if not subscription.offer(delivery):
                     self.overflows += 1
@@ -298,12 +259,12 @@ class EventHub:
 
     async def _tail(self) -> None:
         failures = 0
-        while True:
+        while not self._stopping.is_set():
             self._woken.clear()  # before reading: a wake during the read re-reads at once
             try:
                 delay = await self.poll()
                 failures = 0
-            except (SQLAlchemyError, OSError) as exc:
+            except Exception as exc:  # the loop must outlive any one failure
                 log.warning("realtime log read failed", error=type(exc).__name__)
                 delay = retry_delay(retry_count=failures, base=self.config.poll_seconds, cap=5.0)
                 failures += 1
@@ -313,75 +274,45 @@ class EventHub:
     # --- the log -----------------------------------------------------------------------
     async def log_bounds(self) -> tuple[int | None, int | None]:
         """The oldest and newest sequence in the log (None, None when it is empty)."""
-        async with read_session(self._sessionmaker) as session:
-            row = (
-                await session.execute(
-                    select(func.min(RealtimeEvent.sequence), func.max(RealtimeEvent.sequence))
-                )
-            ).one()
-        return row[0], row[1]
+        return await eventlog.bounds(self._sessionmaker)
 
     async def replay(
         self, property_id: uuid.UUID, *, after: int, upto: int
     ) -> AsyncIterator[list[Delivery]]:
         """The property's logged events with ``after`` < sequence <= ``upto``, in batches."""
         while after < upto:
-            async with read_session(self._sessionmaker) as session:
-                rows = (
-                    await session.execute(
-                        select(*_COLUMNS)
-                        .where(
-                            RealtimeEvent.property_id == property_id,
-                            RealtimeEvent.sequence > after,
-                            RealtimeEvent.sequence <= upto,
-                        )
-                        .order_by(RealtimeEvent.sequence)
-                        .limit(self.config.batch_size)
-                    )
-                ).all()
+            rows = await eventlog.read_property(
+                self._sessionmaker,
+                property_id,
+                after=after,
+                upto=upto,
+                limit=self.config.batch_size,
+            )
             if not rows:
                 return
-            yield [(row.sequence, _text(row)) for row in rows]
+            yield [(row.sequence, eventlog.message_text(row)) for row in rows]
             after = rows[-1].sequence
 
     async def purge(self, *, now: datetime | None = None) -> int:
         """Apply the retention rules; returns how many events were deleted."""
-        cutoff = (now or utcnow()) - timedelta(days=self.config.retention_days)
-        async with read_session(self._sessionmaker) as session:
-            oldest, newest = (
-                await session.execute(
-                    select(func.min(RealtimeEvent.sequence), func.max(RealtimeEvent.sequence))
-                )
-            ).one()
-            if newest is None:
-                return 0
-            # Sequence order is commit order closely enough to find the age boundary on the
-            # primary key (created_at has no index of its own).
-            fresh = await session.scalar(
-                select(func.min(RealtimeEvent.sequence)).where(RealtimeEvent.created_at >= cutoff)
-            )
-        by_count = newest - self.config.retention_max_events + 1
-        boundary = min(newest, max(fresh if fresh is not None else newest, by_count))
-        deleted = 0
-        low = oldest
-        while low < boundary:
-            high = min(boundary, low + _PURGE_CHUNK)
-            async with self._sessionmaker() as session, session.begin():
-                result = await session.execute(
-                    delete(RealtimeEvent).where(RealtimeEvent.sequence < high)
-                )
-                deleted += int(getattr(result, "rowcount", 0) or 0)
-            low = high
+        deleted = await eventlog.purge(
+            self._sessionmaker,
+            older_than=(now or utcnow()) - timedelta(days=self.config.retention_days),
+            keep_last=self.config.retention_max_events,
+        )
         if deleted:
-            log.info("realtime log purged", deleted=deleted, kept_from=boundary)
+            log.info("realtime log purged", deleted=deleted)
         return deleted
 
     async def _purge_loop(self) -> None:
         while True:
-            await asyncio.sleep(self.config.purge_interval_seconds)
+            with contextlib.suppress(TimeoutError):
+                interval = self.config.purge_interval_seconds
+                await asyncio.wait_for(self._stopping.wait(), timeout=interval)
+                return
             try:
                 await self.purge()
-            except (SQLAlchemyError, OSError) as exc:
+            except Exception as exc:  # retried at the next interval
                 log.warning("realtime log purge failed", error=type(exc).__name__)
 
     # --- in-process wake-up --------------------------------------------------------------

@@ -24,7 +24,8 @@ from leadsync.api.problems import ProblemError
 from leadsync.db.session import read_session
 from leadsync.observability.logging import get_logger
 from leadsync.realtime import commands
-from leadsync.realtime.hub import EventHub, Subscription, must_resync
+from leadsync.realtime.eventlog import must_resync
+from leadsync.realtime.hub import EventHub, Subscription
 from leadsync.realtime.protocol import (
     CLOSE_FORBIDDEN,
     CLOSE_GOING_AWAY,
@@ -122,7 +123,11 @@ class Connection:
                     text = await self._receive_text()
             except TimeoutError:
                 raise CloseConnection(CLOSE_PROTOCOL, "no subscribe message") from None
-            target = parse_subscribe(parse_envelope(decode(text)))
+            try:
+                target = parse_subscribe(parse_envelope(decode(text)))
+            except ProblemError as invalid:
+                reason = "the first message must be subscribe"
+                raise CloseConnection(CLOSE_PROTOCOL, reason, error_text(invalid)) from None
         if target.property_id not in principal.property_ids:
             problem = ProblemError(
                 403,

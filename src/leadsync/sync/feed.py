@@ -146,6 +146,8 @@ class FeedSubscriber:
         self._open: set[uuid.UUID] = set()
         #: Connections opened per integration (more than one: it reconnected).
         self.connects: Counter[uuid.UUID] = Counter()
+        #: Staff changes taken from each feed (stored, or already there by webhook/replay).
+        self.received: Counter[uuid.UUID] = Counter()
 
     def connected(self, integration_id: uuid.UUID) -> bool:
         return integration_id in self._open
@@ -276,5 +278,6 @@ class FeedSubscriber:
                 integration_id=str(source.integration_id),
             )
             return
+        self.received[source.integration_id] += 1
         if not accepted.duplicate:
             self._worker_wake()
