@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadsync.api.auth import Principal, authenticate, bearer_token
+from leadsync.db.session import read_session
 from leadsync.db.types import utcnow
 from leadsync.leads import service
 from leadsync.leads.schemas import (
@@ -83,16 +84,24 @@ async def first_attempt(rt: Runtime, job_id: uuid.UUID | None) -> None:
         rt.worker.wake()
 
 
+async def after_commit(
+    rt: Runtime, *, conversation_id: uuid.UUID, job_id: uuid.UUID | None
+) -> service.LeadSyncState:
+    """Once a change is committed: the first push attempt (if it queued one), then the lead's
+    sync state, read without taking SQLite's write lock. Shared by HTTP and WebSocket."""
+    if job_id is not None:
+        await first_attempt(rt, job_id)
+    async with read_session(rt.sessionmaker) as session:
+        return await service.sync_state(session, conversation_id=conversation_id)
+
+
 async def _finish(
     rt: Runtime, session: AsyncSession, accepted: service.Accepted
 ) -> service.LeadSyncState:
     await session.commit()
     # Release the request's connection (on SQLite: its write lock) before waiting on the push.
     await session.close()
-    if accepted.job_id is not None:
-        await first_attempt(rt, accepted.job_id)
-    async with rt.sessionmaker() as fresh:
-        return await service.sync_state(fresh, conversation_id=accepted.conversation_id)
+    return await after_commit(rt, conversation_id=accepted.conversation_id, job_id=accepted.job_id)
 
 
 @router.post(

@@ -4,13 +4,11 @@ boundary), the same first push attempt, and the same sync status in the answer."
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from leadsync.api.auth import Principal
-from leadsync.db.session import read_session
 from leadsync.leads import service, status
-from leadsync.leads.routes import first_attempt
+from leadsync.leads.routes import after_commit
 from leadsync.realtime.protocol import Command, LeadUpdate, NewLead, StatusChange
 from leadsync.runtime import Runtime
 
@@ -36,20 +34,10 @@ async def execute(rt: Runtime, *, principal: Principal, command: Command) -> dic
                 )
                 conversation_id, job_id = changed.conv.id, changed.job_id
         await session.commit()
-    state = await _after_commit(rt, conversation_id=conversation_id, job_id=job_id)
+    state = await after_commit(rt, conversation_id=conversation_id, job_id=job_id)
     return {
         "conversation_id": str(conversation_id),
         "resman_lead_id": state.resman_lead_id,
         "sync_status": state.sync_status,
         **extra,
     }
-
-
-async def _after_commit(
-    rt: Runtime, *, conversation_id: uuid.UUID, job_id: uuid.UUID | None
-) -> service.LeadSyncState:
-    # The session (and on SQLite its write lock) is released before waiting on the push.
-    if job_id is not None:
-        await first_attempt(rt, job_id)
-    async with read_session(rt.sessionmaker) as session:
-        return await service.sync_state(session, conversation_id=conversation_id)
