@@ -20,6 +20,7 @@ from leadsync.db.models import Conversation, LeadLink, Property, ResmanIntegrati
 from leadsync.leads.convert import apply_fields, conversation_fields
 from leadsync.mapping.from_resman import prospect_fields, resman_context
 from leadsync.mapping.lead import fields_to_json
+from leadsync.mapping.status import RESMAN_STATUS_KEY, observed_status, snapshot_status
 from leadsync.mapping.to_resman import guard_fields
 from leadsync.merge import MergeRules, merge
 from leadsync.realtime.events import publish, publish_lead
@@ -141,7 +142,11 @@ async def _create(
         resman_prospect_id=prospect.prospect_id,
         resman_person_id=prospect.person_id,
     )
-    store_base(link, new_base=theirs, resman_modified_at=modified_at)
+    store_base(
+        link,
+        new_base={**theirs, RESMAN_STATUS_KEY: theirs["status"]},
+        resman_modified_at=modified_at,
+    )
     session.add(link)
     await log_sync(
         session,
@@ -214,6 +219,8 @@ async def apply_prospect(
     if conv is None:
         return ApplyOutcome(None, "ignored")
     ours = fields_to_json(guard_fields(conversation_fields(conv)))
+    derived = str(theirs["status"])
+    theirs["status"] = observed_status(derived, link.base)
     result = merge(base=link.base or theirs, domiq=ours, resman=theirs, rules=rules_of(integration))
     changed = await write_domiq(session, conv=conv, changes=result.to_domiq, changed_by=source)
     full_context = dict(conv.context or {})
@@ -259,7 +266,12 @@ async def apply_prospect(
             only=sorted(result.to_resman),
         )
         pushed = True
-    new_base = base_before_push(result)
+    new_base = snapshot_status(
+        base_before_push(result),
+        derived=derived,
+        settled=result.outcome("status").settled,
+        old_base=link.base,
+    )
     if link.base != new_base:
         changed = True
     store_base(link, new_base=new_base, resman_modified_at=modified_at)
