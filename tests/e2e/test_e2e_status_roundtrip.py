@@ -151,8 +151,16 @@ async def test_real_office_changes_still_win_over_a_status_resman_cannot_hold(
     await _office(stack, prospect_id, "tours", {"start": tour.isoformat()})
     await _poll_until(stack, conversation_id, lambda conv: conv.status == "tour_scheduled")
 
+    # ResMan still derives "tour_scheduled" from the first tour: a second one is news all
+    # the same.
     await _put_status(stack, conversation_id, status="qualified")
     await _quiet_poll(stack, conversation_id, prospect_id, 2)
+    assert (await _conversation(stack, conversation_id)).status == "qualified"
+    await _office(stack, prospect_id, "tours", {"start": (tour + timedelta(days=1)).isoformat()})
+    await _poll_until(stack, conversation_id, lambda conv: conv.status == "tour_scheduled")
+
+    await _put_status(stack, conversation_id, status="qualified")
+    await _quiet_poll(stack, conversation_id, prospect_id, 3)
     assert (await _conversation(stack, conversation_id)).status == "qualified"
     await _office(stack, prospect_id, "lost", {"reason": "Price too high"})
     await _poll_until(stack, conversation_id, lambda conv: conv.status == "lost")

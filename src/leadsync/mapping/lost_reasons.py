@@ -3,7 +3,7 @@
 ResMan records a lost lead with a lost-reason id from GetLostProspectReasons, so a free
 text reason must become one of those, and never an invented one. In order:
 
-1. ``exact``: the same name, ignoring case, surrounding punctuation and extra whitespace
+1. ``exact``: the same name, ignoring case, punctuation and extra whitespace
    ("  rented ELSEWHERE." is "Rented elsewhere").
 2. ``close``: exactly one configured reason is a clear match: the text is the first word(s)
    of the reason ("price" -> "Price too high", at least four letters), or the text contains
@@ -44,9 +44,14 @@ MIN_PREFIX_LENGTH = 4
 Match = Literal["exact", "close", "generic", "none"]
 
 
+_PUNCTUATION_TO_SPACE = str.maketrans(string.punctuation, " " * len(string.punctuation))
+
+
 def reason_key(text: str) -> str:
-    """Case-, whitespace- and edge-punctuation-insensitive form of a reason name."""
-    return " ".join(text.casefold().split()).strip(string.punctuation + " ")
+    """Case-, whitespace- and punctuation-insensitive form of a reason name: lower-case
+    words separated by single spaces ("Rented elsewhere, closer" -> "rented elsewhere
+    closer")."""
+    return " ".join(text.casefold().translate(_PUNCTUATION_TO_SPACE).split())
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,12 @@ from leadsync.db.models import Conversation, LeadLink, Property, ResmanIntegrati
 from leadsync.leads.convert import apply_fields, conversation_fields
 from leadsync.mapping.from_resman import prospect_fields, resman_context
 from leadsync.mapping.lead import fields_to_json
-from leadsync.mapping.status import RESMAN_STATUS_KEY, observed_status, snapshot_status
+from leadsync.mapping.observed import (
+    RESMAN_STATUS_KEY,
+    observed_status,
+    remember_signature,
+    status_signature,
+)
 from leadsync.mapping.to_resman import guard_fields
 from leadsync.merge import MergeRules, merge
 from leadsync.realtime.events import publish, publish_lead
@@ -144,7 +149,7 @@ async def _create(
     )
     store_base(
         link,
-        new_base={**theirs, RESMAN_STATUS_KEY: theirs["status"]},
+        new_base={**theirs, RESMAN_STATUS_KEY: status_signature(prospect)},
         resman_modified_at=modified_at,
     )
     session.add(link)
@@ -219,8 +224,7 @@ async def apply_prospect(
     if conv is None:
         return ApplyOutcome(None, "ignored")
     ours = fields_to_json(guard_fields(conversation_fields(conv)))
-    derived = str(theirs["status"])
-    theirs["status"] = observed_status(derived, link.base)
+    theirs["status"] = observed_status(prospect, link.base)
     result = merge(base=link.base or theirs, domiq=ours, resman=theirs, rules=rules_of(integration))
     changed = await write_domiq(session, conv=conv, changes=result.to_domiq, changed_by=source)
     full_context = dict(conv.context or {})
@@ -266,9 +270,9 @@ async def apply_prospect(
             only=sorted(result.to_resman),
         )
         pushed = True
-    new_base = snapshot_status(
+    new_base = remember_signature(
         base_before_push(result),
-        derived=derived,
+        signature=status_signature(prospect),
         settled=result.outcome("status").settled,
         old_base=link.base,
     )

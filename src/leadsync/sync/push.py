@@ -30,14 +30,14 @@ from leadsync.mapping.lead import (
     restrict,
 )
 from leadsync.mapping.lost_reasons import choose_lost_reason
-from leadsync.mapping.status import (
+from leadsync.mapping.observed import (
     RESMAN_STATUS_KEY,
-    LeadStatus,
-    derive_after_post,
-    derive_status,
+    after_post,
     observed_status,
-    snapshot_status,
+    remember_signature,
+    status_signature,
 )
+from leadsync.mapping.status import LeadStatus
 from leadsync.mapping.to_resman import (
     ProspectIds,
     first_contact_event,
@@ -181,7 +181,7 @@ async def _send_update(
             retryable=False,
         )
     theirs = fields_to_json(prospect_fields(current))
-    theirs["status"] = observed_status(str(theirs["status"]), plan.base)
+    theirs["status"] = observed_status(current, plan.base)
     base = plan.base if plan.base else theirs
     ours = fields_to_json(guard_fields(plan.fields))
     result = merge(base=base, domiq=ours, resman=theirs, rules=target.rules)
@@ -207,9 +207,9 @@ async def _send_update(
     elif not any(spec.get("kind") == "status" for spec in specs):
         customer_type = current.lead.customer_type
     to_post = set(result.to_resman) - {"status"}
-    new_base = snapshot_status(
+    new_base = remember_signature(
         result.new_base,
-        derived=derive_after_post(current, customer_type=customer_type, events=events),
+        signature=status_signature(after_post(current, customer_type=customer_type, events=events)),
         settled=result.outcome("status").settled,
         old_base=plan.base,
     )
@@ -261,7 +261,7 @@ async def send_push(*, plan: PushPlan, target: PushTarget, now: datetime | None 
     person_id = answer.person_id or (ids.person_id if ids else None)
     base = fields_to_json(guard_fields(replace(fields, status=plan.fields.status)))
     if action == "created":
-        base[RESMAN_STATUS_KEY] = derive_status(prospect).value
+        base[RESMAN_STATUS_KEY] = status_signature(prospect)
     return SentPush(PushResult(prospect_id, person_id, action), base)
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from leadsync.db.models import Conversation, LeadLink, StatusHistory, SyncConflict
 from leadsync.db.types import utcnow
 from leadsync.leads.convert import apply_fields
-from leadsync.mapping.status import RESMAN_STATUS_KEY
+from leadsync.mapping.observed import RESMAN_STATUS_KEY
 from leadsync.merge import FieldOutcome, MergeResult, normalize_snapshot
 from leadsync.sync.synclog import log_sync
 
