@@ -138,9 +138,10 @@ def store_base(
         and RESMAN_STATUS_KEY in old
         and new_base.get("status") == old.get("status")
     ):
-        # A path that does not track ResMan's derived status (merge API, a resolved
-        # conflict) keeps the remembered one while the agreed status stays: see
-        # mapping.status.observed_status.
+        # A path that does not track ResMan's status signature (merge API, a resolved
+        # conflict) keeps the remembered one while the agreed status stays (see
+        # mapping.observed): without it, the next poll would revert a status ResMan cannot
+        # hold.
         new_base = {**new_base, RESMAN_STATUS_KEY: old[RESMAN_STATUS_KEY]}
     # Canonical form (E.164, canonical decimals, sorted pets): a later comparison with a
     # merge's canonical output must not see a formatting difference as a change.
