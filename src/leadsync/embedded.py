@@ -188,6 +188,8 @@ async def run_embedded(
         app = create_app(settings, runtime=runtime, run_worker=True)
         runtime.start_scheduler()
         runtime.start_feeds()
+        if settings.alerts_evaluate is not False:
+            runtime.start_alerts()
         api = SandboxServer(app, host=host, port=port, install_signal_handlers=True)
         async with api:
             if sandbox_url and tenant:

@@ -22,6 +22,7 @@ from leadsync.mapping.from_resman import prospect_fields, resman_context
 from leadsync.mapping.lead import fields_to_json
 from leadsync.mapping.to_resman import guard_fields
 from leadsync.merge import MergeRules, merge
+from leadsync.observability import metrics
 from leadsync.realtime.events import publish, publish_lead
 from leadsync.resman.credentials import ResManCredentials
 from leadsync.resman.interface import ResManAPI
@@ -263,6 +264,7 @@ async def apply_prospect(
     if link.base != new_base:
         changed = True
     store_base(link, new_base=new_base, resman_modified_at=modified_at)
+    metrics.applied_from_resman(session, source=source, changed_at=modified_at, changed=changed)
     if changed and result.to_domiq:
         await log_sync(
             session,
