@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from leadsync.admin.cli_support import JsonOption, emit, fail, parse_uuid, run
 from leadsync.config import get_settings
 
 alerts_app = typer.Typer(help="Alert rules: export them for Prometheus, test the notifiers.")
@@ -76,3 +78,62 @@ def alerts_send_test(
         typer.echo(f"{route}: delivery failed (see the log)", err=True)
         raise typer.Exit(1)
     typer.echo(f"{route}: test notification sent")
+
+
+def report(
+    since: Annotated[str, typer.Option(help="Period: 7d, 24h, 30m.")] = "7d",
+    integration: Annotated[
+        str | None, typer.Option(help="One integration's figures (default: all).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The spec's success criteria from the data, each PASS/FAIL against its target."""
+    from leadsync.observability.report import PeriodError, build_report, parse_since, report_lines
+
+    try:
+        period = parse_since(since)
+    except PeriodError as exc:
+        fail(str(exc))
+    ids = None if integration is None else [parse_uuid(integration, what="integration id")]
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        return await build_report(session, since=period, integration_ids=ids)
+
+    data = run(work)
+    emit(data, as_json=as_json, lines=report_lines(data))
+
+
+def doctor(
+    integration: Annotated[
+        str | None, typer.Option(help="Check one integration (default: all).")
+    ] = None,
+    send_test: Annotated[
+        bool, typer.Option("--send-test", help="Send a test notification through each route.")
+    ] = False,
+    post: Annotated[
+        bool, typer.Option("--post", help="Add the post-deployment figures (last 24 h).")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """The deployment checklist, automated: each item PASS/FAIL with a one-line fix; exits 1
+    when any item fails. Note: it flips the kill switch and back to prove it works."""
+    from leadsync.db.migrate import current, head
+    from leadsync.observability.doctor import as_dicts, doctor_lines, run_doctor
+    from leadsync.runtime import Runtime
+
+    wanted = None if integration is None else parse_uuid(integration, what="integration id")
+    settings = get_settings()
+    if current(url=settings.effective_database_url) != head():
+        fail("the database is not at the newest migration: run leadsync db upgrade")
+
+    async def work() -> list[Any]:
+        runtime = Runtime.build(settings)
+        try:
+            return await run_doctor(runtime, integration_id=wanted, send_test=send_test, post=post)
+        finally:
+            await runtime.close()
+
+    checks = asyncio.run(work())
+    emit(as_dicts(checks), as_json=as_json, lines=doctor_lines(checks))
+    if not all(c.passed for c in checks):
+        raise typer.Exit(1)

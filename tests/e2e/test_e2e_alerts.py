@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 
 from leadsync.db.session import read_session
 from leadsync.observability.alert_rules import load_rules
@@ -103,13 +104,33 @@ async def _post_leads(stack: Stack, count: int) -> None:
         assert response.status_code == 201
 
 
+def _count(name: str, **labels: str) -> float:
+    """This process's total of a metric (the stack runs in-process)."""
+    wanted = set(labels.items())
+    return sum(
+        s.value
+        for family in REGISTRY.collect()
+        for s in family.samples
+        if s.name == name and wanted <= set(s.labels.items())
+    )
+
+
+async def _settled(outcome: str, *, more_than: float) -> None:
+    async def done() -> bool:
+        return _count("leadsync_sync_outcomes_total", outcome=outcome) > more_than
+
+    await wait_until(done, within=60)
+
+
 async def test_failure_rate_emails_once_and_resolves_after_the_hold_down(
     stack: Stack, receivers: Receivers
 ) -> None:
     evaluator = receivers.evaluator(stack)
     assert await evaluator.tick(now=T0) == []
+    failed = _count("leadsync_sync_outcomes_total", outcome="failed")
     await stack.set_faults(http_error_rate=1.0, http_error_codes=[503])
     await _post_leads(stack, 3)
+    await _settled("failed", more_than=failed)
     fired = await evaluator.tick(now=T0 + 30)
     assert "LeadSyncFailureRate" in {e.rule for e in fired}
     assert all(e.status == "firing" for e in fired)
@@ -161,7 +182,13 @@ async def test_slow_resman_posts_a_latency_alert_to_slack(
     evaluator = receivers.evaluator(stack, fast_rules)
     await evaluator.tick(now=T0)
     await stack.set_faults(latency_ms=400)
+    seen = _count("leadsync_sync_latency_seconds_count")
     await _post_leads(stack, 1)
+
+    async def observed() -> bool:
+        return _count("leadsync_sync_latency_seconds_count") > seen
+
+    await wait_until(observed, within=60)
     assert [e.rule for e in await evaluator.tick(now=T0 + 10)] == ["LeadSyncLatency"]
     await stack.set_faults(latency_ms=0)
     assert await evaluator.tick(now=T0 + 100) == []
@@ -183,10 +210,13 @@ async def test_a_duplicate_walk_in_counts_as_a_conflict_and_alerts_slack(
         json={"first_name": "Maria", "last_name": "Gomez", "email": "Maria.Gomez@gmail.com"},
     )
     walk_in.raise_for_status()
+    succeeded = _count("leadsync_sync_outcomes_total", outcome="success")
     response = await stack.api.post(
         "/api/resman/leads", json=lead_body(stack.a.property_id), headers=stack.auth(stack.a)
     )
-    assert response.json()["resman_lead_id"] == walk_in.json()["prospect_id"]
+    assert response.status_code == 201
+    await _settled("success", more_than=succeeded)
+    assert len(await stack.resman_prospects(stack.a)) == 1, "linked, not duplicated"
     fired = await evaluator.tick(now=T0 + 30)
     assert [e.rule for e in fired] == ["LeadSyncConflictRate"]
     assert fired[0].value == pytest.approx(0.5)  # one linked duplicate, one successful push

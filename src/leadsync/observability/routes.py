@@ -8,13 +8,18 @@ With ``LEADSYNC_METRICS_TOKEN`` set, a scraper must send ``Authorization: Bearer
 from __future__ import annotations
 
 import hmac
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import select
 
 from leadsync.api.problems import ProblemError
+from leadsync.db.models import ResmanIntegration
 from leadsync.db.session import read_session
+from leadsync.leads.routes import ERRORS, PrincipalDep, SessionDep
 from leadsync.observability.metrics import event_registry
+from leadsync.observability.report import PeriodError, build_report, parse_since
 from leadsync.observability.state import read_state, state_registry
 
 router = APIRouter(tags=["ops"])
@@ -54,3 +59,27 @@ async def metrics(request: Request) -> Response:
         state = await read_state(session)
     body = generate_latest(event_registry()) + generate_latest(state_registry(state))
     return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/api/resman/report", summary="Success criteria report", responses=ERRORS)
+async def success_report(
+    session: SessionDep,
+    principal: PrincipalDep,
+    since: Annotated[str, Query(description="Period: 7d, 24h, 30m.")] = "7d",
+) -> dict[str, Any]:
+    """The spec's success criteria computed from the data for the key's properties, each
+    with its target and PASS/FAIL (null when the period has nothing to measure)."""
+    try:
+        period = parse_since(since)
+    except PeriodError as exc:
+        raise ProblemError(
+            422, "Unprocessable Content", str(exc), errors=[{"field": "since", "message": str(exc)}]
+        ) from exc
+    ids = list(
+        await session.scalars(
+            select(ResmanIntegration.id).where(
+                ResmanIntegration.property_id.in_(list(principal.property_ids))
+            )
+        )
+    )
+    return await build_report(session, since=period, integration_ids=ids)
