@@ -10,8 +10,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from leadsync.admin.apikeys import create_api_key
+from leadsync.admin.integrations import add_integration
+from leadsync.resman.sandbox.seed import (
+    SANDBOX_ACCOUNT_ID,
+    SANDBOX_API_KEY,
+    SANDBOX_PARTNER_ID,
+    SANDBOX_PROPERTY_ID,
+)
 from leadsync.runtime import Runtime
+from leadsync.security.crypto import KeyRing
 
 
 @dataclass
@@ -81,3 +91,23 @@ async def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {within} s")
         await asyncio.sleep(interval)
+
+
+async def add_sandbox_tenant(
+    session: AsyncSession, *, keys: KeyRing, sandbox_url: str, key_name: str
+) -> tuple[uuid.UUID, str]:
+    """A new property wired to the sandbox's seeded ResMan property, and an API key for it."""
+    property_id = uuid.uuid4()
+    await add_integration(
+        session,
+        keys=keys,
+        property_id=property_id,
+        resman_base_url=sandbox_url,
+        account_id=SANDBOX_ACCOUNT_ID,
+        resman_property_id=SANDBOX_PROPERTY_ID,
+        partner_id=SANDBOX_PARTNER_ID,
+        api_key=SANDBOX_API_KEY,
+        webhook_secret=None,
+    )
+    _, api_key = await create_api_key(session, name=key_name, property_ids=[property_id])
+    return property_id, api_key

@@ -9,7 +9,6 @@ import contextlib
 import os
 import socket
 import sys
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,21 +17,13 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
-from leadsync.admin.apikeys import create_api_key
-from leadsync.admin.integrations import add_integration
 from leadsync.config import Settings
 from leadsync.resman.sandbox.app import create_sandbox_app
-from leadsync.resman.sandbox.seed import (
-    SANDBOX_ACCOUNT_ID,
-    SANDBOX_API_KEY,
-    SANDBOX_PARTNER_ID,
-    SANDBOX_PROPERTY_ID,
-)
 from leadsync.resman.sandbox.server import SandboxServer
 from leadsync.runtime import Runtime
 from leadsync.security.crypto import generate_key
 from leadsync.sync.flags import set_push_paused
-from stack import lead_body, wait_until
+from stack import add_sandbox_tenant, lead_body, wait_until
 
 pytestmark = pytest.mark.parametrize(
     "migrated_db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
@@ -96,21 +87,11 @@ async def test_serve_reports_the_totals_of_every_worker_process(
     prom_dir.mkdir()
     async with SandboxServer(create_sandbox_app()) as sandbox:
         runtime = Runtime.build(settings)
-        property_id = uuid.uuid4()
         try:
             async with runtime.sessionmaker() as session, session.begin():
-                await add_integration(
-                    session,
-                    keys=runtime.keys,
-                    property_id=property_id,
-                    resman_base_url=sandbox.base_url,
-                    account_id=SANDBOX_ACCOUNT_ID,
-                    resman_property_id=SANDBOX_PROPERTY_ID,
-                    partner_id=SANDBOX_PARTNER_ID,
-                    api_key=SANDBOX_API_KEY,
-                    webhook_secret=None,
+                property_id, api_key = await add_sandbox_tenant(
+                    session, keys=runtime.keys, sandbox_url=sandbox.base_url, key_name="mp"
                 )
-                _, api_key = await create_api_key(session, name="mp", property_ids=[property_id])
                 # Paused: the API makes no inline attempt, so only the workers call ResMan.
                 await set_push_paused(session, paused=True, changed_by="test")
             port = _port()
