@@ -12,7 +12,7 @@ import typer
 from leadsync import __version__
 from leadsync.cli_admin import apikey_app, integration_app, queue_app
 from leadsync.cli_conflicts import conflicts_app
-from leadsync.cli_observability import alerts_app, doctor, report
+from leadsync.cli_observability import alerts_app, doctor, reconcile, report
 from leadsync.cli_sync import sync_app
 from leadsync.cli_watch import watch
 from leadsync.config import get_settings
@@ -37,6 +37,7 @@ app.add_typer(alerts_app, name="alerts")
 app.command("watch")(watch)
 app.command("report")(report)
 app.command("doctor")(doctor)
+app.command("reconcile")(reconcile)
 
 
 @app.callback()

@@ -137,3 +137,43 @@ def doctor(
     emit(as_dicts(checks), as_json=as_json, lines=doctor_lines(checks))
     if not all(c.passed for c in checks):
         raise typer.Exit(1)
+
+
+def reconcile(
+    integration: Annotated[str, typer.Option(help="The integration to check.")],
+    repair: Annotated[
+        bool, typer.Option("--repair", help="Heal the drift through the merge engine.")
+    ] = False,
+    limit: Annotated[int, typer.Option(help="Check this many most recent linked leads.")] = 500,
+    as_json: JsonOption = False,
+) -> None:
+    """Compare both sides for an integration's leads: every chatbot lead has a prospect, fields
+    agree with the merge base on both sides, no prospect linked twice. Exits 1 on drift left
+    unrepaired."""
+    from leadsync.observability.consistency import UnknownIntegrationError
+    from leadsync.observability.consistency import reconcile as run_reconcile
+    from leadsync.runtime import Runtime
+
+    wanted = parse_uuid(integration, what="integration id")
+
+    async def work() -> dict[str, Any]:
+        runtime = Runtime.build(get_settings())
+        try:
+            found = await run_reconcile(runtime, integration_id=wanted, repair=repair, limit=limit)
+            return found.as_dict()
+        finally:
+            await runtime.close()
+
+    try:
+        data = asyncio.run(work())
+    except UnknownIntegrationError as exc:
+        fail(str(exc))
+    lines = [f"{data['leads_checked']} leads checked, {len(data['drift'])} drift"]
+    lines += [
+        f"  {d['check']}  lead {d['conversation_id']}  prospect {d['resman_lead_id'] or '-'}  "
+        f"{','.join(d['fields'])}  {'repaired' if d['repaired'] else 'not repaired'}"
+        for d in data["drift"]
+    ]
+    emit(data, as_json=as_json, lines=lines)
+    if any(not d["repaired"] for d in data["drift"]):
+        raise typer.Exit(1)

@@ -98,6 +98,11 @@ class Settings(BaseSettings):
     alerts_interval_seconds: float = Field(
         default=15.0, gt=0, description="How often the alert rules are evaluated."
     )
+    reconcile_interval_seconds: float = Field(
+        default=3600.0,
+        ge=0,
+        description="How often `leadsync up` runs the consistency check (0: never).",
+    )
     smtp_host: str | None = Field(default=None, description="SMTP server for email alerts.")
     smtp_port: int = 25
     smtp_username: str | None = None

@@ -191,6 +191,7 @@ async def run_embedded(
         runtime.start_feeds()
         if settings.alerts_evaluate is not False:
             runtime.start_alerts()
+        runtime.start_reconcile()
         api = SandboxServer(app, host=host, port=port, install_signal_handlers=True)
         async with api:
             if sandbox_url and tenant:

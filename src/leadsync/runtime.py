@@ -55,6 +55,7 @@ class Runtime:
     _scheduler_task: asyncio.Task[None] | None = None
     _feeds_task: asyncio.Task[None] | None = None
     _alerts_task: asyncio.Task[None] | None = None
+    _reconcile_task: asyncio.Task[None] | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     @classmethod
@@ -128,8 +129,21 @@ class Runtime:
             interval = self.settings.alerts_interval_seconds
             self._alerts_task = asyncio.create_task(evaluator.run(self._stop, interval=interval))
 
+    def start_reconcile(self) -> None:
+        """The scheduled consistency check (observability/consistency.py)."""
+        from leadsync.observability.consistency import reconcile_forever  # imports Runtime
+
+        interval = self.settings.reconcile_interval_seconds
+        if self._reconcile_task is None and interval > 0:
+            self._reconcile_task = asyncio.create_task(
+                reconcile_forever(self, self._stop, interval=interval)
+            )
+
     async def close(self) -> None:
         self._stop.set()
+        if self._reconcile_task is not None:
+            await self._reconcile_task
+            self._reconcile_task = None
         if self._alerts_task is not None:
             await self._alerts_task
             self._alerts_task = None

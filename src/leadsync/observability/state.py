@@ -6,6 +6,7 @@ any number of ``serve`` and ``worker`` processes on one PostgreSQL, with no aggr
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,7 +14,7 @@ from datetime import datetime
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import ColumnElement, and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadsync.db.models import Conversation, LeadLink, LeadSyncQueue, ResmanIntegration
@@ -47,9 +48,9 @@ async def _oldest(session: AsyncSession, *conditions: object) -> datetime | None
     return oldest
 
 
-async def _unsynced(session: AsyncSession) -> dict[str, int]:
-    """Per outbound integration: chatbot leads of its property that have no prospect id and
-    no push queued or running (a dead letter left them behind: data loss until repaired)."""
+def _unsynced_join() -> ColumnElement[bool]:
+    """Joins an integration to its property's chatbot leads that have no prospect id and no
+    push queued or running (a dead letter left them behind: data loss until repaired)."""
     linked = exists().where(
         LeadLink.conversation_id == Conversation.id,
         LeadLink.integration_id == ResmanIntegration.id,
@@ -59,21 +60,37 @@ async def _unsynced(session: AsyncSession) -> dict[str, int]:
         LeadSyncQueue.conversation_id == Conversation.id,
         LeadSyncQueue.state.in_(_PENDING),
     )
+    return and_(
+        Conversation.property_id == ResmanIntegration.property_id,
+        Conversation.source == "chatbot",
+        ~linked,
+        ~pending,
+    )
+
+
+async def _unsynced(session: AsyncSession) -> dict[str, int]:
+    """Per outbound integration: how many chatbot leads are unsynced (``_unsynced_join``)."""
     rows = await session.execute(
         select(ResmanIntegration.id, func.count(Conversation.id))
-        .outerjoin(
-            Conversation,
-            and_(
-                Conversation.property_id == ResmanIntegration.property_id,
-                Conversation.source == "chatbot",
-                ~linked,
-                ~pending,
-            ),
-        )
+        .outerjoin(Conversation, _unsynced_join())
         .where(ResmanIntegration.sync_direction != "from_resman")
         .group_by(ResmanIntegration.id)
     )
     return {str(i): int(n) for i, n in rows.all()}
+
+
+async def unsynced_conversations(
+    session: AsyncSession, *, integration_id: uuid.UUID
+) -> list[uuid.UUID]:
+    rows = await session.scalars(
+        select(Conversation.id)
+        .join(ResmanIntegration, _unsynced_join())
+        .where(
+            ResmanIntegration.id == integration_id,
+            ResmanIntegration.sync_direction != "from_resman",
+        )
+    )
+    return list(rows)
 
 
 async def read_state(session: AsyncSession, *, now: datetime | None = None) -> SyncState:

@@ -1,4 +1,5 @@
-"""`leadsync report` on a real database: text and JSON, and a bad period refused."""
+"""`leadsync report`, `doctor` and `reconcile` on a real database: text and JSON output, exit
+codes, refusals."""
 
 from __future__ import annotations
 
@@ -83,3 +84,26 @@ def test_a_bad_period_is_refused() -> None:
     result = CliRunner().invoke(app, ["report", "--since", "soon"])
     assert result.exit_code == 1
     assert "since: 'soon' is not a period" in result.output
+
+
+@pytest.mark.usefixtures("seeded")
+def test_reconcile_refuses_an_unknown_integration() -> None:
+    result = CliRunner().invoke(
+        app, ["reconcile", "--integration", "9b2e6c9e-0000-4000-8000-000000000000"]
+    )
+    assert result.exit_code == 1
+    assert "no integration 9b2e6c9e-0000-4000-8000-000000000000" in result.output
+
+
+def test_doctor_exits_1_when_an_item_fails(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEADSYNC_DATABASE_URL", db_url)
+    get_settings.cache_clear()
+    refused = CliRunner().invoke(app, ["doctor"])
+    assert refused.exit_code == 1
+    assert "run leadsync db upgrade" in refused.output
+    upgrade(url=db_url)
+    result = CliRunner().invoke(app, ["doctor", "--json"])
+    assert result.exit_code == 1, "no alert route is configured"
+    items = {c["item"]: c for c in json.loads(result.stdout)}
+    assert items["monitoring configured"]["passed"] is False
+    assert items["rollback flag (pause/resume)"]["passed"] is True
