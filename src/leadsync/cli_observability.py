@@ -1,16 +1,24 @@
-"""``leadsync alerts ...``: the alert rules outside the running service."""
+"""The observability commands: `leadsync alerts ...`, `report`, `doctor` and `reconcile`."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadsync.admin.cli_support import JsonOption, emit, fail, parse_uuid, run
 from leadsync.config import get_settings
+from leadsync.errors import LeadsyncError
+
+if TYPE_CHECKING:
+    from leadsync.observability.doctor import Check
+    from leadsync.runtime import Runtime
+
+T = TypeVar("T")
 
 alerts_app = typer.Typer(help="Alert rules: export them for Prometheus, test the notifiers.")
 
@@ -20,6 +28,24 @@ RulesOption = Annotated[
         "--rules", help="TOML rules file (default: LEADSYNC_ALERT_RULES_FILE or the built-ins)."
     ),
 ]
+
+
+def _with_runtime(work: Callable[[Runtime], Awaitable[T]]) -> T:
+    """Run ``work`` on a Runtime of the configured deployment; a configuration problem (e.g.
+    no encryption keys on PostgreSQL) is a one-line error, not a traceback."""
+    from leadsync.runtime import Runtime
+
+    async def main() -> T:
+        runtime = Runtime.build(get_settings())
+        try:
+            return await work(runtime)
+        finally:
+            await runtime.close()
+
+    try:
+        return asyncio.run(main())
+    except LeadsyncError as exc:
+        fail(str(exc))
 
 
 def _rules_path(rules: Path | None) -> Path | None:
@@ -119,21 +145,16 @@ def doctor(
     when any item fails. Note: it flips the kill switch and back to prove it works."""
     from leadsync.db.migrate import current, head
     from leadsync.observability.doctor import as_dicts, doctor_lines, run_doctor
-    from leadsync.runtime import Runtime
 
     wanted = None if integration is None else parse_uuid(integration, what="integration id")
     settings = get_settings()
     if current(url=settings.effective_database_url) != head():
         fail("the database is not at the newest migration: run leadsync db upgrade")
 
-    async def work() -> list[Any]:
-        runtime = Runtime.build(settings)
-        try:
-            return await run_doctor(runtime, integration_id=wanted, send_test=send_test, post=post)
-        finally:
-            await runtime.close()
+    async def work(runtime: Runtime) -> list[Check]:
+        return await run_doctor(runtime, integration_id=wanted, send_test=send_test, post=post)
 
-    checks = asyncio.run(work())
+    checks = _with_runtime(work)
     emit(as_dicts(checks), as_json=as_json, lines=doctor_lines(checks))
     if not all(c.passed for c in checks):
         raise typer.Exit(1)
@@ -152,22 +173,17 @@ def reconcile(
     unrepaired."""
     from leadsync.observability.consistency import UnknownIntegrationError
     from leadsync.observability.consistency import reconcile as run_reconcile
-    from leadsync.runtime import Runtime
 
     wanted = parse_uuid(integration, what="integration id")
 
-    async def work() -> dict[str, Any]:
-        runtime = Runtime.build(get_settings())
+    async def work(runtime: Runtime) -> dict[str, Any]:
         try:
             found = await run_reconcile(runtime, integration_id=wanted, repair=repair, limit=limit)
-            return found.as_dict()
-        finally:
-            await runtime.close()
+        except UnknownIntegrationError as exc:
+            fail(str(exc))
+        return found.as_dict()
 
-    try:
-        data = asyncio.run(work())
-    except UnknownIntegrationError as exc:
-        fail(str(exc))
+    data = _with_runtime(work)
     lines = [f"{data['leads_checked']} leads checked, {len(data['drift'])} drift"]
     lines += [
         f"  {d['check']}  lead {d['conversation_id']}  prospect {d['resman_lead_id'] or '-'}  "

@@ -17,6 +17,7 @@ from leadsync.db.engine import create_engine_for, create_sessionmaker
 from leadsync.db.migrate import upgrade
 from leadsync.db.models import LeadLink, LeadSyncQueue
 from leadsync.db.types import utcnow
+from leadsync.security.crypto import generate_key
 
 
 async def _seed(url: str) -> None:
@@ -57,6 +58,7 @@ async def _seed(url: str) -> None:
 @pytest.fixture
 def seeded(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LEADSYNC_DATABASE_URL", db_url)
+    monkeypatch.setenv("LEADSYNC_ENCRYPTION_KEYS", generate_key())
     get_settings.cache_clear()
     upgrade(url=db_url)
     asyncio.run(_seed(db_url))
@@ -97,6 +99,7 @@ def test_reconcile_refuses_an_unknown_integration() -> None:
 
 def test_doctor_exits_1_when_an_item_fails(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LEADSYNC_DATABASE_URL", db_url)
+    monkeypatch.setenv("LEADSYNC_ENCRYPTION_KEYS", generate_key())
     get_settings.cache_clear()
     refused = CliRunner().invoke(app, ["doctor"])
     assert refused.exit_code == 1
@@ -107,3 +110,15 @@ def test_doctor_exits_1_when_an_item_fails(db_url: str, monkeypatch: pytest.Monk
     items = {c["item"]: c for c in json.loads(result.stdout)}
     assert items["monitoring configured"]["passed"] is False
     assert items["rollback flag (pause/resume)"]["passed"] is True
+
+
+@pytest.mark.usefixtures("seeded")
+def test_a_configuration_problem_is_one_line_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LEADSYNC_ENCRYPTION_KEYS", "not-a-fernet-key")
+    get_settings.cache_clear()
+    result = CliRunner().invoke(app, ["doctor"])
+    assert result.exit_code == 1
+    assert result.output.startswith("error: ")
+    assert "Traceback" not in result.output
