@@ -10,10 +10,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadsync.admin.apikeys import create_api_key
 from leadsync.admin.integrations import add_integration
+from leadsync.db.models import ResmanIntegration
+from leadsync.db.types import utcnow
 from leadsync.resman.sandbox.seed import (
     SANDBOX_ACCOUNT_ID,
     SANDBOX_API_KEY,
@@ -50,6 +53,17 @@ class Stack:
         response.raise_for_status()
         prospects: list[dict[str, object]] = response.json()["prospects"]
         return prospects
+
+    async def set_transaction_source(self, tenant: Tenant, source: str | None) -> None:
+        """Pin tenant's TransactionSource id (an unknown one makes ResMan refuse every lead
+        for good); None goes back to looking up "Chatbot"."""
+        settings = {"transaction_source_id": source} if source else {}
+        async with self.runtime.sessionmaker() as session, session.begin():
+            await session.execute(
+                update(ResmanIntegration)
+                .where(ResmanIntegration.id == tenant.integration_id)
+                .values(sync_settings=settings, updated_at=utcnow())
+            )
 
     async def set_faults(self, **faults: object) -> None:
         (await self.sandbox.put("/admin/faults", json=faults)).raise_for_status()

@@ -6,11 +6,8 @@ from __future__ import annotations
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
-from sqlalchemy import update
 
 from leadsync.app import create_app
-from leadsync.db.models import ResmanIntegration
-from leadsync.db.types import utcnow
 from stack import Stack, lead_body, wait_until
 
 
@@ -82,12 +79,7 @@ async def test_a_refused_lead_counts_a_failure_a_dead_letter_and_an_unsynced_lea
 ) -> None:
     before = await scrape(stack.api)
     # An unknown TransactionSource: ResMan refuses the lead for good (a permanent error).
-    async with stack.runtime.sessionmaker() as session, session.begin():
-        await session.execute(
-            update(ResmanIntegration)
-            .where(ResmanIntegration.id == stack.a.integration_id)
-            .values(sync_settings={"transaction_source_id": "no-such-source"}, updated_at=utcnow())
-        )
+    await stack.set_transaction_source(stack.a, "no-such-source")
     created = await stack.api.post(
         "/api/resman/leads", json=lead_body(stack.a.property_id), headers=stack.auth(stack.a)
     )

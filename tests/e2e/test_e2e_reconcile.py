@@ -8,10 +8,9 @@ import asyncio
 import uuid
 
 from prometheus_client import REGISTRY
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from leadsync.db.models import Conversation, ResmanIntegration
-from leadsync.db.types import utcnow
+from leadsync.db.models import Conversation
 from leadsync.observability.consistency import reconcile, reconcile_forever
 from stack import Stack, lead_body, wait_until
 
@@ -86,16 +85,7 @@ async def test_an_office_change_that_never_arrived_is_found_then_merged(stack: S
 
 
 async def test_a_lead_lost_to_a_dead_letter_is_found_and_replayed(stack: Stack) -> None:
-    async def set_source(source: str | None) -> None:
-        settings = {"transaction_source_id": source} if source else {}
-        async with stack.runtime.sessionmaker() as session, session.begin():
-            await session.execute(
-                update(ResmanIntegration)
-                .where(ResmanIntegration.id == stack.a.integration_id)
-                .values(sync_settings=settings, updated_at=utcnow())
-            )
-
-    await set_source("no-such-source")
+    await stack.set_transaction_source(stack.a, "no-such-source")
     created = await stack.api.post(
         "/api/resman/leads", json=lead_body(stack.a.property_id), headers=stack.auth(stack.a)
     )
@@ -106,7 +96,7 @@ async def test_a_lead_lost_to_a_dead_letter_is_found_and_replayed(stack: Stack) 
         return [d.check for d in found.drift] == ["missing_prospect"]
 
     await wait_until(lost, within=60)
-    await set_source(None)
+    await stack.set_transaction_source(stack.a, None)
     healed = await reconcile(stack.runtime, integration_id=stack.a.integration_id, repair=True)
     assert [(d.conversation_id, d.repaired) for d in healed.drift] == [(conversation_id, True)]
 

@@ -6,10 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import update
 
-from leadsync.db.models import ResmanIntegration
-from leadsync.db.types import utcnow
 from stack import Stack, lead_body, wait_until
 
 
@@ -89,12 +86,7 @@ async def test_the_report_measures_each_criterion_against_its_target(stack: Stac
     assert criteria(other.json())["sync success rate to_resman"]["verdict"] == "n/a"
 
     # A lead ResMan refuses for good: success rate and data loss fail.
-    async with stack.runtime.sessionmaker() as session, session.begin():
-        await session.execute(
-            update(ResmanIntegration)
-            .where(ResmanIntegration.id == stack.a.integration_id)
-            .values(sync_settings={"transaction_source_id": "no-such-source"}, updated_at=utcnow())
-        )
+    await stack.set_transaction_source(stack.a, "no-such-source")
     await stack.api.post(
         "/api/resman/leads", json=lead_body(stack.a.property_id, n=9), headers=stack.auth(stack.a)
     )
