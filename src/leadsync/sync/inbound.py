@@ -28,6 +28,7 @@ from leadsync.mapping.observed import (
 )
 from leadsync.mapping.to_resman import guard_fields
 from leadsync.merge import MergeRules, merge
+from leadsync.observability import metrics
 from leadsync.realtime.events import publish, publish_lead
 from leadsync.resman.credentials import ResManCredentials
 from leadsync.resman.interface import ResManAPI
@@ -279,6 +280,7 @@ async def apply_prospect(
     if link.base != new_base:
         changed = True
     store_base(link, new_base=new_base, resman_modified_at=modified_at)
+    metrics.applied_from_resman(session, source=source, changed_at=modified_at, changed=changed)
     if changed and result.to_domiq:
         await log_sync(
             session,
