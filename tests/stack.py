@@ -7,16 +7,21 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadsync.admin.apikeys import create_api_key
 from leadsync.admin.integrations import add_integration
+from leadsync.config import Settings
 from leadsync.db.models import ResmanIntegration
+from leadsync.db.session import read_session
 from leadsync.db.types import utcnow
+from leadsync.leads.service import sync_state
 from leadsync.resman.sandbox.seed import (
     SANDBOX_ACCOUNT_ID,
     SANDBOX_API_KEY,
@@ -24,7 +29,7 @@ from leadsync.resman.sandbox.seed import (
     SANDBOX_PROPERTY_ID,
 )
 from leadsync.runtime import Runtime
-from leadsync.security.crypto import KeyRing
+from leadsync.security.crypto import KeyRing, generate_key
 
 
 @dataclass
@@ -94,8 +99,32 @@ def lead_body(property_id: uuid.UUID, *, n: int | None = None) -> dict[str, Any]
     }
 
 
+#: How long a test waits for a state before it fails. Generous on purpose: the suite runs on
+#: loaded 2-core machines (several suites at once), and a wait ends as soon as its state is
+#: reached, so a long deadline costs nothing when the machine is idle. Tests never assert how
+#: fast something happens, only that it does happen.
+PATIENCE = 180.0
+
+
+def stack_settings(*, db_url: str, data_dir: Path, **overrides: Any) -> Settings:
+    """The stack's settings. The API's inline wait for the first push attempt is generous:
+    the wait ends as soon as the attempt does, so on an idle machine it costs nothing, and on
+    a loaded one an answer still carries ResMan's id (the behaviour several tests check)
+    instead of depending on how fast the box is. ``overrides`` (from a test's
+    ``@pytest.mark.stack_settings(...)``) change single settings, e.g. a short ResMan read
+    timeout for a test that injects hangs."""
+    values: dict[str, Any] = {
+        "database_url": db_url,
+        "data_dir": data_dir,
+        "encryption_keys": SecretStr(generate_key()),
+        "push_wait_seconds": 120.0,
+        **overrides,
+    }
+    return Settings(**values)
+
+
 async def wait_until(
-    check: Callable[[], Awaitable[bool]], *, within: float = 30.0, interval: float = 0.1
+    check: Callable[[], Awaitable[bool]], *, within: float = PATIENCE, interval: float = 0.1
 ) -> None:
     """Poll ``check`` until it is true; fail with a clear message after ``within`` seconds."""
     deadline = time.monotonic() + within
@@ -125,3 +154,45 @@ async def add_sandbox_tenant(
     )
     _, api_key = await create_api_key(session, name=key_name, property_ids=[property_id])
     return property_id, api_key
+
+
+async def synced_prospect(stack: Stack, conversation_id: uuid.UUID | str) -> str:
+    """ResMan's ProspectID for the lead, once its newest push has succeeded.
+
+    A create or update answers ``pending`` when its first push attempt outlasts the request's
+    inline wait (a loaded machine); the push then completes in the background. Tests that need
+    the synced lead wait for that state here instead of trusting the answer's timing.
+    """
+    wanted = uuid.UUID(str(conversation_id))
+    prospect_id = ""
+
+    async def synced() -> bool:
+        nonlocal prospect_id
+        async with read_session(stack.runtime.sessionmaker) as session:
+            state = await sync_state(session, conversation_id=wanted)
+        assert state.sync_status != "failed", f"the push of {wanted} was dead-lettered"
+        prospect_id = state.resman_lead_id or ""
+        return state.sync_status == "success" and bool(prospect_id)
+
+    await wait_until(synced)
+    return prospect_id
+
+
+async def create_synced_lead(
+    stack: Stack, tenant: Tenant, body: dict[str, Any] | None = None
+) -> tuple[uuid.UUID, str]:
+    """POST a lead (``lead_body`` by default) and wait until it is in ResMan: its
+    conversation id and ResMan's ProspectID."""
+    created = await stack.api.post(
+        "/api/resman/leads",
+        json=body or lead_body(tenant.property_id),
+        headers=stack.auth(tenant),
+    )
+    assert created.status_code == 201, created.text
+    answer = created.json()
+    assert answer["sync_status"] in ("success", "pending"), answer
+    conversation_id = uuid.UUID(answer["conversation_id"])
+    prospect_id = await synced_prospect(stack, conversation_id)
+    if answer["resman_lead_id"] is not None:
+        assert answer["resman_lead_id"] == prospect_id, answer
+    return conversation_id, prospect_id

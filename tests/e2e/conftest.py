@@ -9,11 +9,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadsync.app import create_app
-from leadsync.config import Settings
 from leadsync.db.models import ApiKey, ApiKeyProperty, Property, ResmanIntegration
 from leadsync.resman.sandbox.app import create_sandbox_app
 from leadsync.resman.sandbox.config import SandboxConfig
@@ -27,8 +25,8 @@ from leadsync.resman.sandbox.seed import (
 from leadsync.resman.sandbox.server import SandboxServer
 from leadsync.runtime import Runtime
 from leadsync.security.apikeys import generate_api_key
-from leadsync.security.crypto import generate_key, seal_json
-from stack import Stack, Tenant
+from leadsync.security.crypto import seal_json
+from stack import PATIENCE, Stack, Tenant, stack_settings
 
 
 async def _tenant(
@@ -60,21 +58,15 @@ async def _tenant(
     return Tenant(prop.id, integration.id, resman_property_id, key.plaintext)
 
 
-def stack_settings(*, db_url: str, data_dir: Path) -> Settings:
-    return Settings(
-        database_url=db_url,
-        data_dir=data_dir,
-        encryption_keys=SecretStr(generate_key()),
-        push_wait_seconds=5.0,
-        resman_read_timeout=2.0,
-    )
-
-
 @pytest.fixture
-async def stack(migrated_db_url: str, data_dir: Path) -> AsyncIterator[Stack]:
+async def stack(
+    migrated_db_url: str, data_dir: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[Stack]:
+    marker = request.node.get_closest_marker("stack_settings")
+    overrides = marker.kwargs if marker is not None else {}
     sandbox_app = create_sandbox_app(SandboxConfig())
     async with SandboxServer(sandbox_app) as sandbox_server:
-        settings = stack_settings(db_url=migrated_db_url, data_dir=data_dir)
+        settings = stack_settings(db_url=migrated_db_url, data_dir=data_dir, **overrides)
         runtime = Runtime.build(settings)
         async with runtime.sessionmaker() as session, session.begin():
             a = await _tenant(
@@ -93,8 +85,8 @@ async def stack(migrated_db_url: str, data_dir: Path) -> AsyncIterator[Stack]:
         try:
             async with (
                 SandboxServer(app) as api_server,
-                httpx.AsyncClient(base_url=api_server.base_url, timeout=30) as api,
-                httpx.AsyncClient(base_url=sandbox_server.base_url, timeout=30) as admin,
+                httpx.AsyncClient(base_url=api_server.base_url, timeout=PATIENCE) as api,
+                httpx.AsyncClient(base_url=sandbox_server.base_url, timeout=PATIENCE) as admin,
             ):
                 yield Stack(api=api, sandbox=admin, runtime=runtime, a=a, b=b)
         finally:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from typing import Any
 
@@ -11,7 +10,7 @@ from sqlalchemy import select
 from leadsync.db.models import Conversation
 from leadsync.sync import queue
 from leadsync.sync.flags import set_push_paused
-from stack import Stack, lead_body, wait_until
+from stack import Stack, create_synced_lead, lead_body, wait_until
 
 
 def _digits(value: object) -> str:
@@ -32,12 +31,8 @@ async def _drained(stack: Stack) -> bool:
 
 
 async def _created(stack: Stack) -> tuple[str, str]:
-    answer = await stack.api.post(
-        "/api/resman/leads", json=lead_body(stack.a.property_id), headers=stack.auth(stack.a)
-    )
-    body = answer.json()
-    assert body["sync_status"] == "success"
-    return body["conversation_id"], body["resman_lead_id"]
+    conversation_id, prospect_id = await create_synced_lead(stack, stack.a)
+    return str(conversation_id), prospect_id
 
 
 async def _staff(stack: Stack, prospect_id: str, action: str, payload: dict[str, Any]) -> None:
@@ -211,14 +206,21 @@ async def test_open_conflict_is_not_news_on_every_pull(stack: Stack) -> None:
     # Meanwhile the office changes the same lead's phone: pulled, merged, one-sided.
     await _staff(stack, prospect_id, "contact", {"phone": "(512) 555-3333"})
     # A pull reads up to the last whole second before now - 1 s (ResMan windows have second
-    # precision), so a change made just now is only visible two seconds later.
-    await asyncio.sleep(2.1)
+    # precision), so a change made just now only shows in a later pull: pull until it does.
     params = {"property_id": str(stack.a.property_id)}
-    first = await stack.api.get(
-        "/api/resman/leads/pull", params=params, headers=stack.auth(stack.a)
-    )
-    assert first.status_code == 200, first.text
-    assert first.json()["sync_summary"]["updated_leads"] == 1, first.text
+    updated = 0
+
+    async def change_pulled() -> bool:
+        nonlocal updated
+        first = await stack.api.get(
+            "/api/resman/leads/pull", params=params, headers=stack.auth(stack.a)
+        )
+        assert first.status_code == 200, first.text
+        updated += int(first.json()["sync_summary"]["updated_leads"])
+        return updated > 0
+
+    await wait_until(change_pulled, interval=0.3)
+    assert updated == 1
     second = await stack.api.get(
         "/api/resman/leads/pull", params=params, headers=stack.auth(stack.a)
     )

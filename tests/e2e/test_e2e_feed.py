@@ -14,13 +14,11 @@ from typing import Any
 
 import httpx
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import select
 
 from leadsync.admin.apikeys import create_api_key
 from leadsync.admin.integrations import add_integration
 from leadsync.app import create_app
-from leadsync.config import Settings
 from leadsync.db.models import Conversation, LeadLink, LeadSyncQueue, WebhookInbox
 from leadsync.embedded import DemoTenant, connect_sandbox_webhooks
 from leadsync.resman.sandbox.app import create_sandbox_app
@@ -35,8 +33,7 @@ from leadsync.resman.sandbox.seed import (
 from leadsync.resman.sandbox.server import SandboxServer
 from leadsync.resman.sandbox.webhooks import generate_secret
 from leadsync.runtime import Runtime
-from leadsync.security.crypto import generate_key
-from stack import Stack, Tenant, lead_body, wait_until
+from stack import PATIENCE, Stack, Tenant, create_synced_lead, stack_settings, wait_until
 
 #: The integrations' webhook secret; only the test that also turns webhooks on uses it.
 WEBHOOK_SECRET = generate_secret()
@@ -103,13 +100,7 @@ async def feed_stack(
 ) -> AsyncIterator[FeedStack]:
     sandbox = Sandbox(tmp_path / "sandbox.db")
     await sandbox.start()
-    settings = Settings(
-        database_url=migrated_db_url,
-        data_dir=data_dir,
-        encryption_keys=SecretStr(generate_key()),
-        push_wait_seconds=5.0,
-        resman_read_timeout=2.0,
-    )
+    settings = stack_settings(db_url=migrated_db_url, data_dir=data_dir)
     runtime = Runtime.build(settings)
     try:
         # Only the first property follows its feed; the second relies on the poller alone.
@@ -126,8 +117,8 @@ async def feed_stack(
         runtime.start_feeds()  # and deliberately no scheduler: nothing is ever polled
         async with (
             SandboxServer(app) as api_server,
-            httpx.AsyncClient(base_url=api_server.base_url, timeout=30) as api,
-            httpx.AsyncClient(base_url=sandbox.base_url, timeout=30) as admin,
+            httpx.AsyncClient(base_url=api_server.base_url, timeout=PATIENCE) as api,
+            httpx.AsyncClient(base_url=sandbox.base_url, timeout=PATIENCE) as admin,
         ):
             yield FeedStack(Stack(api=api, sandbox=admin, runtime=runtime, a=a, b=b), sandbox)
     finally:
@@ -152,13 +143,7 @@ async def feed_followed(fs: FeedStack, *, connects: int) -> None:
 
 
 async def chatbot_lead(stack: Stack) -> tuple[uuid.UUID, str]:
-    created = await stack.api.post(
-        "/api/resman/leads", json=lead_body(stack.a.property_id), headers=stack.auth(stack.a)
-    )
-    assert created.status_code == 201, created.text
-    answer = created.json()
-    assert answer["resman_lead_id"], answer
-    return uuid.UUID(answer["conversation_id"]), str(answer["resman_lead_id"])
+    return await create_synced_lead(stack, stack.a)
 
 
 async def staff(stack: Stack, path: str, body: dict[str, Any]) -> dict[str, Any]:

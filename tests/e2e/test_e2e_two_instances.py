@@ -27,7 +27,7 @@ from leadsync.resman.sandbox.app import create_sandbox_app
 from leadsync.resman.sandbox.server import SandboxServer
 from leadsync.runtime import Runtime
 from leadsync.security.crypto import generate_key
-from stack import add_sandbox_tenant, lead_body
+from stack import PATIENCE, add_sandbox_tenant, lead_body
 
 pytestmark = pytest.mark.parametrize(
     "migrated_db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
@@ -35,8 +35,9 @@ pytestmark = pytest.mark.parametrize(
 
 HERE = Path(__file__).parent
 WS_PATH = "/api/resman/sync/websocket"
-START_TIMEOUT = 60.0
-EVENT_TIMEOUT = 20.0
+# Deadlines for states (a process answering, an event arriving), generous for a loaded box.
+START_TIMEOUT = PATIENCE
+EVENT_TIMEOUT = PATIENCE
 
 
 def free_port() -> int:
@@ -62,7 +63,7 @@ class Instance:
 
     async def wait_ready(self) -> None:
         deadline = asyncio.get_running_loop().time() + START_TIMEOUT
-        async with httpx.AsyncClient(base_url=self.url, timeout=2) as client:
+        async with httpx.AsyncClient(base_url=self.url, timeout=10) as client:
             while True:
                 if self.process.returncode is not None:
                     raise AssertionError(f"{self.name} exited: {self.log.read_text()[-2000:]}")
@@ -79,7 +80,7 @@ class Instance:
         if self.process.returncode is None:
             self.process.terminate()
             try:
-                await asyncio.wait_for(self.process.wait(), timeout=15)
+                await asyncio.wait_for(self.process.wait(), timeout=60)
             except TimeoutError:
                 self.process.kill()
                 await self.process.wait()
@@ -176,7 +177,7 @@ async def next_lead_event(client: ClientConnection, conversation_id: str) -> dic
 
 
 async def post_lead(instance: Instance, cluster: Cluster) -> str:
-    async with httpx.AsyncClient(base_url=instance.url, timeout=30) as api:
+    async with httpx.AsyncClient(base_url=instance.url, timeout=PATIENCE) as api:
         created = await api.post(
             "/api/resman/leads",
             json=lead_body(cluster.property_id),

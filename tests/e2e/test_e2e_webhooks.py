@@ -16,7 +16,7 @@ from leadsync.db.models import Conversation, LeadLink, ResmanIntegration, Webhoo
 from leadsync.resman.sandbox.webhooks import generate_secret
 from leadsync.security.crypto import open_json, seal_json
 from leadsync.sync.webhooks import replay_parked
-from stack import Stack, Tenant, lead_body, wait_until
+from stack import Stack, Tenant, create_synced_lead, wait_until
 
 PATH = "/api/resman/webhooks/lead-update"
 
@@ -66,13 +66,8 @@ def event(prospect_id: str, *, status: str, at: datetime) -> dict[str, Any]:
 
 
 async def chatbot_lead(stack: Stack, tenant: Tenant) -> tuple[uuid.UUID, str]:
-    created = await stack.api.post(
-        "/api/resman/leads", json=lead_body(tenant.property_id), headers=stack.auth(tenant)
-    )
-    assert created.status_code == 201, created.text
-    answer = created.json()
-    assert answer["resman_lead_id"], answer
-    return uuid.UUID(answer["conversation_id"]), str(answer["resman_lead_id"])
+    """A chatbot lead once it is in ResMan (its push may finish after the answer)."""
+    return await create_synced_lead(stack, tenant)
 
 
 async def conversation(stack: Stack, conversation_id: uuid.UUID) -> Conversation:

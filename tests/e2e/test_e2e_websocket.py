@@ -21,7 +21,7 @@ from leadsync.cli import app
 from leadsync.cli_watch import format_event, watch_events
 from leadsync.db.models import Conversation, RealtimeEvent
 from leadsync.realtime.events import publish
-from stack import Stack, Tenant, lead_body
+from stack import PATIENCE, Stack, Tenant, lead_body
 
 EVENTS = {"new_lead", "lead_update", "status_change", "sync_conflict"}
 Message = dict[str, Any]
@@ -41,7 +41,7 @@ def _bearer(key: str) -> dict[str, str]:
 
 async def _recv(ws: ClientConnection) -> Message:
     """The next message that is not a heartbeat."""
-    async with asyncio.timeout(30):
+    async with asyncio.timeout(PATIENCE):
         while True:
             message: Message = json.loads(await ws.recv())
             if message["type"] != "heartbeat":
@@ -78,7 +78,7 @@ async def _closed(ws: ClientConnection) -> tuple[int | None, list[Message]]:
     """Read to the end; the close code and what came before it."""
     seen: list[Message] = []
     try:
-        async with asyncio.timeout(60):
+        async with asyncio.timeout(PATIENCE):
             while True:
                 seen.append(json.loads(await ws.recv()))
     except ConnectionClosed as closed:
@@ -204,7 +204,7 @@ async def test_resuming_from_a_purged_sequence_requires_a_resync(stack: Stack) -
 async def test_heartbeats_then_a_clean_shutdown(stack: Stack) -> None:
     stack.runtime.hub.config.heartbeat_seconds = 0.05
     async with _client(stack, stack.a) as ws:
-        beat = json.loads(await asyncio.wait_for(ws.recv(), timeout=30))
+        beat = json.loads(await asyncio.wait_for(ws.recv(), timeout=PATIENCE))
         assert beat["type"] == "heartbeat"
         assert (beat["data"], beat["source"]) == ({"status": "ping"}, "system")
         await stack.runtime.hub.stop()
@@ -426,16 +426,16 @@ async def test_watch_resumes_after_a_dropped_connection(stack: Stack) -> None:
         )
         try:
             seen: list[Message] = []
-            await asyncio.wait_for(watching.wait(), timeout=30)
+            await asyncio.wait_for(watching.wait(), timeout=PATIENCE)
             first = await _create(stack, stack.a, 1)
             while not seen or not _is_new_lead(first)(seen[-1]):
-                seen.append(await asyncio.wait_for(events.get(), timeout=30))
+                seen.append(await asyncio.wait_for(events.get(), timeout=PATIENCE))
             proxy.refusing = True
             proxy.cut()
             missed = await _create(stack, stack.a, 2)
             proxy.refusing = False
             while not _is_new_lead(missed)(seen[-1]):
-                seen.append(await asyncio.wait_for(events.get(), timeout=30))
+                seen.append(await asyncio.wait_for(events.get(), timeout=PATIENCE))
         finally:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):

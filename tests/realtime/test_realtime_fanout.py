@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from factories import make_property
 from leadsync.realtime.events import publish
 from leadsync.realtime.fanout import RESYNC, EventListener
-from stack import wait_until
+from stack import PATIENCE, wait_until
 
 pytestmark = pytest.mark.parametrize(
     "migrated_db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
@@ -38,7 +38,7 @@ class Heard:
         async def heard() -> bool:
             return payload in self.payloads
 
-        await wait_until(heard, within=20)
+        await wait_until(heard)
 
 
 @pytest.fixture
@@ -81,7 +81,7 @@ async def publish_event(
 
 
 async def listening(listener: EventListener) -> None:
-    await asyncio.wait_for(listener.listening.wait(), timeout=20)
+    await asyncio.wait_for(listener.listening.wait(), timeout=PATIENCE)
 
 
 async def test_committed_event_reaches_listeners_on_other_connections(
@@ -143,7 +143,7 @@ async def test_listener_reconnects_after_its_connection_is_killed(
     async def back() -> bool:
         return listener.connects == 2 and listener.listening.is_set()
 
-    await wait_until(back, within=20)
+    await wait_until(back)
     # Whatever was committed while it was away is picked up by the hub's re-read.
     assert heard.payloads == [RESYNC, RESYNC]
     prop = await new_property(session_factory)

@@ -22,6 +22,7 @@ from leadsync.realtime.eventlog import must_resync
 from leadsync.realtime.events import publish
 from leadsync.realtime.hub import EventHub, HubConfig, Subscription
 from leadsync.realtime.protocol import CLOSE_GOING_AWAY, CLOSE_TOO_SLOW
+from stack import PATIENCE
 
 
 @pytest.fixture
@@ -222,7 +223,7 @@ async def test_a_local_commit_wakes_the_hub(
     try:
         subscription = hub.subscribe(a)
         await _commit_events(session_factory, a, range(1))
-        sequence, _ = await asyncio.wait_for(subscription.queue.get(), timeout=30)
+        sequence, _ = await asyncio.wait_for(subscription.queue.get(), timeout=PATIENCE)
         assert sequence == hub.last_sequence
     finally:
         await hub.stop()

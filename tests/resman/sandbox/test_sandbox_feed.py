@@ -14,6 +14,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from leadsync.resman.models import CustomerType
 from leadsync.resman.sandbox import SandboxConfig
 from resman.sandbox.sandbox_kit import P1, P2, create, lead, post
+from stack import PATIENCE, wait_until
 
 
 def feed_url(sandbox_url: str, property_id: str | None) -> str:
@@ -22,7 +23,7 @@ def feed_url(sandbox_url: str, property_id: str | None) -> str:
 
 
 async def receive(ws: ClientConnection) -> dict[str, Any]:
-    message: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), timeout=10))
+    message: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), timeout=PATIENCE))
     return message
 
 
@@ -94,11 +95,11 @@ async def test_subscribers_are_counted_and_forgotten(
 ) -> None:
     async with connect(feed_url(sandbox_url, P1)), connect(feed_url(sandbox_url, P2)):
         assert (await http.get("/admin/stats")).json()["feed_subscribers"] == 2
-    for _ in range(100):
-        if (await http.get("/admin/stats")).json()["feed_subscribers"] == 0:
-            break
-        await asyncio.sleep(0.02)
-    assert (await http.get("/admin/stats")).json()["feed_subscribers"] == 0
+
+    async def forgotten() -> bool:
+        return bool((await http.get("/admin/stats")).json()["feed_subscribers"] == 0)
+
+    await wait_until(forgotten, interval=0.02)
 
 
 @pytest.mark.parametrize("sandbox_config", [SandboxConfig(feed_queue_size=2)])

@@ -19,6 +19,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 from leadsync.resman.models import CustomerType
 from leadsync.resman.sandbox import SandboxServer, seed
 from resman.sandbox.sandbox_kit import P1, create, lead, post
+from stack import PATIENCE
 
 SECRET = "whsec_" + base64.b64encode(b"leadsync-sandbox-test-secret!").decode()
 
@@ -31,7 +32,7 @@ class Receiver:
     got: asyncio.Queue[tuple[bytes, dict[str, str]]] = field(default_factory=asyncio.Queue)
 
     async def next(self) -> tuple[bytes, dict[str, str]]:
-        return await asyncio.wait_for(self.got.get(), timeout=10)
+        return await asyncio.wait_for(self.got.get(), timeout=PATIENCE)
 
 
 @pytest.fixture
