@@ -1,12 +1,17 @@
 """Simulated chatbot traffic for `leadsync up --demo`: realistic leads posted through the
-public API (the same path DomIQ uses), with an occasional tour booking."""
+public API (the same path DomIQ uses), with the cases a leasing office sees every day — people
+who chat again, roommates who share a phone — tour bookings, and the "office" acting on synced
+leads in the sandbox."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import uuid
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -21,22 +26,75 @@ MESSAGES = [
     "What's the cheapest studio you have right now?",
     "Can I tour this weekend? Moving for a new job downtown.",
 ]
+RETURNING_MESSAGES = [
+    "Hi again! Is that 2br still available?",
+    "Me again - can I move my tour to next week?",
+    "Back with one more question: is parking included?",
+]
 SIZES = ["studio", "1br", "2br", "3br"]
+#: Of the rounds that post a lead: how often it is someone who chatted before, and how often
+#: a new person on a phone number someone else already gave (a roommate, a parent).
+RETURNING_SHARE = 0.2
+SHARED_PHONE_SHARE = 0.1
 
 
-def demo_lead(rng: random.Random, *, property_id: uuid.UUID, n: int) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class Person:
+    first_name: str
+    last_name: str
+    email: str | None
+    phone: str
+
+
+@dataclass
+class DemoStats:
+    """What a demo run did, for its caller (a test checks it; `leadsync up` ignores it)."""
+
+    rounds: int = 0
+    new_people: int = 0
+    returning: int = 0
+    shared_phone: int = 0
+    tours: int = 0
+    office_actions: int = 0
+    #: Every answer of the leads API, by HTTP status.
+    api_statuses: Counter[int] = field(default_factory=Counter)
+    #: Requests that got no answer (the API was unreachable), and office actions the sandbox
+    #: refused (e.g. an application for a prospect already lost).
+    failures: list[str] = field(default_factory=list)
+
+
+def new_person(rng: random.Random, *, n: int, phone: str | None = None) -> Person:
     first, last = rng.choice(FIRST), rng.choice(LAST)
+    return Person(
+        first_name=first,
+        last_name=last,
+        email=f"{first}.{last}.{n}@example.org".lower(),
+        phone=phone or f"(512) 555-{rng.randrange(100, 9999):04d}",
+    )
+
+
+def roommate_of(rng: random.Random, other: Person, *, n: int) -> Person:
+    """A different person (another first and last name) on ``other``'s phone number."""
+    first = rng.choice([f for f in FIRST if f != other.first_name])
+    last = rng.choice([name for name in LAST if name != other.last_name])
+    return Person(first, last, f"{first}.{last}.{n}@example.org".lower(), other.phone)
+
+
+def demo_lead(
+    rng: random.Random, *, property_id: uuid.UUID, person: Person, returning: bool = False
+) -> dict[str, Any]:
+    """A new chat (a new conversation id) with ``person``."""
     low = rng.randrange(900, 2200, 50)
     return {
         "conversation_id": str(uuid.uuid4()),
         "lead_data": {
-            "first_name": first,
-            "last_name": last,
-            "email": f"{first}.{last}.{n}@example.org".lower(),
-            "phone": f"(512) 555-{rng.randrange(100, 9999):04d}",
+            "first_name": person.first_name,
+            "last_name": person.last_name,
+            "email": person.email,
+            "phone": person.phone,
             "property_id": str(property_id),
             "source": "chatbot",
-            "initial_message": rng.choice(MESSAGES),
+            "initial_message": rng.choice(RETURNING_MESSAGES if returning else MESSAGES),
             "lead_score": rng.randrange(20, 100),
             "move_in_date": (date.today() + timedelta(days=rng.randrange(14, 120))).isoformat(),
             "budget_range": {"min": low, "max": low + rng.randrange(100, 600, 50)},
@@ -62,31 +120,108 @@ STAFF_ACTIONS: list[tuple[str, str, dict[str, Any]]] = [
 ]
 
 
-async def act_as_office(
-    *,
-    rng: random.Random,
-    office: httpx.AsyncClient,
-    api: httpx.AsyncClient,
-    resman_property_id: str,
-    leads: dict[str, str],
-    echo: Callable[[str], None],
-) -> None:
-    """One staff action on a random synced lead, then what the chatbot now knows."""
-    prospect_id, conversation_id = rng.choice(sorted(leads.items()))
-    label, action, body = rng.choice(STAFF_ACTIONS)
-    if action == "tours":
-        start = datetime.now(UTC) + timedelta(days=rng.randrange(1, 7), hours=rng.randrange(1, 8))
-        body = {"start": start.replace(minute=0, second=0, microsecond=0).isoformat()}
-    url = f"/admin/properties/{resman_property_id}/prospects/{prospect_id}/{action}"
-    (await office.post(url, json=body)).raise_for_status()
-    await asyncio.sleep(1.0)  # the signed webhook is applied within milliseconds
-    context = (await api.get(f"/api/resman/leads/{conversation_id}/context")).json()
-    resman = (context.get("context") or {}).get("resman") or {}
-    tour = f", tour {resman['tour_time']}" if resman.get("tour_time") else ""
-    echo(
-        f"demo: office {label} for {conversation_id[:8]} -> chatbot context: "
-        f"status {context.get('status')}{tour}"
-    )
+@dataclass
+class _Demo:
+    """One demo run's clients, random source and memory of who chatted."""
+
+    rng: random.Random
+    api: httpx.AsyncClient
+    office: httpx.AsyncClient
+    property_id: uuid.UUID
+    resman_property_id: str | None
+    echo: Callable[[str], None]
+    settle: float
+    stats: DemoStats = field(default_factory=DemoStats)
+    people: list[Person] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)
+    synced: dict[str, str] = field(default_factory=dict)
+
+    def answered(self, response: httpx.Response) -> dict[str, Any]:
+        """Count the answer; its JSON body when it is a success (else an empty one)."""
+        self.stats.api_statuses[response.status_code] += 1
+        if not response.is_success:
+            self.echo(f"demo: the API answered {response.status_code}: {response.text[:200]}")
+            return {}
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def round(self, n: int) -> None:
+        if self.resman_property_id and self.synced and n % 3 == 0:
+            await self.act_as_office()
+        elif self.created and self.rng.random() < 0.3:
+            await self.book_tour()
+        else:
+            await self.chat(n)
+
+    def who_chats(self, n: int) -> tuple[Person, str]:
+        roll = self.rng.random()
+        if self.people and roll < RETURNING_SHARE:
+            self.stats.returning += 1
+            return self.rng.choice(self.people), "returning"
+        if self.people and roll < RETURNING_SHARE + SHARED_PHONE_SHARE:
+            self.stats.shared_phone += 1
+            person = roommate_of(self.rng, self.rng.choice(self.people), n=n)
+            return person, "shares a phone"
+        self.stats.new_people += 1
+        return new_person(self.rng, n=n), "new"
+
+    async def chat(self, n: int) -> None:
+        person, kind = self.who_chats(n)
+        if kind != "returning":
+            self.people.append(person)
+        elif self.rng.random() < 1 / 3:
+            # Back on the phone without giving the email again: same name, same number.
+            person = dataclasses.replace(person, email=None)
+        lead = demo_lead(
+            self.rng, property_id=self.property_id, person=person, returning=kind == "returning"
+        )
+        body = self.answered(await self.api.post("/api/resman/leads", json=lead))
+        if not body:
+            return
+        self.created.append(body["conversation_id"])
+        if body.get("resman_lead_id"):
+            self.synced[body["resman_lead_id"]] = body["conversation_id"]
+        self.echo(
+            f"demo: chatbot lead {body['conversation_id'][:8]} ({kind}) -> ResMan "
+            f"{body.get('resman_lead_id')} ({body.get('sync_status')})"
+        )
+
+    async def book_tour(self) -> None:
+        conversation_id = self.rng.choice(self.created)
+        when = datetime.now(UTC) + timedelta(days=self.rng.randrange(1, 10), hours=2)
+        response = await self.api.post(
+            f"/api/resman/leads/{conversation_id}/tours",
+            json={"tour_datetime": when.replace(microsecond=0).isoformat()},
+        )
+        body = self.answered(response)
+        self.stats.tours += 1
+        self.echo(f"demo: tour booked for {conversation_id[:8]} -> {body.get('sync_status')}")
+
+    async def act_as_office(self) -> None:
+        """One staff action on a random synced lead, then what the chatbot now knows."""
+        prospect_id, conversation_id = self.rng.choice(sorted(self.synced.items()))
+        label, action, body = self.rng.choice(STAFF_ACTIONS)
+        if action == "tours":
+            start = datetime.now(UTC) + timedelta(
+                days=self.rng.randrange(1, 7), hours=self.rng.randrange(1, 8)
+            )
+            body = {"start": start.replace(minute=0, second=0, microsecond=0).isoformat()}
+        url = f"/admin/properties/{self.resman_property_id}/prospects/{prospect_id}/{action}"
+        response = await self.office.post(url, json=body)
+        if not response.is_success:
+            self.stats.failures.append(f"office {label}: {response.status_code}")
+            self.echo(f"demo: the sandbox refused '{label}': {response.text[:200]}")
+            return
+        self.stats.office_actions += 1
+        # The signed webhook (or the change feed) brings the change over in milliseconds.
+        await asyncio.sleep(self.settle)
+        context = self.answered(await self.api.get(f"/api/resman/leads/{conversation_id}/context"))
+        resman = (context.get("context") or {}).get("resman") or {}
+        tour = f", tour {resman['tour_time']}" if resman.get("tour_time") else ""
+        self.echo(
+            f"demo: office {label} for {conversation_id[:8]} -> chatbot context: "
+            f"status {context.get('status')}{tour}"
+        )
 
 
 async def drive_demo(
@@ -99,53 +234,33 @@ async def drive_demo(
     seed: int | None = None,
     sandbox_url: str | None = None,
     resman_property_id: str | None = None,
-) -> None:
-    """Post a lead every ``interval`` seconds until cancelled; every third round the
-    "office" acts on a synced lead in the sandbox, and the chatbot's context follows."""
-    rng = random.Random(seed)  # demo data only
+    rounds: int | None = None,
+    settle: float = 1.0,
+) -> DemoStats:
+    """Post a lead every ``interval`` seconds until cancelled (or for ``rounds`` rounds);
+    every third round the "office" acts on a synced lead in the sandbox and, ``settle``
+    seconds later, shows what the chatbot's context now says. ``interval=0, settle=0`` runs
+    the same traffic at speed (the end-to-end test does)."""
     headers = {"Authorization": f"Bearer {api_key}"}
-    created: list[str] = []
-    synced: dict[str, str] = {}
     async with (
-        httpx.AsyncClient(base_url=api_url, headers=headers, timeout=15) as client,
-        httpx.AsyncClient(base_url=sandbox_url or api_url, timeout=15) as office,
+        httpx.AsyncClient(base_url=api_url, headers=headers, timeout=60) as api,
+        httpx.AsyncClient(base_url=sandbox_url or api_url, timeout=60) as office,
     ):
-        n = 0
-        while True:
-            n += 1
+        demo = _Demo(
+            rng=random.Random(seed),  # demo data only
+            api=api,
+            office=office,
+            property_id=property_id,
+            resman_property_id=resman_property_id if sandbox_url else None,
+            echo=echo,
+            settle=settle,
+        )
+        while rounds is None or demo.stats.rounds < rounds:
+            demo.stats.rounds += 1
             try:
-                if sandbox_url and resman_property_id and synced and n % 3 == 0:
-                    await act_as_office(
-                        rng=rng,
-                        office=office,
-                        api=client,
-                        resman_property_id=resman_property_id,
-                        leads=synced,
-                        echo=echo,
-                    )
-                elif created and rng.random() < 0.3:
-                    conversation_id = rng.choice(created)
-                    when = datetime.now(UTC) + timedelta(days=rng.randrange(1, 10), hours=2)
-                    r = await client.post(
-                        f"/api/resman/leads/{conversation_id}/tours",
-                        json={"tour_datetime": when.replace(microsecond=0).isoformat()},
-                    )
-                    echo(
-                        f"demo: tour booked for {conversation_id[:8]} -> "
-                        f"{r.json().get('sync_status')}"
-                    )
-                else:
-                    r = await client.post(
-                        "/api/resman/leads", json=demo_lead(rng, property_id=property_id, n=n)
-                    )
-                    body = r.json()
-                    created.append(body.get("conversation_id", ""))
-                    if body.get("resman_lead_id"):
-                        synced[body["resman_lead_id"]] = body["conversation_id"]
-                    echo(
-                        f"demo: chatbot lead {str(body.get('conversation_id'))[:8]} -> ResMan "
-                        f"{body.get('resman_lead_id')} ({body.get('sync_status')})"
-                    )
-            except httpx.HTTPError as exc:
+                await demo.round(demo.stats.rounds)
+            except httpx.TransportError as exc:
+                demo.stats.failures.append(f"round {demo.stats.rounds}: {exc!r}")
                 echo(f"demo: request failed ({type(exc).__name__}); retrying")
             await asyncio.sleep(interval)
+    return demo.stats
