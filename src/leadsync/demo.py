@@ -56,11 +56,13 @@ class DemoStats:
     shared_phone: int = 0
     tours: int = 0
     office_actions: int = 0
-    #: Every answer of the leads API, by HTTP status.
+    #: Every answer of the leads API, by HTTP status, and each one that was not a success.
     api_statuses: Counter[int] = field(default_factory=Counter)
-    #: Requests that got no answer (the API was unreachable), and office actions the sandbox
-    #: refused (e.g. an application for a prospect already lost).
-    failures: list[str] = field(default_factory=list)
+    api_errors: list[str] = field(default_factory=list)
+    #: Requests that got no answer at all (connection refused, reset, closed).
+    unanswered: list[str] = field(default_factory=list)
+    #: Office actions the sandbox refused (e.g. an application for a prospect already lost).
+    office_refusals: list[str] = field(default_factory=list)
 
 
 def new_person(rng: random.Random, *, n: int, phone: str | None = None) -> Person:
@@ -140,7 +142,10 @@ class _Demo:
         """Count the answer; its JSON body when it is a success (else an empty one)."""
         self.stats.api_statuses[response.status_code] += 1
         if not response.is_success:
-            self.echo(f"demo: the API answered {response.status_code}: {response.text[:200]}")
+            request = response.request
+            error = f"{request.method} {request.url.path} -> {response.status_code}"
+            self.stats.api_errors.append(f"{error}: {response.text[:300]}")
+            self.echo(f"demo: {error}")
             return {}
         body: dict[str, Any] = response.json()
         return body
@@ -209,7 +214,7 @@ class _Demo:
         url = f"/admin/properties/{self.resman_property_id}/prospects/{prospect_id}/{action}"
         response = await self.office.post(url, json=body)
         if not response.is_success:
-            self.stats.failures.append(f"office {label}: {response.status_code}")
+            self.stats.office_refusals.append(f"{label}: {response.status_code}")
             self.echo(f"demo: the sandbox refused '{label}': {response.text[:200]}")
             return
         self.stats.office_actions += 1
@@ -260,7 +265,10 @@ async def drive_demo(
             try:
                 await demo.round(demo.stats.rounds)
             except httpx.TransportError as exc:
-                demo.stats.failures.append(f"round {demo.stats.rounds}: {exc!r}")
+                request = exc.request
+                demo.stats.unanswered.append(
+                    f"round {demo.stats.rounds}: {request.method} {request.url}: {exc!r}"
+                )
                 echo(f"demo: request failed ({type(exc).__name__}); retrying")
             await asyncio.sleep(interval)
     return demo.stats

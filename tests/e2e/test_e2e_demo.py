@@ -11,10 +11,12 @@ import random
 from collections.abc import AsyncIterator, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
+from pprint import pformat
 from typing import Any
 
 import httpx
 import pytest
+import structlog
 from sqlalchemy import or_, select
 from structlog.testing import capture_logs
 from typer.testing import CliRunner
@@ -131,7 +133,11 @@ def _dead_letters_by_cli(monkeypatch: pytest.MonkeyPatch, settings: Settings) ->
     get_settings.cache_clear()
     result = CliRunner().invoke(queue_app, ["list", "--state", "dead", "--json"])
     assert result.exit_code == 0, result.output
-    return json.loads(result.stdout[result.stdout.index("[") :])
+    # The indented JSON list; the app's own log lines may be printed around it meanwhile.
+    lines = result.stdout.splitlines()
+    start = next(n for n, line in enumerate(lines) if line in ("[", "[]"))
+    end = lines.index("]", start) + 1 if lines[start] == "[" else start + 1
+    return json.loads("\n".join(lines[start:end]))
 
 
 def _errors(logs: list[MutableMapping[str, Any]]) -> list[MutableMapping[str, Any]]:
@@ -144,13 +150,21 @@ def _errors(logs: list[MutableMapping[str, Any]]) -> list[MutableMapping[str, An
     ]
 
 
+def _summary(entry: MutableMapping[str, Any]) -> str:
+    """An error line with the last lines of its traceback (where it was raised, and what)."""
+    tail = str(entry.get("exception", "")).strip().splitlines()[-3:]
+    fields = {k: v for k, v in entry.items() if k != "exception"}
+    return " | ".join([str(fields), *tail])[:600]
+
+
 @pytest.mark.slow
 async def test_demo_traffic_at_speed_leaves_no_dead_letter_and_no_internal_error(
     embedded: Embedded, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     env = embedded
     lines: list[str] = []
-    with capture_logs() as logs:
+    # format_exc_info: an error's traceback is kept in the captured line (as "exception").
+    with capture_logs(processors=[structlog.processors.format_exc_info]) as logs:
         stats: DemoStats = await drive_demo(
             api_url=env.api_url,
             api_key=env.tenant.api_key,
@@ -170,18 +184,20 @@ async def test_demo_traffic_at_speed_leaves_no_dead_letter_and_no_internal_error
             return bool(await _troubled_jobs(env.runtime)) or await _settled(env)
 
         await wait_until(settled_or_broken, interval=0.5)
+        dead_letters = await asyncio.to_thread(_dead_letters_by_cli, monkeypatch, env.settings)
 
-    # The traffic had what real people produce, and every request got an answer.
+    # The traffic had what real people produce.
     assert stats.rounds == ROUNDS
     kinds = (stats.new_people, stats.returning, stats.shared_phone, stats.tours)
     assert all(kinds), stats
     assert stats.office_actions > 0, stats
-    assert not [f for f in stats.failures if not f.startswith("office ")], stats.failures
-    assert set(stats.api_statuses) <= {200, 201}, (stats.api_statuses, lines[-20:])
-    # Nothing dead-lettered, nothing failed for an internal reason, nothing logged as an error.
-    troubled = await _troubled_jobs(env.runtime)
-    assert not troubled, f"{len(troubled)} dead or internal job(s):\n" + "\n".join(
-        line[:300] for line in troubled[:5]
-    )
-    assert _errors(logs) == []
-    assert await asyncio.to_thread(_dead_letters_by_cli, monkeypatch, env.settings) == []
+    # Every request was answered with a success; nothing dead-lettered, nothing failed for an
+    # internal reason, nothing logged as an error. One report of everything that went wrong.
+    problems = {
+        "unanswered requests": stats.unanswered,
+        "API errors": stats.api_errors,
+        "dead or internal jobs": [line[:300] for line in await _troubled_jobs(env.runtime)],
+        "error logs": [_summary(entry) for entry in _errors(logs)],
+        "leadsync queue list --state dead": dead_letters,
+    }
+    assert not any(problems.values()), pformat(problems, width=100)
