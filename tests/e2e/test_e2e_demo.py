@@ -151,8 +151,10 @@ def _errors(logs: list[MutableMapping[str, Any]]) -> list[MutableMapping[str, An
 
 
 def _summary(entry: MutableMapping[str, Any]) -> str:
-    """An error line with the last lines of its traceback (where it was raised, and what)."""
-    tail = str(entry.get("exception", "")).strip().splitlines()[-3:]
+    """An error line with the deepest leadsync frame of its traceback and the error itself."""
+    trace = str(entry.get("exception", "")).strip().splitlines()
+    ours = [line.strip() for line in trace if "/leadsync/" in line and ".venv" not in line]
+    tail = [*ours[-1:], *trace[-1:]]
     fields = {k: v for k, v in entry.items() if k != "exception"}
     return " | ".join([str(fields), *tail])[:600]
 

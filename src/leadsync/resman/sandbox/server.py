@@ -29,6 +29,9 @@ from leadsync.resman.sandbox.seed import (
     prospect_source_id,
 )
 
+#: How long the server keeps an idle connection open (see SandboxServer).
+KEEP_ALIVE_SECONDS = 30
+
 
 class _Server(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, *, signals: bool) -> None:
@@ -84,6 +87,10 @@ class SandboxServer:
             log_level=log_level,
             lifespan="on",
             timeout_graceful_shutdown=max(1, round(graceful_shutdown_seconds)),
+            # Longer than an httpx client keeps an idle connection (5 s). With both at 5 s a
+            # client may reuse a connection just as the server closes it: the request then
+            # fails with ReadError, which a busy event loop turns from rare into common.
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
         )
         self._server = _Server(self._config, signals=install_signal_handlers)
         self._task: asyncio.Task[None] | None = None
