@@ -48,7 +48,7 @@ async def test_a_synced_lead_moves_outcome_latency_api_and_queue_metrics(stack: 
     async def synced() -> bool:
         return value(await scrape(stack.api), "leadsync_queue_depth", state="succeeded") == 1
 
-    await wait_until(synced, within=60)
+    await wait_until(synced)
     after = await scrape(stack.api)
 
     outcome = {"direction": "to_resman", "type": "create", "outcome": "success"}
@@ -88,7 +88,7 @@ async def test_a_refused_lead_counts_a_failure_a_dead_letter_and_an_unsynced_lea
     async def dead() -> bool:
         return value(await scrape(stack.api), "leadsync_dead_letters") == 1
 
-    await wait_until(dead, within=60)
+    await wait_until(dead)
     after = await scrape(stack.api)
     assert total(after, "leadsync_sync_failures_total", direction="to_resman") > total(
         before, "leadsync_sync_failures_total", direction="to_resman"

@@ -23,7 +23,7 @@ from leadsync.resman.sandbox.server import SandboxServer
 from leadsync.runtime import Runtime
 from leadsync.security.crypto import generate_key
 from leadsync.sync.flags import set_push_paused
-from stack import add_sandbox_tenant, lead_body, wait_until
+from stack import PATIENCE, add_sandbox_tenant, lead_body, wait_until
 
 pytestmark = pytest.mark.parametrize(
     "migrated_db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
@@ -110,8 +110,8 @@ async def test_serve_reports_the_totals_of_every_worker_process(
             ]
             async with (
                 processes(commands, env=env, logs=tmp_path),
-                httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as api,
-                httpx.AsyncClient(base_url=sandbox.base_url, timeout=30) as admin,
+                httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=PATIENCE) as api,
+                httpx.AsyncClient(base_url=sandbox.base_url, timeout=PATIENCE) as admin,
             ):
 
                 async def up() -> bool:
@@ -119,7 +119,7 @@ async def test_serve_reports_the_totals_of_every_worker_process(
                         return (await api.get("/healthz")).status_code == 200
                     return False
 
-                await wait_until(up, within=90)
+                await wait_until(up)
                 auth = {"Authorization": f"Bearer {api_key}"}
                 for n in range(LEADS):
                     response = await api.post(
@@ -133,7 +133,7 @@ async def test_serve_reports_the_totals_of_every_worker_process(
                     text = (await api.get("/metrics")).text
                     return _sum(text, "leadsync_queue_depth", state="succeeded") == LEADS
 
-                await wait_until(all_synced, within=90)
+                await wait_until(all_synced)
                 text = (await api.get("/metrics")).text
                 stats = (await admin.get("/admin/stats")).json()
         finally:

@@ -124,7 +124,7 @@ async def test_two_workers_keep_per_lead_order_without_duplicates(stack: Stack) 
             counts = await _counts(stack)
             return counts.get("succeeded") == 48
 
-        await wait_until(drained, within=60)
+        await wait_until(drained)
         prospects = await stack.resman_prospects(stack.a)
         assert len(prospects) == 12
         by_email = {str(p["email"]): str(p["phone"]) for p in prospects}

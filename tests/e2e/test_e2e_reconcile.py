@@ -38,7 +38,7 @@ async def test_an_office_change_that_never_arrived_is_found_then_merged(stack: S
     async def linked() -> bool:
         return len(await stack.resman_prospects(stack.a)) == 1
 
-    await wait_until(linked, within=60)
+    await wait_until(linked)
     clean = await reconcile(stack.runtime, integration_id=stack.a.integration_id)
     assert clean.drift == []
     assert clean.leads_checked == 1
@@ -71,7 +71,7 @@ async def test_an_office_change_that_never_arrived_is_found_then_merged(stack: S
         return _drift_total("fields_disagree") >= before + 2
 
     try:
-        await wait_until(scheduled_found_it, within=60)
+        await wait_until(scheduled_found_it)
     finally:
         stop.set()
         await job
@@ -95,7 +95,7 @@ async def test_a_lead_lost_to_a_dead_letter_is_found_and_replayed(stack: Stack) 
         found = await reconcile(stack.runtime, integration_id=stack.a.integration_id)
         return [d.check for d in found.drift] == ["missing_prospect"]
 
-    await wait_until(lost, within=60)
+    await wait_until(lost)
     await stack.set_transaction_source(stack.a, None)
     healed = await reconcile(stack.runtime, integration_id=stack.a.integration_id, repair=True)
     assert [(d.conversation_id, d.repaired) for d in healed.drift] == [(conversation_id, True)]
@@ -103,5 +103,5 @@ async def test_a_lead_lost_to_a_dead_letter_is_found_and_replayed(stack: Stack) 
     async def synced() -> bool:
         return len(await stack.resman_prospects(stack.a)) == 1
 
-    await wait_until(synced, within=60)
+    await wait_until(synced)
     assert (await reconcile(stack.runtime, integration_id=stack.a.integration_id)).drift == []

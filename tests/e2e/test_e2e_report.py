@@ -33,7 +33,7 @@ async def _sync_three_leads_and_a_walk_in(stack: Stack) -> None:
     async def synced() -> bool:
         return len(await stack.resman_prospects(stack.a)) == 3
 
-    await wait_until(synced, within=60)
+    await wait_until(synced)
     prospect_id = (await stack.resman_prospects(stack.a))[0]["prospect_id"]
     office = await stack.api.put(
         f"/api/resman/leads/{prospect_id}/status",
@@ -64,7 +64,7 @@ async def _sync_three_leads_and_a_walk_in(stack: Stack) -> None:
         new += int(response.json()["sync_summary"]["new_leads"])
         return new >= 1
 
-    await wait_until(pulled, within=60, interval=0.5)
+    await wait_until(pulled, interval=0.5)
 
 
 async def test_the_report_measures_each_criterion_against_its_target(stack: Stack) -> None:
@@ -94,7 +94,7 @@ async def test_the_report_measures_each_criterion_against_its_target(stack: Stac
     async def lost() -> bool:
         return bool(criteria(await _report(stack))["data loss"]["value"] == 1)
 
-    await wait_until(lost, within=60)
+    await wait_until(lost)
     found = criteria(await _report(stack))
     assert found["sync success rate to_resman"]["value"] == 75
     assert found["sync success rate to_resman"]["verdict"] == "FAIL"
