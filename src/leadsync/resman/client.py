@@ -136,13 +136,13 @@ class ResManClient:
         if self.budget is not None:
             await self.budget.acquire(creds.account_id)
         started = time.perf_counter()
-        status: int | None = None
+        seen: list[int] = []  # the HTTP status, once an answer started
         try:
             try:
                 # The total budget covers the body too: an answer trickling in forever
                 # keeps every single read within the read timeout.
                 async with asyncio.timeout(self.call_timeout):
-                    status, body = await self._exchange(method, form=form, accept=accept)
+                    body = await self._exchange(method, form=form, accept=accept, seen=seen)
             except TimeoutError:
                 raise TimeoutError_(
                     f"{method}: no complete answer within {self.call_timeout:g} s "
@@ -156,7 +156,7 @@ class ResManClient:
             self._log.info(
                 "resman.call",
                 method=method,
-                status=status,
+                status=seen[0] if seen else None,
                 duration_ms=_elapsed_ms(started),
                 error=type(exc).__name__,
                 category=exc.category if isinstance(exc, BusinessError) else None,
@@ -166,18 +166,19 @@ class ResManClient:
         metrics.observe_api_call(method=method, seconds=time.perf_counter() - started, exc=None)
         record_call(None)
         self._log.debug(
-            "resman.call", method=method, status=status, duration_ms=_elapsed_ms(started)
+            "resman.call", method=method, status=seen[0], duration_ms=_elapsed_ms(started)
         )
         return result
 
     async def _exchange(
-        self, method: str, *, form: dict[str, str], accept: str
-    ) -> tuple[int, bytes]:
+        self, method: str, *, form: dict[str, str], accept: str, seen: list[int]
+    ) -> bytes:
         """Send the request and read at most ``max_answer_bytes`` of the answer."""
         try:
             async with self._http.stream(
                 "POST", f"{self.base_url}/{method}", data=form, headers={"Accept": accept}
             ) as response:
+                seen.append(response.status_code)
                 if not response.is_success:
                     # The status decides; the body only needs to show its first words (the
                     # 502 "buffer overflow" marker), so a huge error page is never read.
@@ -188,7 +189,7 @@ class ResManClient:
                         body=head.decode("utf-8", "replace"),
                         headers=response.headers,
                     )
-                return response.status_code, await self._read_capped(method, response)
+                return await self._read_capped(method, response)
         except httpx.RequestError as exc:
             raise classify_request_error(exc, method=method) from exc
 

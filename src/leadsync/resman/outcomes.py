@@ -9,7 +9,7 @@ variable, so concurrent jobs never mix their counts); outside a job nothing is c
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -22,14 +22,16 @@ class CallTally:
     answered: int = 0
     #: Transport failures: timeouts, resets, 5xx, 429.
     failed: int = 0
+    #: Told of each call as it ends (``True``: a transport failure), so a breaker sees the
+    #: outcomes in the order they happen, not when the job's transaction gets to commit.
+    on_call: Callable[[bool], None] | None = None
 
 
 _TALLY: ContextVar[CallTally | None] = ContextVar("resman_call_tally", default=None)
 
 
 @contextlib.contextmanager
-def tally_calls() -> Iterator[CallTally]:
-    tally = CallTally()
+def tally_calls(tally: CallTally) -> Iterator[CallTally]:
     token = _TALLY.set(tally)
     try:
         yield tally
@@ -49,7 +51,10 @@ def record_call(error: ResManError | None) -> None:
     tally = _TALLY.get()
     if tally is None:
         return
-    if error is not None and is_transport_failure(error):
+    failed = error is not None and is_transport_failure(error)
+    if failed:
         tally.failed += 1
     else:
         tally.answered += 1
+    if tally.on_call is not None:
+        tally.on_call(failed)

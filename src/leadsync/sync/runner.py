@@ -10,7 +10,8 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -58,6 +59,16 @@ class _Gate:
     open_until: datetime | None = None
 
 
+@dataclass(slots=True)
+class _Attempt:
+    """One run of a job: its gate and the ResMan calls it made."""
+
+    gate: _Gate = field(default_factory=lambda: _Gate(allowed=True))
+    calls: CallTally = field(default_factory=CallTally)
+    #: The cool-down decided when one of these calls tripped the breaker.
+    tripped: float | None = None
+
+
 class JobRunner:
     def __init__(
         self,
@@ -98,25 +109,39 @@ class JobRunner:
     async def run(self, job: ClaimedJob) -> Outcome:
         started = time.perf_counter()
         sync_type = str(job.sync_data.get("sync_type", "update"))
-        gate = _Gate(allowed=True)
-        with tally_calls() as tally:
+        attempt = _Attempt()
+        with tally_calls(attempt.calls):
             try:
                 if job.integration_id is None:
                     raise IntegrationNotFoundError("job has no integration")
-                gate = await self._gate(job.integration_id)
-                if not gate.allowed:
-                    return await self._wait_for_circuit(job, gate)
+                attempt.gate = await self._gate(job.integration_id)
+                if not attempt.gate.allowed:
+                    return await self._wait_for_circuit(job, attempt.gate)
+                if attempt.gate.trial_until is None:
+                    # The trial alone decides a half-open circuit; otherwise every call
+                    # enters the window the moment it ends.
+                    attempt.calls.on_call = self._window(job.integration_id, attempt)
                 if job.sync_operation == "pull":
-                    return await self._run_refresh(job, job.integration_id, gate, tally)
-                return await self._run_push(
-                    job, job.integration_id, sync_type, started, gate, tally
-                )
+                    return await self._run_refresh(job, job.integration_id, attempt)
+                return await self._run_push(job, job.integration_id, sync_type, started, attempt)
             except _LeaseLostError:
                 return Outcome(job.id, "lost")
             except Exception as exc:  # every failure is settled; none escapes the runner
                 return await self._settle_failure(
-                    job, exc, sync_type=sync_type, started=started, gate=gate, tally=tally
+                    job, exc, sync_type=sync_type, started=started, attempt=attempt
                 )
+
+    def _window(self, integration_id: uuid.UUID, attempt: _Attempt) -> Callable[[bool], None]:
+        breaker = self.breaker(integration_id)
+
+        def record(failed: bool) -> None:
+            cooldown = breaker.record(
+                now=time.monotonic(), successes=int(not failed), failures=int(failed)
+            )
+            if cooldown is not None:
+                attempt.tripped = max(cooldown, attempt.tripped or 0.0)
+
+        return record
 
     async def _gate(self, integration_id: uuid.UUID) -> _Gate:
         """Consult the shared circuit; in half-open, try to take the one trial."""
@@ -162,8 +187,7 @@ class JobRunner:
         integration_id: uuid.UUID,
         sync_type: str,
         started: float,
-        gate: _Gate,
-        tally: CallTally,
+        attempt: _Attempt,
     ) -> Outcome:
         async with self.sessionmaker() as session:
             # Read, then talk to ResMan with no transaction open, then write: a slow or
@@ -190,11 +214,11 @@ class JobRunner:
                     details={"action": result.action},
                     duration_ms=_ms(started),
                 )
-                await self._record_calls(session, integration_id, tally=tally, gate=gate)
+                await self._record_calls(session, integration_id, attempt=attempt)
         return Outcome(job.id, "succeeded", resman_lead_id=result.prospect_id)
 
     async def _run_refresh(
-        self, job: ClaimedJob, integration_id: uuid.UUID, gate: _Gate, tally: CallTally
+        self, job: ClaimedJob, integration_id: uuid.UUID, attempt: _Attempt
     ) -> Outcome:
         """A webhook (or any trigger) asked us to fetch one prospect's current state."""
         async with self.sessionmaker() as session:
@@ -214,7 +238,7 @@ class JobRunner:
             )
             # The apply's writes and the job's success commit together.
             await self._mark_done(session, job, resman_lead_id=None)
-            await self._record_calls(session, integration_id, tally=tally, gate=gate)
+            await self._record_calls(session, integration_id, attempt=attempt)
             await session.commit()
         return Outcome(job.id, "succeeded", error=None if state == "applied" else state)
 
@@ -236,8 +260,7 @@ class JobRunner:
         *,
         sync_type: str,
         started: float,
-        gate: _Gate,
-        tally: CallTally,
+        attempt: _Attempt,
     ) -> Outcome:
         failure = classify(exc)
         error_id = uuid.uuid4().hex[:12]
@@ -258,8 +281,7 @@ class JobRunner:
                 open_until = await self._record_calls(
                     session,
                     job.integration_id,
-                    tally=tally,
-                    gate=gate,
+                    attempt=attempt,
                     pause_for=self._pause_seconds(failure),
                 )
             # A failure that trips, or meets, an open circuit spends no retry: an outage
@@ -345,29 +367,24 @@ class JobRunner:
         session: AsyncSession,
         integration_id: uuid.UUID,
         *,
-        tally: CallTally,
-        gate: _Gate,
+        attempt: _Attempt,
         pause_for: float | None = None,
     ) -> datetime | None:
-        """Feed this job's ResMan calls to the breaker; open or close the shared circuit
+        """Settle the breaker after this job's ResMan calls: open or close the shared circuit
         as they say. Returns the open-until time now in force (None: closed)."""
         breaker = self.breaker(integration_id)
-        cooldown: float | None = None
-        reason = "failure_rate"
-        if gate.trial_until is not None:
-            if tally.failed or pause_for is not None:
+        cooldown, reason = attempt.tripped, "failure_rate"
+        trial_until = attempt.gate.trial_until
+        if trial_until is not None:
+            if attempt.calls.failed or pause_for is not None:
                 cooldown, reason = breaker.trip(), "trial_failed"
-            elif tally.answered:
+            elif attempt.calls.answered:
                 # ResMan answered the trial: close at once and let the backlog drain.
                 breaker.closed()
                 if await circuit_store.close_after_trial(
-                    session, integration_id=integration_id, trial_until=gate.trial_until
+                    session, integration_id=integration_id, trial_until=trial_until
                 ):
                     log.info("circuit closed", integration_id=str(integration_id))
-        else:
-            cooldown = breaker.record(
-                now=time.monotonic(), successes=tally.answered, failures=tally.failed
-            )
         pauses = [s for s in (cooldown, pause_for) if s is not None]
         if not pauses:
             return await circuit_store.open_until(session, integration_id=integration_id)
