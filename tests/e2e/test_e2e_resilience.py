@@ -107,7 +107,7 @@ async def test_an_internal_error_is_dead_lettered_at_once_and_never_pauses_resma
     assert _metric("leadsync_internal_errors_total", operation="push") - before == 25
     # 25 internal failures (more than the breaker's minimum) never opened the circuit.
     assert await _open_until(stack) is None
-    assert stack.runtime.runner.breaker(stack.a.integration_id).failure_rate(0.0) == 0.0
+    assert stack.runtime.runner.circuits.breaker(stack.a.integration_id).failure_rate(0.0) == 0.0
     errors = [e for e in logs if e["event"] == "job failed on an internal error"]
     assert len(errors) == 25
     error_id = errors[0]["error_id"]

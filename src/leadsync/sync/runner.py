@@ -10,23 +10,22 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadsync.db.models import ResmanIntegration
-from leadsync.db.session import begin_read, read_session
+from leadsync.db.session import begin_read
 from leadsync.db.types import utcnow
 from leadsync.observability import metrics
 from leadsync.observability.logging import get_logger
-from leadsync.observability.metrics import CIRCUIT_OPENED, INTERNAL_ERRORS
+from leadsync.observability.metrics import INTERNAL_ERRORS
 from leadsync.resman.errors import ConnectionError_, TimeoutError_
-from leadsync.resman.outcomes import CallTally, tally_calls
+from leadsync.resman.outcomes import tally_calls
 from leadsync.sync import circuit_store, queue
 from leadsync.sync.backoff import retry_delay
-from leadsync.sync.breaker import CircuitBreaker, CircuitState, state_at
+from leadsync.sync.circuit import Attempt, Circuits, Gate
 from leadsync.sync.failures import INTERNAL, Failure, classify, safe_message
 from leadsync.sync.policy import RetryPolicy
 from leadsync.sync.push import plan_push, record_push, send_push
@@ -49,26 +48,6 @@ class Outcome:
     error: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class _Gate:
-    """May this job call ResMan now? ``trial_until`` is set when it carries the half-open
-    trial; ``open_until`` when the circuit keeps it waiting."""
-
-    allowed: bool
-    trial_until: datetime | None = None
-    open_until: datetime | None = None
-
-
-@dataclass(slots=True)
-class _Attempt:
-    """One run of a job: its gate and the ResMan calls it made."""
-
-    gate: _Gate = field(default_factory=lambda: _Gate(allowed=True))
-    calls: CallTally = field(default_factory=CallTally)
-    #: The cool-down decided when one of these calls tripped the breaker.
-    tripped: float | None = None
-
-
 class JobRunner:
     def __init__(
         self,
@@ -86,13 +65,16 @@ class JobRunner:
         self.lease = lease
         self._rng = rng or random.Random()  # jitter only
         self.policy = policy or RetryPolicy()
-        self._breakers: dict[uuid.UUID, CircuitBreaker] = {}
 
-    def breaker(self, integration_id: uuid.UUID) -> CircuitBreaker:
-        """This process's breaker of one integration (its window of call outcomes)."""
-        if integration_id not in self._breakers:
-            self._breakers[integration_id] = CircuitBreaker(self.policy.breaker)
-        return self._breakers[integration_id]
+    @property
+    def policy(self) -> RetryPolicy:
+        return self._policy
+
+    @policy.setter
+    def policy(self, policy: RetryPolicy) -> None:
+        # New breaker settings start new breakers: a window is only read with its own rules.
+        self._policy = policy
+        self.circuits = Circuits(policy.breaker)
 
     async def claim_and_run(self, *, job_id: uuid.UUID) -> Outcome | None:
         """Run one specific job now if it is due (the API's inline first attempt)."""
@@ -109,18 +91,18 @@ class JobRunner:
     async def run(self, job: ClaimedJob) -> Outcome:
         started = time.perf_counter()
         sync_type = str(job.sync_data.get("sync_type", "update"))
-        attempt = _Attempt()
+        attempt = Attempt()
         with tally_calls(attempt.calls):
             try:
                 if job.integration_id is None:
                     raise IntegrationNotFoundError("job has no integration")
-                attempt.gate = await self._gate(job.integration_id)
+                attempt.gate = await self.circuits.gate(self.sessionmaker, job.integration_id)
                 if not attempt.gate.allowed:
                     return await self._wait_for_circuit(job, attempt.gate)
                 if attempt.gate.trial_until is None:
                     # The trial alone decides a half-open circuit; otherwise every call
                     # enters the window the moment it ends.
-                    attempt.calls.on_call = self._window(job.integration_id, attempt)
+                    attempt.calls.on_call = self.circuits.window(job.integration_id, attempt)
                 if job.sync_operation == "pull":
                     return await self._run_refresh(job, job.integration_id, attempt)
                 return await self._run_push(job, job.integration_id, sync_type, started, attempt)
@@ -131,39 +113,7 @@ class JobRunner:
                     job, exc, sync_type=sync_type, started=started, attempt=attempt
                 )
 
-    def _window(self, integration_id: uuid.UUID, attempt: _Attempt) -> Callable[[bool], None]:
-        breaker = self.breaker(integration_id)
-
-        def record(failed: bool) -> None:
-            cooldown = breaker.record(
-                now=time.monotonic(), successes=int(not failed), failures=int(failed)
-            )
-            if cooldown is not None:
-                attempt.tripped = max(cooldown, attempt.tripped or 0.0)
-
-        return record
-
-    async def _gate(self, integration_id: uuid.UUID) -> _Gate:
-        """Consult the shared circuit; in half-open, try to take the one trial."""
-        async with read_session(self.sessionmaker) as session:
-            until = await circuit_store.open_until(session, integration_id=integration_id)
-        now = utcnow()
-        state = state_at(None if until is None else until.timestamp(), now.timestamp())
-        if state is CircuitState.CLOSED:
-            return _Gate(allowed=True)
-        if state is CircuitState.OPEN:
-            return _Gate(allowed=False, open_until=until)
-        trial_until = now + timedelta(seconds=self.policy.breaker.trial_seconds)
-        async with self.sessionmaker() as session, session.begin():
-            won = await circuit_store.begin_trial(
-                session, integration_id=integration_id, now=now, trial_until=trial_until
-            )
-        if won:
-            log.info("circuit half-open: trial call", integration_id=str(integration_id))
-            return _Gate(allowed=True, trial_until=trial_until)
-        return _Gate(allowed=False, open_until=trial_until)
-
-    async def _wait_for_circuit(self, job: ClaimedJob, gate: _Gate) -> Outcome:
+    async def _wait_for_circuit(self, job: ClaimedJob, gate: Gate) -> Outcome:
         """The circuit is open: back to the queue without a call and without spending a
         retry. The claim skips the job until the circuit lets calls through again."""
         delay = self.policy.breaker.open_seconds * (1 + self._rng.random())
@@ -187,7 +137,7 @@ class JobRunner:
         integration_id: uuid.UUID,
         sync_type: str,
         started: float,
-        attempt: _Attempt,
+        attempt: Attempt,
     ) -> Outcome:
         async with self.sessionmaker() as session:
             # Read, then talk to ResMan with no transaction open, then write: a slow or
@@ -214,11 +164,11 @@ class JobRunner:
                     details={"action": result.action},
                     duration_ms=_ms(started),
                 )
-                await self._record_calls(session, integration_id, attempt=attempt)
+                await self.circuits.settle(session, integration_id, attempt=attempt)
         return Outcome(job.id, "succeeded", resman_lead_id=result.prospect_id)
 
     async def _run_refresh(
-        self, job: ClaimedJob, integration_id: uuid.UUID, attempt: _Attempt
+        self, job: ClaimedJob, integration_id: uuid.UUID, attempt: Attempt
     ) -> Outcome:
         """A webhook (or any trigger) asked us to fetch one prospect's current state."""
         async with self.sessionmaker() as session:
@@ -238,7 +188,7 @@ class JobRunner:
             )
             # The apply's writes and the job's success commit together.
             await self._mark_done(session, job, resman_lead_id=None)
-            await self._record_calls(session, integration_id, attempt=attempt)
+            await self.circuits.settle(session, integration_id, attempt=attempt)
             await session.commit()
         return Outcome(job.id, "succeeded", error=None if state == "applied" else state)
 
@@ -260,7 +210,7 @@ class JobRunner:
         *,
         sync_type: str,
         started: float,
-        attempt: _Attempt,
+        attempt: Attempt,
     ) -> Outcome:
         failure = classify(exc)
         error_id = uuid.uuid4().hex[:12]
@@ -278,12 +228,12 @@ class JobRunner:
             now = utcnow()
             open_until = None
             if job.integration_id is not None:
-                open_until = await self._record_calls(
+                open_until = await self.circuits.settle(
                     session,
                     job.integration_id,
                     attempt=attempt,
                     pause_for=self._pause_seconds(failure),
-                )
+                ) or await circuit_store.open_until(session, integration_id=job.integration_id)
             # A failure that trips, or meets, an open circuit spends no retry: an outage
             # must not turn good leads into dead letters.
             held = open_until is not None and open_until > now
@@ -361,47 +311,6 @@ class JobRunner:
             rng=self._rng,
         )
         return max(delay, policy.ambiguous_retry_floor) if _ambiguous(exc) else delay
-
-    async def _record_calls(
-        self,
-        session: AsyncSession,
-        integration_id: uuid.UUID,
-        *,
-        attempt: _Attempt,
-        pause_for: float | None = None,
-    ) -> datetime | None:
-        """Settle the breaker after this job's ResMan calls: open or close the shared circuit
-        as they say. Returns the open-until time now in force (None: closed)."""
-        breaker = self.breaker(integration_id)
-        cooldown, reason = attempt.tripped, "failure_rate"
-        trial_until = attempt.gate.trial_until
-        if trial_until is not None:
-            if attempt.calls.failed or pause_for is not None:
-                cooldown, reason = breaker.trip(), "trial_failed"
-            elif attempt.calls.answered:
-                # ResMan answered the trial: close at once and let the backlog drain.
-                breaker.closed()
-                if await circuit_store.close_after_trial(
-                    session, integration_id=integration_id, trial_until=trial_until
-                ):
-                    log.info("circuit closed", integration_id=str(integration_id))
-        pauses = [s for s in (cooldown, pause_for) if s is not None]
-        if not pauses:
-            return await circuit_store.open_until(session, integration_id=integration_id)
-        if pause_for is not None and cooldown is None:
-            reason = "paused"
-        until = utcnow() + timedelta(seconds=max(pauses))
-        in_force = await circuit_store.open_circuit(
-            session, integration_id=integration_id, until=until
-        )
-        CIRCUIT_OPENED.labels(reason=reason).inc()
-        log.warning(
-            "circuit opened",
-            integration_id=str(integration_id),
-            reason=reason,
-            seconds=round(max(pauses), 3),
-        )
-        return in_force
 
 
 class _LeaseLostError(Exception):
