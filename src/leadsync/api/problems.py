@@ -19,8 +19,6 @@ from leadsync.observability.logging import get_logger
 PROBLEM_JSON = "application/problem+json"
 CORRELATION_HEADER = "X-Correlation-ID"
 
-log = get_logger(__name__)
-
 
 class ProblemError(Exception):
     """Raise from a route or service to answer with a problem document."""
@@ -125,7 +123,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         # an id, never a stack trace or the exception text (it may quote SQL parameters);
         # the traceback is logged, redacted, under the same id.
         correlation_id = uuid.uuid4().hex
-        log.error(
+        # A fresh logger (see the runner's internal errors): this line must never be lost.
+        get_logger(__name__).error(
             "unhandled error",
             correlation_id=correlation_id,
             method=request.method,

@@ -217,7 +217,9 @@ class JobRunner:
         message = safe_message(exc, failure, error_id=error_id)
         if failure.category == INTERNAL:
             # A bug: the traceback goes to the log (redacted) under the id the row shows.
-            log.error(
+            # A fresh logger, not the module's cached one: the line that carries a bug's
+            # traceback must go through whatever pipeline is configured now.
+            get_logger(__name__).error(
                 "job failed on an internal error",
                 job_id=str(job.id),
                 error_id=error_id,
