@@ -149,7 +149,13 @@ def up(
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Interface to bind.")] = "0.0.0.0",  # noqa: S104
+    host: Annotated[
+        str | None,
+        typer.Option(
+            help="Interface to bind (default LEADSYNC_HOST, 127.0.0.1). Use 0.0.0.0 behind a "
+            "load balancer or in a container."
+        ),
+    ] = None,
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     with_worker: Annotated[
         bool, typer.Option(help="Also run a queue worker in this process.")
@@ -164,7 +170,7 @@ def serve(
     settings = get_settings()
     uvicorn.run(
         create_app(settings, run_worker=with_worker),
-        host=host,
+        host=host or settings.host,
         port=port,
         log_config=None,
         proxy_headers=True,

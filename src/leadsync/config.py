@@ -50,6 +50,47 @@ class Settings(BaseSettings):
     )
     resman_burst: int = Field(default=400, description="Per-account request budget (bucket size).")
     resman_max_connections: int = 100
+    resman_max_answer_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=1024,
+        description="Largest ResMan answer read (decoded bytes); a larger one is refused "
+        "(a SearchProspects window is split instead).",
+    )
+    resman_call_timeout: float = Field(
+        default=60.0,
+        gt=0,
+        description="Total time one ResMan call may take, body included (a slow endless "
+        "stream is cut here even when every read is within the read timeout).",
+    )
+    # --- retries and circuit breaker (see sync/breaker.py) ----------------------------
+    retry_base_seconds: float = Field(default=0.5, gt=0, description="Back-off base.")
+    retry_cap_seconds: float = Field(default=300.0, gt=0, description="Longest back-off.")
+    retry_unknown_error_base_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Back-off base after a ResMan error description we do not recognise.",
+    )
+    retry_max: int = Field(
+        default=12, ge=1, description="Most retries of a transiently failing job."
+    )
+    breaker_window_seconds: float = Field(
+        default=30.0, gt=0, description="Sliding window of ResMan call outcomes."
+    )
+    breaker_minimum_calls: int = Field(
+        default=20, ge=1, description="Calls in the window before the failure rate counts."
+    )
+    breaker_failure_rate: float = Field(
+        default=0.5, gt=0, le=1, description="Transport failure share that opens the circuit."
+    )
+    breaker_open_seconds: float = Field(
+        default=2.0, gt=0, description="First cool-down before one trial call."
+    )
+    breaker_open_max_seconds: float = Field(
+        default=8.0, gt=0, description="Longest cool-down (doubles after each failed trial)."
+    )
+    breaker_trial_seconds: float = Field(
+        default=30.0, gt=0, description="How long a trial may run before another may start."
+    )
     # --- API / server ------------------------------------------------------------------
     host: str = "127.0.0.1"
     port: int = 8000

@@ -24,6 +24,7 @@ from leadsync.resman.client import ResManClient
 from leadsync.security.crypto import KeyRing, load_keys, open_json
 from leadsync.sync.feed import FeedSubscriber
 from leadsync.sync.flags import push_paused
+from leadsync.sync.policy import RetryPolicy
 from leadsync.sync.runner import JobRunner
 from leadsync.sync.scheduler import PullLocks, PullScheduler
 from leadsync.sync.targets import TargetCache
@@ -82,7 +83,7 @@ class Runtime:
             sessionmaker=sessionmaker,
             targets=targets,
             worker_id=worker_id(),
-            ambiguous_retry_floor=settings.resman_read_timeout,
+            policy=RetryPolicy.from_settings(settings),
         )
         worker = Worker(runner=runner, sessionmaker=sessionmaker, is_paused=push_paused)
         hub = EventHub(sessionmaker=sessionmaker, config=HubConfig.from_settings(settings))

@@ -17,6 +17,7 @@ from leadsync.resman import (
     WindowOverflowError,
     search_window,
 )
+from leadsync.resman.errors import AnswerTooLargeError
 from leadsync.resman.models import Prospect
 from leadsync.resman.sandbox import seed
 
@@ -102,3 +103,23 @@ async def _drain(
 ) -> None:
     async for prospect in search_window(client=client, creds=creds, start=start, end=end):
         into.append(prospect)
+
+
+async def test_a_page_over_the_answer_size_cap_is_split_like_an_overflow(
+    sandbox_url: str, creds: ResManCredentials, admin: httpx.AsyncClient
+) -> None:
+    # 300 prospects: far below the sandbox's 502 threshold (500), far above what 48 KB holds.
+    await bulk(admin, count=300, start=T0, end=T0 + timedelta(hours=1), rng=5)
+    start, end = T0 - timedelta(minutes=1), T0 + timedelta(hours=1, minutes=1)
+    async with ResManClient(base_url=sandbox_url, max_answer_bytes=48 * 1024) as small:
+        with pytest.raises(AnswerTooLargeError, match="larger than 49152 bytes"):
+            await small.search_prospects(creds=creds, modified_start=start, modified_end=end)
+        progress: list[SearchProgress] = []
+        ids = [
+            p.prospect_id
+            async for p in search_window(
+                client=small, creds=creds, start=start, end=end, on_progress=progress.append
+            )
+        ]
+    assert len(ids) == len(set(ids)) == 300
+    assert progress[-1].windows_split >= 3

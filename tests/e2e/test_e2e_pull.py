@@ -179,6 +179,36 @@ async def test_overlap_rereads_recent_changes_without_effect(stack: Stack) -> No
     assert len(await stored_prospect_ids(stack, stack.a)) == 40
 
 
+async def test_status_filter_takes_the_spec_string_array(stack: Stack) -> None:
+    now = utcnow()
+    await bulk(
+        stack,
+        stack.a,
+        count=30,
+        start=now - timedelta(minutes=3),
+        end=now - timedelta(seconds=5),
+        seed=6,
+    )
+
+    def ids(body: dict[str, Any]) -> list[str]:
+        return sorted(lead["resman_lead_id"] for lead in body["leads"])
+
+    commas = await pull(stack, stack.a, status_filter="new,lost", limit=1000)
+    # status_filter=new&status_filter=lost (the spec's string[]); it used to keep the last one.
+    repeated = await pull(stack, stack.a, status_filter=["new", "lost"], limit=1000)
+    mixed = await pull(stack, stack.a, status_filter=["lost", "new,lost"], limit=1000)
+    assert ids(commas)
+    assert ids(commas) == ids(repeated) == ids(mixed)
+    assert all(lead["status"] in ("new", "lost") for lead in repeated["leads"])
+    response = await stack.api.get(
+        "/api/resman/leads/pull",
+        params={"property_id": str(stack.a.property_id), "status_filter": ["new", "maybe"]},
+        headers=stack.auth(stack.a),
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "status_filter"
+
+
 async def test_cursor_stops_before_a_window_that_cannot_be_read(stack: Stack) -> None:
     now = utcnow().replace(microsecond=0)
     crowd_at = now - timedelta(minutes=10)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC
 
 import pytest
 import structlog
@@ -29,6 +30,12 @@ from leadsync.observability.logging import (
         ("IntegrationPartnerID=partner-77&x=1", "partner-77"),
         ("Authorization: Bearer abc.def.ghi", "abc.def.ghi"),
         ("secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2 used", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2"),
+        ("tel:+15125550199", "5125550199"),
+        (
+            "(sqlite3.IntegrityError) UNIQUE constraint failed\n[SQL: INSERT INTO lead_link]\n"
+            "[parameters: ('Maria', 'Gomez', 'x')]\n(Background on this error at: ...)",
+            "Gomez",
+        ),
     ],
 )
 def test_redact_text_masks_pii_and_secrets(text: str, secret: str) -> None:
@@ -43,6 +50,29 @@ def test_redact_text_keeps_harmless_numbers_and_ids() -> None:
     assert redact_text(text) == text
     for guid in ("cd57bea1-4418-9012-a9bf-0a13f1966c20", "a714d7bd-edda-58d9-8a4c-b91973197e67"):
         assert redact_text(f"integration {guid} pulled") == f"integration {guid} pulled"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-12-02 16:38:06 [info] job attempt failed",
+        "at 2026-12-02T16:38:06.123456+00:00 and 2026-12-02 16:38:06.5",
+        "peer 127.0.0.1:8000 from 10.20.30.40",
+    ],
+)
+def test_timestamps_and_ip_addresses_are_not_garbled(text: str) -> None:
+    # They used to come out as "[redacted]:15:[redacted]".
+    assert redact_text(text) == text
+
+
+@given(st.datetimes(timezones=st.just(UTC)))
+def test_no_timestamp_is_mistaken_for_a_phone(value: object) -> None:
+    assert redact_text(str(value)) == str(value)
+
+
+@given(st.ip_addresses(v=4))
+def test_no_ipv4_address_is_mistaken_for_a_phone(value: object) -> None:
+    assert redact_text(f"peer {value}:443") == f"peer {value}:443"
 
 
 @given(st.uuids())

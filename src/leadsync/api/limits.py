@@ -35,6 +35,7 @@ class BodySizeLimit:
                     return
         received = 0
         rejected = False
+        started = False
 
         async def limited_receive() -> Message:
             nonlocal received, rejected
@@ -46,11 +47,22 @@ class BodySizeLimit:
                     raise _TooLarge
             return message
 
-        try:
-            await self.app(scope, limited_receive, send)
-        except _TooLarge:
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
             if rejected:
-                await self._reject(send, scope)
+                # FastAPI turns any error while reading the body into its own answer (a 400
+                # "error parsing the body"); for an oversized body that answer is the 413.
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not rejected:
+                raise
+        if rejected and not started:
+            await self._reject(send, scope)
 
     async def _reject(self, send: Send, scope: Scope) -> None:
         body = json.dumps(

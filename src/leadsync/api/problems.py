@@ -6,6 +6,7 @@ names the problem, and for validation errors the list of offending fields in ``e
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,7 +14,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from leadsync.observability.logging import get_logger
+
 PROBLEM_JSON = "application/problem+json"
+CORRELATION_HEADER = "X-Correlation-ID"
 
 
 class ProblemError(Exception):
@@ -44,6 +48,7 @@ def problem_response(
     instance: str | None = None,
     errors: list[dict[str, str]] | None = None,
     headers: dict[str, str] | None = None,
+    extra: dict[str, str] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
     body["detail"] = detail
@@ -51,6 +56,8 @@ def problem_response(
         body["instance"] = instance
     if errors:
         body["errors"] = errors
+    if extra:
+        body.update(extra)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -108,4 +115,28 @@ def install_problem_handlers(app: FastAPI) -> None:
             detail=str(exc.detail),
             instance=request.url.path,
             headers=dict(exc.headers) if exc.headers else None,
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # A bug (or the database failing under us): the client gets a problem document with
+        # an id, never a stack trace or the exception text (it may quote SQL parameters);
+        # the traceback is logged, redacted, under the same id.
+        correlation_id = uuid.uuid4().hex
+        # A fresh logger (see the runner's internal errors): this line must never be lost.
+        get_logger(__name__).error(
+            "unhandled error",
+            correlation_id=correlation_id,
+            method=request.method,
+            path=request.url.path,
+            exc_info=exc,
+        )
+        return problem_response(
+            status=500,
+            title="Internal error",
+            detail=f"an unexpected error occurred; quote correlation id {correlation_id} "
+            "to find it in the log",
+            instance=request.url.path,
+            headers={CORRELATION_HEADER: correlation_id},
+            extra={"correlation_id": correlation_id},
         )

@@ -7,6 +7,8 @@ normalised to those async drivers. Alembic runs synchronously on the matching sy
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -79,6 +81,11 @@ def _ensure_sqlite_folder(url: str) -> None:
     database = make_url(url).database
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # The file itself is created owner-only before SQLite opens it (SQLite would apply
+        # the umask, typically 0644); its -wal and -shm files copy these permissions.
+        os.close(os.open(database, os.O_RDWR | os.O_CREAT, 0o600))
+        with contextlib.suppress(PermissionError):  # someone else's file: theirs to keep
+            os.chmod(database, 0o600)
 
 
 def _sqlite_on_connect(dbapi_connection: Any, *, foreign_keys: bool) -> None:

@@ -46,7 +46,12 @@ SENSITIVE_KEYS = frozenset(
 _EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 # Phone-like runs: optional +, then 7+ digits possibly separated by spaces, dots, dashes, parens.
 # Not inside identifiers: a UUID's "-4418-9012-" digit groups are not a phone number.
-_PHONE_RE = re.compile(r"(?<![\w.\-])\+?\(?\d[\d\s().-]{6,}\d(?![\w\-])")
+# Not after "12:" either: the seconds of a timestamp ("16:38:06.123456") are not a phone.
+_PHONE_RE = re.compile(r"(?<![\w.\-])(?<!\d:)\+?\(?\d[\d\s().-]{6,}\d(?![\w\-])")
+# What the phone pattern must leave alone: dates ("2026-12-02 16") and IPv4 addresses.
+_NOT_A_PHONE_RE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2})?|\d{1,3}(?:\.\d{1,3}){3}")
+# SQLAlchemy quotes a failed statement's parameters (names, emails, phones) in its messages.
+_SQL_PARAMS_RE = re.compile(r"\[parameters: [^\n]*")
 _SECRET_PARAM_RE = re.compile(
     r"(?i)\b(apikey|api_key|integrationpartnerid|password|secret|token)=([^&\s]+)"
 )
@@ -55,12 +60,19 @@ _WHSEC_RE = re.compile(r"whsec_[A-Za-z0-9+/=]+")
 
 
 def redact_text(text: str) -> str:
-    """Mask emails, phone numbers, bearer tokens, secrets and `key=value` credentials."""
+    """Mask emails, phone numbers, SQL parameters, bearer tokens, secrets and `key=value`
+    credentials; timestamps and IP addresses stay readable."""
     text = _SECRET_PARAM_RE.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
     text = _BEARER_RE.sub(f"Bearer {REDACTED}", text)
     text = _WHSEC_RE.sub(REDACTED, text)
+    text = _SQL_PARAMS_RE.sub(f"[parameters: {REDACTED}]", text)
     text = _EMAIL_RE.sub(REDACTED, text)
-    return _PHONE_RE.sub(REDACTED, text)
+    return _PHONE_RE.sub(_phone, text)
+
+
+def _phone(match: re.Match[str]) -> str:
+    found = match.group(0)
+    return found if _NOT_A_PHONE_RE.fullmatch(found.strip()) else REDACTED
 
 
 def _redact_value(key: str, value: Any) -> Any:
@@ -127,6 +139,8 @@ def configure_logging(*, level: str = "INFO", fmt: str = "auto") -> None:
     # httpx logs full request URLs at INFO; our client logs its own redacted line instead.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # aiosqlite logs every statement WITH its parameters (names, emails, phones) at DEBUG.
+    logging.getLogger("aiosqlite").setLevel(logging.WARNING)
     # Alembic narrates every plugin and step at INFO; a start-up should print one line.
     logging.getLogger("alembic").setLevel(logging.WARNING)
 

@@ -198,3 +198,18 @@ def api_outcome(exc: BaseException | None) -> str:
 
 def observe_api_call(*, method: str, seconds: float, exc: BaseException | None) -> None:
     RESMAN_REQUESTS.labels(method, api_outcome(exc)).observe(seconds)
+
+
+#: Jobs that failed on an error of ours (a bug, a constraint violation): dead-lettered at
+#: once, never retried, never counted against ResMan's circuit breaker.
+INTERNAL_ERRORS = Counter(
+    "leadsync_internal_errors",
+    "Sync jobs dead-lettered because of an internal error (a bug), by operation.",
+    ["operation"],
+)
+#: Times an integration's circuit opened (a trip of the failure rate, a failed trial, a pause).
+CIRCUIT_OPENED = Counter(
+    "leadsync_circuit_opened",
+    "Times a ResMan integration's circuit breaker opened, by reason.",
+    ["reason"],
+)

@@ -8,6 +8,7 @@ never credentials, XML or personal data.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -23,14 +24,22 @@ from leadsync.resman import responses, wire
 from leadsync.resman.budget import RequestBudget
 from leadsync.resman.classify import classify_request_error, classify_status
 from leadsync.resman.credentials import ResManCredentials
-from leadsync.resman.errors import BusinessError, ResManError
+from leadsync.resman.errors import AnswerTooLargeError, BusinessError, ResManError, TimeoutError_
 from leadsync.resman.mits import build_lead_management
 from leadsync.resman.models import Employee, NamedItem, PersonStatus, PropertyInfo, Prospect
+from leadsync.resman.outcomes import record_call
 
 T = TypeVar("T")
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 DEFAULT_MAX_CONNECTIONS = 100
+#: Largest answer read; a few MB holds thousands of prospects (SearchProspects windows are
+#: split below it), far less than what would hurt the process.
+DEFAULT_MAX_ANSWER_BYTES = 8 * 1024 * 1024
+#: How much of an error answer (non-2xx) is read to classify it.
+ERROR_BODY_BYTES = 64 * 1024
+#: Total time of one call, body included.
+DEFAULT_CALL_TIMEOUT = 60.0
 
 
 class ResManClient:
@@ -49,6 +58,8 @@ class ResManClient:
         budget: RequestBudget | None = None,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         transport: httpx.AsyncBaseTransport | None = None,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
+        call_timeout: float = DEFAULT_CALL_TIMEOUT,
     ) -> None:
         url = httpx.URL(base_url)
         if url.scheme not in ("http", "https") or not url.host:
@@ -56,6 +67,8 @@ class ResManClient:
         self.base_url = base_url.rstrip("/")
         self.budget = budget
         self.max_connections = max_connections
+        self.max_answer_bytes = max_answer_bytes
+        self.call_timeout = call_timeout
         self._http = httpx.AsyncClient(
             timeout=timeout,
             limits=httpx.Limits(
@@ -86,6 +99,8 @@ class ResManClient:
             ),
             max_connections=settings.resman_max_connections,
             transport=transport,
+            max_answer_bytes=settings.resman_max_answer_bytes,
+            call_timeout=settings.resman_call_timeout,
         )
 
     @property
@@ -121,29 +136,27 @@ class ResManClient:
         if self.budget is not None:
             await self.budget.acquire(creds.account_id)
         started = time.perf_counter()
-        status: int | None = None
+        seen: list[int] = []  # the HTTP status, once an answer started
         try:
             try:
-                response = await self._http.post(
-                    f"{self.base_url}/{method}", data=form, headers={"Accept": accept}
-                )
-            except httpx.RequestError as exc:
-                raise classify_request_error(exc, method=method) from exc
-            status = response.status_code
-            if not response.is_success:
-                raise classify_status(
+                # The total budget covers the body too: an answer trickling in forever
+                # keeps every single read within the read timeout.
+                async with asyncio.timeout(self.call_timeout):
+                    body = await self._exchange(method, form=form, accept=accept, seen=seen)
+            except TimeoutError:
+                raise TimeoutError_(
+                    f"{method}: no complete answer within {self.call_timeout:g} s "
+                    "(limit LEADSYNC_RESMAN_CALL_TIMEOUT)",
                     method=method,
-                    status_code=status,
-                    body=response.text,
-                    headers=response.headers,
-                )
-            result = read(response.content)
+                ) from None
+            result = read(body)
         except ResManError as exc:
             metrics.observe_api_call(method=method, seconds=time.perf_counter() - started, exc=exc)
+            record_call(exc)
             self._log.info(
                 "resman.call",
                 method=method,
-                status=status,
+                status=seen[0] if seen else None,
                 duration_ms=_elapsed_ms(started),
                 error=type(exc).__name__,
                 category=exc.category if isinstance(exc, BusinessError) else None,
@@ -151,10 +164,51 @@ class ResManClient:
             )
             raise
         metrics.observe_api_call(method=method, seconds=time.perf_counter() - started, exc=None)
+        record_call(None)
         self._log.debug(
-            "resman.call", method=method, status=status, duration_ms=_elapsed_ms(started)
+            "resman.call", method=method, status=seen[0], duration_ms=_elapsed_ms(started)
         )
         return result
+
+    async def _exchange(
+        self, method: str, *, form: dict[str, str], accept: str, seen: list[int]
+    ) -> bytes:
+        """Send the request and read at most ``max_answer_bytes`` of the answer."""
+        try:
+            async with self._http.stream(
+                "POST", f"{self.base_url}/{method}", data=form, headers={"Accept": accept}
+            ) as response:
+                seen.append(response.status_code)
+                if not response.is_success:
+                    # The status decides; the body only needs to show its first words (the
+                    # 502 "buffer overflow" marker), so a huge error page is never read.
+                    head = await _read_head(response, ERROR_BODY_BYTES)
+                    raise classify_status(
+                        method=method,
+                        status_code=response.status_code,
+                        body=head.decode("utf-8", "replace"),
+                        headers=response.headers,
+                    )
+                return await self._read_capped(method, response)
+        except httpx.RequestError as exc:
+            raise classify_request_error(exc, method=method) from exc
+
+    async def _read_capped(self, method: str, response: httpx.Response) -> bytes:
+        limit = self.max_answer_bytes
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            # Refused before a byte of the body is read.
+            raise AnswerTooLargeError(method=method, limit=limit, bytes_read=0)
+        chunks: list[bytes] = []
+        size = 0
+        # Decoded bytes are counted: a small gzip answer that inflates past the limit (a
+        # compression bomb) is cut as well.
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > limit:
+                raise AnswerTooLargeError(method=method, limit=limit, bytes_read=size)
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     # --- MITS (XML) --------------------------------------------------------------------
 
@@ -276,6 +330,15 @@ class ResManClient:
             accept=wire.ACCEPT_JSON,
             read=lambda b: responses.read_account_id(b, method=method),
         )
+
+
+async def _read_head(response: httpx.Response, size: int) -> bytes:
+    head = b""
+    async for chunk in response.aiter_bytes():
+        head += chunk
+        if len(head) >= size:
+            break
+    return head[:size]
 
 
 def _elapsed_ms(started: float) -> float:

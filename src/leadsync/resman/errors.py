@@ -56,6 +56,33 @@ class WindowOverflowError(ResManError):
     retryable = False
 
 
+class AnswerTooLargeError(WindowOverflowError):
+    """The answer grew past ``LEADSYNC_RESMAN_MAX_ANSWER_BYTES``; reading stopped there.
+
+    Permanent: the same request gets the same answer, so retrying only burns memory and
+    bandwidth. A SearchProspects window is split instead (it is a WindowOverflowError, the
+    remedy of the 502 buffer overflow); any other call is dead-lettered naming the limit, and
+    the operator may raise the limit and replay it.
+    """
+
+    def __init__(self, *, method: str, limit: int, bytes_read: int) -> None:
+        super().__init__(
+            f"{method}: answer larger than {limit} bytes refused "
+            "(limit LEADSYNC_RESMAN_MAX_ANSWER_BYTES)",
+            method=method,
+        )
+        self.limit = limit
+        #: How much was read before giving up: at most the limit plus one network chunk.
+        self.bytes_read = bytes_read
+
+
+class UnsafeAnswerError(ResManError):
+    """ResMan's answer held a DOCTYPE/entity declaration (XML bomb, external entity).
+
+    Permanent: no well-behaved ResMan sends one, and asking again only invites it again.
+    """
+
+
 class BusinessError(ResManError):
     """HTTP 200 with Status Error/Failed: ResMan refused the request itself."""
 

@@ -3,7 +3,9 @@
 MITS methods answer a ``<ResMan>`` XML envelope (parsed by the MITS codec); Leasing and
 Account methods answer JSON with the same envelope fields. A ``Status`` other than Success is a
 business error even though the HTTP status is 200; a body we cannot read (an HTML page from a
-proxy, a truncated document) is a :class:`ResponseFormatError`, which is transient.
+proxy, a truncated document) is a :class:`ResponseFormatError`, which is transient; a body
+with a DOCTYPE/entity declaration (XML bomb, external entity) is an :class:`UnsafeAnswerError`,
+which is permanent.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from leadsync.resman.classify import classify_business_error
-from leadsync.resman.errors import ResponseFormatError
+from leadsync.resman.errors import ResponseFormatError, UnsafeAnswerError, UnsafeXMLError
 from leadsync.resman.mits import parse_envelope
 from leadsync.resman.models import (
     Employee,
@@ -33,7 +35,11 @@ def read_mits_envelope(body: bytes, *, method: str) -> Envelope:
     """The envelope of a MITS answer; raises the typed error of a failed one."""
     try:
         envelope = parse_envelope(body)
-    except ValueError as exc:  # MalformedXMLError, UnsafeXMLError and shape errors
+    except UnsafeXMLError as exc:
+        raise UnsafeAnswerError(
+            f"{method}: unsafe XML (DOCTYPE/entity) refused", method=method
+        ) from exc
+    except ValueError as exc:  # MalformedXMLError and shape errors
         raise ResponseFormatError(f"{method}: unreadable XML answer", method=method) from exc
     if not envelope.ok:
         raise classify_business_error(envelope.error_description, method=method)

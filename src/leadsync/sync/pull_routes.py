@@ -54,10 +54,13 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _statuses(status_filter: str | None) -> frozenset[str] | None:
-    if status_filter is None or not status_filter.strip():
+def _statuses(status_filter: list[str] | None) -> frozenset[str] | None:
+    # The spec's string[] (status_filter=a&status_filter=b), commas within each, or both.
+    wanted = frozenset(
+        s.strip() for value in status_filter or () for s in value.split(",") if s.strip()
+    )
+    if not wanted:
         return None
-    wanted = frozenset(s.strip() for s in status_filter.split(",") if s.strip())
     unknown = sorted(wanted - set(CONVERSATION_STATUSES))
     if unknown:
         raise ProblemError(
@@ -211,7 +214,11 @@ async def pull_leads(
     ] = None,
     date_to: Annotated[datetime | None, Query(description="modified before (default: now)")] = None,
     status_filter: Annotated[
-        str | None, Query(description="comma-separated statuses of the leads to return")
+        list[str] | None,
+        Query(
+            description="statuses of the leads to return: repeat the parameter "
+            "(status_filter=new&status_filter=contacted) or separate them with commas"
+        ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     include_conversations: bool = False,

@@ -13,7 +13,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadsync.db.models import ResmanIntegration
@@ -21,29 +20,23 @@ from leadsync.db.session import begin_read
 from leadsync.db.types import utcnow
 from leadsync.observability import metrics
 from leadsync.observability.logging import get_logger
-from leadsync.resman.errors import (
-    AuthenticationError,
-    BusinessError,
-    ConnectionError_,
-    RateLimitedError,
-    ResManError,
-    TimeoutError_,
-    TransientError,
-)
-from leadsync.sync import queue
+from leadsync.observability.metrics import INTERNAL_ERRORS
+from leadsync.resman.errors import ConnectionError_, TimeoutError_
+from leadsync.resman.outcomes import tally_calls
+from leadsync.sync import circuit_store, queue
 from leadsync.sync.backoff import retry_delay
+from leadsync.sync.circuit import Attempt, Circuits, Gate
+from leadsync.sync.failures import INTERNAL, Failure, classify, safe_message
+from leadsync.sync.policy import RetryPolicy
 from leadsync.sync.push import plan_push, record_push, send_push
 from leadsync.sync.queue import ClaimedJob
 from leadsync.sync.synclog import log_sync
 from leadsync.sync.targets import IntegrationNotFoundError, TargetCache
 from leadsync.sync.webhooks import process_inbox_job
 
-log = get_logger(__name__)
+__all__ = ["JobRunner", "Outcome", "classify"]
 
-#: Consecutive transient failures of one integration that open its circuit.
-CIRCUIT_THRESHOLD = 5
-CIRCUIT_BASE_SECONDS = 5.0
-CIRCUIT_MAX_SECONDS = 300.0
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,38 +48,6 @@ class Outcome:
     error: str | None = None
 
 
-@dataclass(slots=True)
-class _Circuit:
-    failures: int = 0
-    trips: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class _Failure:
-    category: str
-    permanent: bool
-    retry_after: float | None
-    #: Pause the whole integration (outage, throttling, bad credentials).
-    pause: bool
-
-
-def classify(exc: BaseException) -> _Failure:
-    """What a failure means for the job: the sync engine decides from the error type alone."""
-    if isinstance(exc, RateLimitedError):
-        return _Failure("rate_limited", False, exc.retry_after, pause=True)
-    if isinstance(exc, TransientError):
-        return _Failure("transient", False, exc.retry_after, pause=False)
-    if isinstance(exc, AuthenticationError):
-        return _Failure("authentication", False, None, pause=True)
-    if isinstance(exc, BusinessError):
-        return _Failure(exc.category, not exc.retryable, None, pause=False)
-    if isinstance(exc, ResManError):
-        return _Failure("resman", not exc.retryable, None, pause=False)
-    if isinstance(exc, IntegrationNotFoundError):
-        return _Failure("integration_missing", True, None, pause=False)
-    return _Failure("internal", False, None, pause=False)
-
-
 class JobRunner:
     def __init__(
         self,
@@ -96,18 +57,24 @@ class JobRunner:
         worker_id: str,
         lease: timedelta = timedelta(seconds=60),
         rng: random.Random | None = None,
-        ambiguous_retry_floor: float = 30.0,
+        policy: RetryPolicy | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.targets = targets
         self.worker_id = worker_id
         self.lease = lease
         self._rng = rng or random.Random()  # jitter only
-        #: After a timeout or dropped connection ResMan may still be processing our request;
-        #: retrying sooner could create the prospect twice before the duplicate check can
-        #: see the first one. Set to the client's read timeout.
-        self.ambiguous_retry_floor = ambiguous_retry_floor
-        self._circuits: dict[uuid.UUID, _Circuit] = {}
+        self.policy = policy or RetryPolicy()
+
+    @property
+    def policy(self) -> RetryPolicy:
+        return self._policy
+
+    @policy.setter
+    def policy(self, policy: RetryPolicy) -> None:
+        # New breaker settings start new breakers: a window is only read with its own rules.
+        self._policy = policy
+        self.circuits = Circuits(policy.breaker)
 
     async def claim_and_run(self, *, job_id: uuid.UUID) -> Outcome | None:
         """Run one specific job now if it is due (the API's inline first attempt)."""
@@ -124,19 +91,53 @@ class JobRunner:
     async def run(self, job: ClaimedJob) -> Outcome:
         started = time.perf_counter()
         sync_type = str(job.sync_data.get("sync_type", "update"))
-        try:
-            if job.integration_id is None:
-                raise IntegrationNotFoundError("job has no integration")
-            if job.sync_operation == "pull":
-                return await self._run_refresh(job, job.integration_id)
-            return await self._run_push(job, job.integration_id, sync_type, started)
-        except _LeaseLostError:
-            return Outcome(job.id, "lost")
-        except Exception as exc:  # every failure is settled; none escapes the runner
-            return await self._settle_failure(job, exc, sync_type=sync_type, started=started)
+        attempt = Attempt()
+        with tally_calls(attempt.calls):
+            try:
+                if job.integration_id is None:
+                    raise IntegrationNotFoundError("job has no integration")
+                attempt.gate = await self.circuits.gate(self.sessionmaker, job.integration_id)
+                if not attempt.gate.allowed:
+                    return await self._wait_for_circuit(job, attempt.gate)
+                if attempt.gate.trial_until is None:
+                    # The trial alone decides a half-open circuit; otherwise every call
+                    # enters the window the moment it ends.
+                    attempt.calls.on_call = self.circuits.window(job.integration_id, attempt)
+                if job.sync_operation == "pull":
+                    return await self._run_refresh(job, job.integration_id, attempt)
+                return await self._run_push(job, job.integration_id, sync_type, started, attempt)
+            except _LeaseLostError:
+                return Outcome(job.id, "lost")
+            except Exception as exc:  # every failure is settled; none escapes the runner
+                return await self._settle_failure(
+                    job, exc, sync_type=sync_type, started=started, attempt=attempt
+                )
+
+    async def _wait_for_circuit(self, job: ClaimedJob, gate: Gate) -> Outcome:
+        """The circuit is open: back to the queue without a call and without spending a
+        retry. The claim skips the job until the circuit lets calls through again."""
+        delay = self.policy.breaker.open_seconds * (1 + self._rng.random())
+        until = gate.open_until.isoformat(timespec="seconds") if gate.open_until else "?"
+        message = f"[circuit_open] ResMan calls paused until {until}"
+        async with self.sessionmaker() as session, session.begin():
+            owned = await queue.schedule_retry(
+                session,
+                job_id=job.id,
+                worker_id=self.worker_id,
+                delay=delay,
+                error=message,
+                category="circuit_open",
+                count_retry=False,
+            )
+        return Outcome(job.id, "retry" if owned else "lost", error=message)
 
     async def _run_push(
-        self, job: ClaimedJob, integration_id: uuid.UUID, sync_type: str, started: float
+        self,
+        job: ClaimedJob,
+        integration_id: uuid.UUID,
+        sync_type: str,
+        started: float,
+        attempt: Attempt,
     ) -> Outcome:
         async with self.sessionmaker() as session:
             # Read, then talk to ResMan with no transaction open, then write: a slow or
@@ -163,10 +164,12 @@ class JobRunner:
                     details={"action": result.action},
                     duration_ms=_ms(started),
                 )
-                await self._close_circuit(session, integration_id)
+                await self.circuits.settle(session, integration_id, attempt=attempt)
         return Outcome(job.id, "succeeded", resman_lead_id=result.prospect_id)
 
-    async def _run_refresh(self, job: ClaimedJob, integration_id: uuid.UUID) -> Outcome:
+    async def _run_refresh(
+        self, job: ClaimedJob, integration_id: uuid.UUID, attempt: Attempt
+    ) -> Outcome:
         """A webhook (or any trigger) asked us to fetch one prospect's current state."""
         async with self.sessionmaker() as session:
             await begin_read(session)
@@ -185,7 +188,7 @@ class JobRunner:
             )
             # The apply's writes and the job's success commit together.
             await self._mark_done(session, job, resman_lead_id=None)
-            await self._close_circuit(session, integration_id)
+            await self.circuits.settle(session, integration_id, attempt=attempt)
             await session.commit()
         return Outcome(job.id, "succeeded", error=None if state == "applied" else state)
 
@@ -201,17 +204,43 @@ class JobRunner:
             raise _LeaseLostError
 
     async def _settle_failure(
-        self, job: ClaimedJob, exc: Exception, *, sync_type: str, started: float
+        self,
+        job: ClaimedJob,
+        exc: Exception,
+        *,
+        sync_type: str,
+        started: float,
+        attempt: Attempt,
     ) -> Outcome:
         failure = classify(exc)
-        message = f"{type(exc).__name__}: {exc}"
-        if failure.category == "internal":
-            log.exception("job failed unexpectedly", job_id=str(job.id))
+        error_id = uuid.uuid4().hex[:12]
+        message = safe_message(exc, failure, error_id=error_id)
+        if failure.category == INTERNAL:
+            # A bug: the traceback goes to the log (redacted) under the id the row shows.
+            # A fresh logger, not the module's cached one: the line that carries a bug's
+            # traceback must go through whatever pipeline is configured now.
+            get_logger(__name__).error(
+                "job failed on an internal error",
+                job_id=str(job.id),
+                error_id=error_id,
+                exc_info=exc,
+            )
+            INTERNAL_ERRORS.labels(operation=job.sync_operation).inc()
         async with self.sessionmaker() as session, session.begin():
-            paused = False
-            if job.integration_id is not None and (failure.pause or not failure.permanent):
-                paused = await self._record_failure(session, job.integration_id, failure=failure)
-            if failure.permanent or (job.retry_count + 1 >= job.max_retries and not paused):
+            now = utcnow()
+            open_until = None
+            if job.integration_id is not None:
+                open_until = await self.circuits.settle(
+                    session,
+                    job.integration_id,
+                    attempt=attempt,
+                    pause_for=self._pause_seconds(failure),
+                ) or await circuit_store.open_until(session, integration_id=job.integration_id)
+            # A failure that trips, or meets, an open circuit spends no retry: an outage
+            # must not turn good leads into dead letters.
+            held = open_until is not None and open_until > now
+            limit = min(job.max_retries, self.policy.max_retries)
+            if failure.permanent or (not held and job.retry_count + 1 >= limit):
                 category = failure.category if failure.permanent else "retries_exhausted"
                 owned = await queue.bury(
                     session,
@@ -222,11 +251,9 @@ class JobRunner:
                 )
                 state = "dead"
             else:
-                delay = retry_delay(
-                    retry_count=job.retry_count, retry_after=failure.retry_after, rng=self._rng
-                )
-                if isinstance(exc, TimeoutError_ | ConnectionError_):
-                    delay = max(delay, self.ambiguous_retry_floor)
+                delay = self._retry_delay(job, exc, failure)
+                if held and open_until is not None:
+                    delay = max(delay if _ambiguous(exc) else 0.0, _seconds(open_until - now))
                 owned = await queue.schedule_retry(
                     session,
                     job_id=job.id,
@@ -234,9 +261,7 @@ class JobRunner:
                     delay=delay,
                     error=message,
                     category=failure.category,
-                    # While the integration is paused the job waits for free: an outage
-                    # must not turn good leads into dead letters.
-                    count_retry=not paused,
+                    count_retry=not held,
                 )
                 state = "retry"
             if not owned:
@@ -251,7 +276,7 @@ class JobRunner:
                 job_id=job.id,
                 attempt=job.attempts,
                 error=message,
-                details={"category": failure.category, "outcome": state},
+                details={"category": failure.category, "outcome": state, "error_id": error_id},
                 duration_ms=_ms(started),
             )
         log.info(
@@ -260,51 +285,46 @@ class JobRunner:
             category=failure.category,
             outcome=state,
             attempt=job.attempts,
+            error_id=error_id,
         )
         return Outcome(job.id, state, error=message)
 
-    async def _record_failure(
-        self, session: AsyncSession, integration_id: uuid.UUID, *, failure: _Failure
-    ) -> bool:
-        """Count a failure against the integration; True when it is (now) paused."""
-        circuit = self._circuits.setdefault(integration_id, _Circuit())
-        circuit.failures += 1
-        pause_for: float | None = None
-        if failure.pause:
-            pause_for = failure.retry_after or CIRCUIT_BASE_SECONDS
-        if circuit.failures >= CIRCUIT_THRESHOLD:
-            circuit.trips += 1
-            pause_for = max(
-                pause_for or 0.0,
-                min(CIRCUIT_MAX_SECONDS, CIRCUIT_BASE_SECONDS * 2 ** min(circuit.trips, 10)),
-            )
-            circuit.failures = 0
-        if pause_for is None:
-            return False
-        until = utcnow() + timedelta(seconds=pause_for)
-        await session.execute(
-            update(ResmanIntegration)
-            .where(ResmanIntegration.id == integration_id)
-            # Keep updated_at: it versions the cached target (credentials, lookups).
-            .values(circuit_open_until=until, updated_at=ResmanIntegration.updated_at)
+    def _pause_seconds(self, failure: Failure) -> float | None:
+        """How long a throttled or refused integration rests (None: no pause)."""
+        if not failure.pause:
+            return None
+        if failure.retry_after is not None:
+            return failure.retry_after
+        settings = self.policy.breaker
+        # Bad credentials will not heal in two seconds; throttling may.
+        return (
+            settings.open_max_seconds
+            if failure.category == "authentication"
+            else (settings.open_seconds)
         )
-        log.warning("integration paused", integration_id=str(integration_id), seconds=pause_for)
-        return True
 
-    async def _close_circuit(self, session: AsyncSession, integration_id: uuid.UUID) -> None:
-        circuit = self._circuits.get(integration_id)
-        if circuit is None or (circuit.failures == 0 and circuit.trips == 0):
-            return
-        self._circuits[integration_id] = _Circuit()
-        await session.execute(
-            update(ResmanIntegration)
-            .where(ResmanIntegration.id == integration_id)
-            .values(circuit_open_until=None, updated_at=ResmanIntegration.updated_at)
+    def _retry_delay(self, job: ClaimedJob, exc: Exception, failure: Failure) -> float:
+        policy = self.policy
+        delay = retry_delay(
+            retry_count=job.retry_count,
+            retry_after=failure.retry_after,
+            base=policy.unknown_error_base_seconds if failure.slow else policy.base_seconds,
+            cap=policy.cap_seconds,
+            rng=self._rng,
         )
+        return max(delay, policy.ambiguous_retry_floor) if _ambiguous(exc) else delay
 
 
 class _LeaseLostError(Exception):
     pass
+
+
+def _ambiguous(exc: BaseException) -> bool:
+    return isinstance(exc, TimeoutError_ | ConnectionError_)
+
+
+def _seconds(delta: timedelta) -> float:
+    return max(0.0, delta.total_seconds())
 
 
 def _ms(started: float) -> int:

@@ -11,6 +11,7 @@ from leadsync.resman.errors import (
     AuthenticationError,
     BusinessError,
     ResponseFormatError,
+    UnsafeAnswerError,
 )
 from leadsync.resman.mits import build_envelope
 from leadsync.resman.models import (
@@ -153,10 +154,25 @@ def test_mits_error_envelope_is_classified(
     [
         b"<html><body>Bad gateway</body></html>",
         b"<ResMan><Status>Succ",
-        b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa">]><ResMan>&a;</ResMan>',
         b"",
     ],
 )
 def test_unreadable_mits_answers_are_format_errors(body: bytes) -> None:
     with pytest.raises(ResponseFormatError):
         read_mits_envelope(body, method="MITS/SearchProspects")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa">]><ResMan>&a;</ResMan>',
+        b'<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><ResMan>&x;</ResMan>',
+    ],
+)
+def test_unsafe_xml_answers_are_refused_as_permanent(body: bytes) -> None:
+    # An XML bomb or external entity is not a garbled answer to retry: it is named, and
+    # permanent (it used to be a vague, transient ResponseFormatError).
+    with pytest.raises(UnsafeAnswerError, match=r"unsafe XML \(DOCTYPE/entity\) refused") as info:
+        read_mits_envelope(body, method="MITS/SearchProspects")
+    assert not info.value.retryable
+    assert not isinstance(info.value, ResponseFormatError)

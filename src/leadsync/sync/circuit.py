@@ -1,0 +1,132 @@
+"""The job runner's circuit breakers: the gate before a job calls ResMan, and the settling of
+the breaker after it (see ``breaker`` for the state machine, ``circuit_store`` for the shared
+half in the database)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from leadsync.db.session import read_session
+from leadsync.db.types import utcnow
+from leadsync.observability.logging import get_logger
+from leadsync.observability.metrics import CIRCUIT_OPENED
+from leadsync.resman.outcomes import CallTally
+from leadsync.sync import circuit_store
+from leadsync.sync.breaker import BreakerSettings, CircuitBreaker, CircuitState, state_at
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """May this job call ResMan now? ``trial_until`` is set when it carries the half-open
+    trial; ``open_until`` when the circuit keeps it waiting."""
+
+    allowed: bool
+    trial_until: datetime | None = None
+    open_until: datetime | None = None
+
+
+@dataclass(slots=True)
+class Attempt:
+    """One run of a job: its gate and the ResMan calls it made."""
+
+    gate: Gate = field(default_factory=lambda: Gate(allowed=True))
+    calls: CallTally = field(default_factory=CallTally)
+    #: The cool-down decided when one of these calls tripped the breaker.
+    tripped: float | None = None
+
+
+class Circuits:
+    """This process's breakers, one per integration."""
+
+    def __init__(self, settings: BreakerSettings) -> None:
+        self.settings = settings
+        self._breakers: dict[uuid.UUID, CircuitBreaker] = {}
+
+    def breaker(self, integration_id: uuid.UUID) -> CircuitBreaker:
+        if integration_id not in self._breakers:
+            self._breakers[integration_id] = CircuitBreaker(self.settings)
+        return self._breakers[integration_id]
+
+    async def gate(
+        self, sessionmaker: async_sessionmaker[AsyncSession], integration_id: uuid.UUID
+    ) -> Gate:
+        """Consult the shared circuit; in half-open, try to take the one trial."""
+        async with read_session(sessionmaker) as session:
+            until = await circuit_store.open_until(session, integration_id=integration_id)
+        now = utcnow()
+        state = state_at(None if until is None else until.timestamp(), now.timestamp())
+        if state is CircuitState.CLOSED:
+            return Gate(allowed=True)
+        if state is CircuitState.OPEN:
+            return Gate(allowed=False, open_until=until)
+        trial_until = now + timedelta(seconds=self.settings.trial_seconds)
+        async with sessionmaker() as session, session.begin():
+            won = await circuit_store.begin_trial(
+                session, integration_id=integration_id, now=now, trial_until=trial_until
+            )
+        if won:
+            log.info("circuit half-open: trial call", integration_id=str(integration_id))
+            return Gate(allowed=True, trial_until=trial_until)
+        return Gate(allowed=False, open_until=trial_until)
+
+    def window(self, integration_id: uuid.UUID, attempt: Attempt) -> Callable[[bool], None]:
+        """The per-call hook that feeds the window (``CallTally.on_call``)."""
+        breaker = self.breaker(integration_id)
+
+        def record(failed: bool) -> None:
+            cooldown = breaker.record(
+                now=time.monotonic(), successes=int(not failed), failures=int(failed)
+            )
+            if cooldown is not None:
+                attempt.tripped = max(cooldown, attempt.tripped or 0.0)
+
+        return record
+
+    async def settle(
+        self,
+        session: AsyncSession,
+        integration_id: uuid.UUID,
+        *,
+        attempt: Attempt,
+        pause_for: float | None = None,
+    ) -> datetime | None:
+        """After a job's ResMan calls: open or close the shared circuit as they say.
+        Returns the open-until time in force when they opened it."""
+        breaker = self.breaker(integration_id)
+        cooldown, reason = attempt.tripped, "failure_rate"
+        trial_until = attempt.gate.trial_until
+        if trial_until is not None:
+            if attempt.calls.failed or pause_for is not None:
+                cooldown, reason = breaker.trip(), "trial_failed"
+            elif attempt.calls.answered:
+                # ResMan answered the trial: close at once and let the backlog drain.
+                breaker.closed()
+                if await circuit_store.close_after_trial(
+                    session, integration_id=integration_id, trial_until=trial_until
+                ):
+                    log.info("circuit closed", integration_id=str(integration_id))
+        pauses = [s for s in (cooldown, pause_for) if s is not None]
+        if not pauses:
+            return None
+        if pause_for is not None and cooldown is None:
+            reason = "paused"
+        until = utcnow() + timedelta(seconds=max(pauses))
+        in_force = await circuit_store.open_circuit(
+            session, integration_id=integration_id, until=until
+        )
+        CIRCUIT_OPENED.labels(reason=reason).inc()
+        log.warning(
+            "circuit opened",
+            integration_id=str(integration_id),
+            reason=reason,
+            seconds=round(max(pauses), 3),
+        )
+        return in_force

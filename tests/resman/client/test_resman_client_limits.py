@@ -1,0 +1,149 @@
+"""Bounded answers: a hostile ResMan (a real HTTP server on 127.0.0.1) cannot make the client
+read without limit. Memory is shown bounded by the bytes read, never by timing."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+import pytest
+
+from leadsync.resman import ResManClient, ResManCredentials
+from leadsync.resman.errors import AnswerTooLargeError, TimeoutError_, UnsafeAnswerError
+from leadsync.resman.outcomes import CallTally, tally_calls
+
+CAP = 256 * 1024
+FIFTY_MB = 50 * 1024 * 1024
+CHUNK = 64 * 1024
+CREDS = ResManCredentials(partner_id="p", api_key="k", account_id=1, property_id="prop")
+
+Handler = Callable[[asyncio.StreamWriter, "Hostile"], Awaitable[None]]
+
+
+@dataclass
+class Hostile:
+    """A one-trick HTTP server; counts what it managed to send before the client hung up."""
+
+    handler: Handler
+    sent: int = 0
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await _read_request(reader)
+            await self.handler(writer, self)
+        except (ConnectionError, OSError):
+            pass  # the client hung up: exactly what a bounded client does
+        finally:
+            self.done.set()
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def write(self, writer: asyncio.StreamWriter, data: bytes) -> None:
+        writer.write(data)
+        await writer.drain()
+        self.sent += len(data)
+
+
+async def _read_request(reader: asyncio.StreamReader) -> None:
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":", 1)[1])
+    await reader.readexactly(length)
+
+
+@contextlib.asynccontextmanager
+async def hostile(handler: Handler) -> AsyncIterator[tuple[Hostile, str]]:
+    server_state = Hostile(handler)
+    server = await asyncio.start_server(server_state.serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield server_state, f"http://127.0.0.1:{port}"
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def fifty_mb_declared(writer: asyncio.StreamWriter, state: Hostile) -> None:
+    await state.write(writer, f"HTTP/1.1 200 OK\r\nContent-Length: {FIFTY_MB}\r\n\r\n".encode())
+    for _ in range(FIFTY_MB // CHUNK):
+        await state.write(writer, b"x" * CHUNK)
+
+
+async def fifty_mb_chunked(writer: asyncio.StreamWriter, state: Hostile) -> None:
+    await state.write(writer, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+    for _ in range(FIFTY_MB // CHUNK):
+        await state.write(writer, f"{CHUNK:x}\r\n".encode() + b"<" * CHUNK + b"\r\n")
+    await state.write(writer, b"0\r\n\r\n")
+
+
+async def endless_chunked(writer: asyncio.StreamWriter, state: Hostile) -> None:
+    await state.write(writer, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+    while True:
+        await state.write(writer, f"{CHUNK:x}\r\n".encode() + b"<" * CHUNK + b"\r\n")
+
+
+async def endless_trickle(writer: asyncio.StreamWriter, state: Hostile) -> None:
+    # Every read is well within the read timeout; only a total budget stops this.
+    await state.write(writer, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+    while True:
+        await state.write(writer, b"1\r\n<\r\n")
+        await asyncio.sleep(0.05)
+
+
+async def xml_bomb(writer: asyncio.StreamWriter, state: Hostile) -> None:
+    body = (
+        b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa">'
+        b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><ResMan>&b;</ResMan>'
+    )
+    await state.write(
+        writer, f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
+    )
+
+
+@pytest.mark.parametrize("handler", [fifty_mb_declared, fifty_mb_chunked, endless_chunked])
+async def test_an_oversized_answer_is_refused_after_reading_at_most_the_cap(
+    handler: Handler,
+) -> None:
+    async with hostile(handler) as (state, url):
+        client = ResManClient(base_url=url, max_answer_bytes=CAP)
+        try:
+            tally = CallTally()
+            with tally_calls(tally), pytest.raises(AnswerTooLargeError) as info:
+                await client.search_prospects(creds=CREDS, email="a@example.com")
+        finally:
+            await client.aclose()
+        await asyncio.wait_for(state.done.wait(), timeout=60)
+    error = info.value
+    assert f"larger than {CAP} bytes" in str(error)
+    assert "LEADSYNC_RESMAN_MAX_ANSWER_BYTES" in str(error)
+    # Read: at most the cap plus one network chunk, never the 50 MB (or the endless) body.
+    assert error.bytes_read <= CAP + CHUNK + 16
+    assert state.sent < FIFTY_MB // 4, "the client hung up long before the end"
+    assert not error.retryable, "the same request gets the same answer: permanent"
+    assert (tally.answered, tally.failed) == (1, 0), "not a ResMan outage"
+
+
+async def test_an_endless_trickle_is_cut_by_the_total_call_time() -> None:
+    async with hostile(endless_trickle) as (state, url):
+        client = ResManClient(base_url=url, max_answer_bytes=CAP, call_timeout=1.0)
+        try:
+            with pytest.raises(TimeoutError_, match="LEADSYNC_RESMAN_CALL_TIMEOUT") as info:
+                await client.get_prospect_sources(creds=CREDS)
+        finally:
+            await client.aclose()
+        await asyncio.wait_for(state.done.wait(), timeout=60)
+    assert info.value.retryable
+    assert state.sent < CAP
+
+
+async def test_an_xml_bomb_is_named_and_permanent() -> None:
+    async with hostile(xml_bomb) as (_, url), ResManClient(base_url=url) as client:
+        with pytest.raises(UnsafeAnswerError, match=r"unsafe XML \(DOCTYPE/entity\)") as info:
+            await client.search_prospects(creds=CREDS, email="a@example.com")
+    assert not info.value.retryable
