@@ -73,7 +73,8 @@ def conflicts_resolve(
     by: Annotated[str, typer.Option(help="Who decided (kept in the audit log).")] = "cli",
     as_json: JsonOption = False,
 ) -> None:
-    """Decide a conflict; the chosen value reaches both DomIQ and ResMan."""
+    """Decide a conflict; the chosen value reaches both DomIQ and ResMan. A value is checked
+    and normalised like the lead API does (a bad email, phone or date is refused)."""
     wanted = parse_uuid(conflict_id, what="conflict id")
     if (pick is None) == (value is None):
         fail("give exactly one of --pick or --value")

@@ -109,6 +109,9 @@ def test_resolving_with_a_value_queues_a_push(seeded: tuple[str, uuid.UUID, uuid
         (["resolve", str(uuid.UUID(int=1)), "--pick", "resman"], "no conflict"),
         (["resolve", "{id}"], "exactly one of --pick or --value"),
         (["resolve", "{id}", "--pick", "office"], "pick must be"),
+        # Checked like the lead API: a value ResMan cannot hold is refused, nothing written.
+        (["resolve", "{id}", "--value", "555"], "invalid value for phone"),
+        (["resolve", "{id}", "--value", "call me"], "not a valid phone number"),
     ],
 )
 def test_refusals_exit_1_with_one_line(
@@ -119,3 +122,5 @@ def test_refusals_exit_1_with_one_line(
     result = CliRunner().invoke(app, argv)
     assert result.exit_code == 1, result.output
     assert message in result.stderr
+    [still_open] = _json("conflicts", "list")
+    assert still_open["id"] == str(conflict_id)

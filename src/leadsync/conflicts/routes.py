@@ -33,6 +33,13 @@ class ResolveRequest(BaseModel):
 
 
 def _problem(exc: service.ConflictError) -> ProblemError:
+    if exc.field is not None:
+        return ProblemError(
+            exc.status,
+            "Invalid request",
+            str(exc),
+            errors=[{"field": exc.field, "message": exc.reason or str(exc)}],
+        )
     return ProblemError(exc.status, "Conflict not resolvable", str(exc))
 
 

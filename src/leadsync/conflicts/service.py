@@ -17,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from leadsync.db.models import Conversation, LeadLink, SyncConflict
 from leadsync.db.types import utcnow
 from leadsync.leads.convert import conversation_fields
+from leadsync.leads.field_values import InvalidValueError, validate_value
 from leadsync.mapping.lead import fields_to_json
-from leadsync.merge import normalize_value
+from leadsync.merge import agreed
 from leadsync.realtime.events import publish
 from leadsync.sync.inbound import enqueue_push_of
 from leadsync.sync.reconcile import write_domiq
@@ -28,9 +29,14 @@ from leadsync.sync.synclog import log_sync
 class ConflictError(ValueError):
     """A resolution that cannot be applied (unknown, already resolved, bad choice)."""
 
-    def __init__(self, message: str, *, status: int = 400) -> None:
+    def __init__(
+        self, message: str, *, status: int = 400, field: str | None = None, reason: str = ""
+    ) -> None:
         super().__init__(message)
         self.status = status
+        #: The request field at fault (``value``), with why, for a problem's ``errors``.
+        self.field = field
+        self.reason = reason
 
 
 def describe(conflict: SyncConflict) -> dict[str, Any]:
@@ -109,10 +115,12 @@ async def resolve_conflict(
     elif pick == "domiq":
         final = conflict.domiq_value
     else:
+        # Checked like the lead API: a value ResMan cannot hold (the overwrite guard keeps an
+        # invalid email out of it) would leave the two sides different for good.
         try:
-            final = normalize_value(conflict.field, value)
-        except (TypeError, ValueError) as exc:
-            raise ConflictError(f"invalid value for {conflict.field}: {exc}") from exc
+            final = validate_value(conflict.field, value)
+        except InvalidValueError as exc:
+            raise ConflictError(str(exc), status=422, field="value", reason=exc.message) from None
     conv = await session.get(Conversation, conflict.conversation_id)
     if conv is None:
         raise ConflictError("the conflict's lead no longer exists", status=404)
@@ -127,7 +135,7 @@ async def resolve_conflict(
     if link is not None:
         # The base becomes ResMan's current value: the chosen value then differs from it on
         # our side only, which the next push carries over (and equals it if ResMan was picked).
-        link.base = {**(link.base or {}), conflict.field: conflict.resman_value}
+        link.base = agreed(link.base or {}, {conflict.field: conflict.resman_value})
         link.base_updated_at = utcnow()
     if conflict.integration_id is not None and final != conflict.resman_value:
         await enqueue_push_of(

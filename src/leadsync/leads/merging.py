@@ -1,17 +1,15 @@
 """POST /api/resman/leads/merge: link a ResMan prospect and a DomIQ conversation that are
 the same person (e.g. a walk-in who also chatted), merging the chosen fields.
 
-Nothing was agreed between the two records before, so every field that differs is a true
-conflict for the chosen strategy; explicit ``conflict_resolution`` values win over it.
-Fields outside ``merge_fields`` are left alone on both sides. The merged state goes to
-whichever side needs it (the conversation now, ResMan through the push queue).
+The field-by-field rules are :func:`leadsync.merge.merge_records` (named fields merged by the
+strategy, explicit values on both sides, fields not named held apart). The merged state goes
+to whichever side needs it: the conversation now, ResMan through the push queue.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,9 +20,9 @@ from leadsync.db.models import Conversation, LeadLink, ResmanIntegration
 from leadsync.leads.convert import conversation_fields
 from leadsync.leads.status_schemas import MergeLeadsRequest, MergeSummary
 from leadsync.mapping.from_resman import prospect_fields
-from leadsync.mapping.lead import SYNC_FIELDS, fields_to_json
+from leadsync.mapping.lead import fields_to_json
 from leadsync.mapping.to_resman import guard_fields
-from leadsync.merge import FieldRule, MergeRules, Strategy, merge, normalize_value
+from leadsync.merge import Strategy, merge_records
 from leadsync.realtime.events import publish_lead
 from leadsync.resman.models import Prospect
 from leadsync.sync.inbound import enqueue_push_of
@@ -112,24 +110,17 @@ async def merge_leads(
         session, conv=conv, integration_id=integration.id, prospect_id=prospect_id
     )
     link.resman_person_id = prospect.person_id
-    chosen = set(body.merge_fields)
-    explicit = {
-        k: normalize_value(k, v) for k, v in (body.conflict_resolution or {}).items() if k in chosen
-    }
-    ours = fields_to_json(guard_fields(conversation_fields(conv)))
-    theirs = fields_to_json(prospect_fields(prospect))
-    field_rules = {f: FieldRule.DONT_SYNC for f in SYNC_FIELDS if f not in chosen}
-    for name, value in explicit.items():
-        # An explicit final value is what both sides end up with, whatever the strategy.
-        ours[name] = value
-        field_rules[name] = FieldRule.ALWAYS_DOMIQ
-    rules = MergeRules(
+    explicit = body.conflict_resolution.snapshot() if body.conflict_resolution else {}
+    chosen = set(body.merge_fields) | set(explicit)
+    merged = merge_records(
+        domiq=fields_to_json(guard_fields(conversation_fields(conv))),
+        resman=fields_to_json(prospect_fields(prospect)),
+        chosen=chosen,
+        explicit=explicit,
         strategy=Strategy(body.merge_strategy),
-        field_rules=field_rules,
-        status_by_priority=False,
     )
-    result = merge(base={}, domiq=ours, resman=theirs, rules=rules)
-    await write_domiq(session, conv=conv, changes=result.to_domiq, changed_by="merge")
+    result = merged.result
+    await write_domiq(session, conv=conv, changes=merged.to_domiq, changed_by="merge")
     await record_conflicts(
         session,
         conversation_id=conv.id,
@@ -144,35 +135,31 @@ async def merge_leads(
             session,
             conv=conv,
             integration_id=integration.id,
-            values=result.values,
+            values=fields_to_json(conversation_fields(conv)),
             only=sorted(result.to_resman),
         )
     await publish_lead(
         session, conv, event_type="lead_update", source="domiq", resman_lead_id=prospect_id
     )
-    fields_merged = [o.field for o in result.outcomes if o.field in chosen and o.settled]
-    fields_conflicted = [o.field for o in result.conflicts]
-    final: dict[str, Any] = {
-        o.field: o.merged for o in result.outcomes if o.field in chosen and o.settled
-    }
-    resolved = len(result.resolved) + len(explicit)
     row = await log_sync(
         session,
         conversation_id=conv.id,
         integration_id=integration.id,
         direction="bidirectional",
-        status="conflict" if fields_conflicted else "success",
+        status="conflict" if merged.fields_conflicted else "success",
         sync_type="update",
         resman_lead_id=prospect_id,
         conflict_resolution=body.merge_strategy,
-        details={"merge_fields": sorted(chosen), "conflicted": fields_conflicted},
+        details={"merge_fields": sorted(chosen), "conflicted": merged.fields_conflicted},
     )
     await session.flush()
     return MergeOutcome(
         prospect_id=prospect_id,
-        conflicts_resolved=resolved,
+        conflicts_resolved=merged.conflicts_resolved,
         summary=MergeSummary(
-            fields_merged=fields_merged, fields_conflicted=fields_conflicted, final_values=final
+            fields_merged=list(merged.final_values),
+            fields_conflicted=merged.fields_conflicted,
+            final_values=merged.final_values,
         ),
         sync_log_id=row.id,
     )
