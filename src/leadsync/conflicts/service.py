@@ -44,7 +44,12 @@ def describe(conflict: SyncConflict) -> dict[str, Any]:
         "id": str(conflict.id),
         "conversation_id": str(conflict.conversation_id),
         "integration_id": str(conflict.integration_id) if conflict.integration_id else None,
+        "conflict_type": conflict.conflict_type,
         "field": conflict.field,
+        "other_prospect_id": conflict.other_prospect_id,
+        "other_conversation_id": (
+            str(conflict.other_conversation_id) if conflict.other_conversation_id else None
+        ),
         "base_value": conflict.base_value,
         "domiq_value": conflict.domiq_value,
         "resman_value": conflict.resman_value,

@@ -86,6 +86,7 @@ async def record_conflicts(
                     conversation_id=conversation_id,
                     integration_id=integration_id,
                     field=outcome.field,
+                    conflict_type="status" if outcome.field == "status" else "data",
                     base_value=outcome.base,
                     domiq_value=outcome.domiq,
                     resman_value=outcome.resman,
