@@ -78,6 +78,27 @@ async def _pull(stack: Stack) -> dict[str, Any]:
     return summary
 
 
+async def _pushed(stack: Stack, body: dict[str, Any]) -> tuple[str, str]:
+    """Post a lead and wait until its push linked it: (conversation id, ProspectID)."""
+    created = await stack.api.post("/api/resman/leads", json=body, headers=stack.auth(stack.a))
+    assert created.status_code in (200, 201), created.text
+    conversation_id: str = created.json()["conversation_id"]
+    found: list[str] = []
+
+    async def linked() -> bool:
+        async with stack.runtime.sessionmaker() as session:
+            prospect_id = await session.scalar(
+                select(LeadLink.resman_prospect_id).where(
+                    LeadLink.conversation_id == uuid.UUID(conversation_id)
+                )
+            )
+        found[:] = [prospect_id] if prospect_id else []
+        return bool(found)
+
+    await wait_until(linked)
+    return conversation_id, found[0]
+
+
 async def _chatbot_lead(stack: Stack) -> str:
     created = await stack.api.post(
         "/api/resman/leads", json=lead_body(stack.a.property_id), headers=stack.auth(stack.a)
@@ -282,3 +303,119 @@ async def test_resolving_with_a_value_checks_it_and_leaves_both_sides_equal(
     async with stack.runtime.sessionmaker() as session:
         rows = await session.scalar(select(func.count()).select_from(SyncConflict))
     assert rows == 1, "the pull after the resolution raised a new conflict"
+
+
+async def _links_to(stack: Stack, prospect_id: str) -> set[uuid.UUID]:
+    async with stack.runtime.sessionmaker() as session:
+        rows = await session.scalars(
+            select(LeadLink.conversation_id).where(LeadLink.resman_prospect_id == prospect_id)
+        )
+        return set(rows.all())
+
+
+async def _stored_from_resman(stack: Stack) -> list[Conversation]:
+    async with stack.runtime.sessionmaker() as session:
+        rows = await session.scalars(
+            select(Conversation).where(
+                Conversation.property_id == stack.a.property_id, Conversation.source == "resman"
+            )
+        )
+        return list(rows.all())
+
+
+def _lost_mark(found: dict[str, Any], merged_into: str) -> bool:
+    events = found["prospect"]["events"]
+    return found["status"] == "lost" and any(
+        e["event_type"] == "Cancel" and f"Duplicate of {merged_into}" in (e.get("comments") or "")
+        for e in events
+    )
+
+
+async def test_a_walk_in_and_a_pushed_chatbot_lead_merge_into_one_prospect(
+    stack: Stack,
+) -> None:
+    walk_in = await _walk_in(
+        stack, first_name="Mary", last_name="Gomez-Ruiz", phone="(512) 555-7777"
+    )
+
+    async def stored() -> bool:
+        # A pull reads up to a second before now: the new walk-in shows up a moment later.
+        await _pull(stack)
+        return len(await _stored_from_resman(stack)) == 1
+
+    await wait_until(stored)
+    [copy] = await _stored_from_resman(stack)  # the walk-in, stored as its own lead
+    conversation_id, own = await _pushed(stack, lead_body(stack.a.property_id))
+    assert own != walk_in  # pushed as its own prospect
+
+    merged = await _merge(
+        stack,
+        resman_lead_id=walk_in,
+        domiq_conversation_id=conversation_id,
+        merge_strategy="domiq_wins",
+        merge_fields=["first_name", "last_name", "email", "phone"],
+    )
+    assert merged.status_code == 200, merged.text
+    assert merged.json()["merged_lead_id"] == walk_in
+    assert await _links_to(stack, walk_in) == {uuid.UUID(conversation_id)}
+    assert await _links_to(stack, own) == set()
+    retired = await _conversation(stack, str(copy.id))
+    assert (retired.context or {})["merged_into"] == conversation_id
+    await wait_until(lambda: _drained(stack))
+
+    # The surplus prospect is marked lost with the reason, never deleted.
+    surplus = await _prospect(stack, own)
+    assert _lost_mark(surplus, walk_in), surplus["prospect"]["events"]
+    target = await _prospect(stack, walk_in)
+    assert (target["first_name"], target["last_name"], target["email"]) == (
+        "Maria",
+        "Gomez",
+        "maria.gomez@gmail.com",
+    )
+    # The next pull sees the lost prospect changed: it is not stored as a new lead.
+    summary = await _pull(stack)
+    assert summary["new_leads"] == 0, summary
+    assert [c.id for c in await _stored_from_resman(stack)] == [copy.id]
+    assert await _open_conflicts(stack) == []
+    assert (await _conversation(stack, conversation_id)).status != "lost"
+
+
+async def test_merging_a_possible_duplicate_resolves_its_duplicate_lead_conflict(
+    stack: Stack,
+) -> None:
+    first_conv, first_prospect = await _pushed(stack, lead_body(stack.a.property_id))
+    again = lead_body(stack.a.property_id, n=7)
+    again["lead_data"]["first_name"] = "Marie"
+    second_conv, second_prospect = await _pushed(stack, again)
+    assert first_prospect != second_prospect
+    # The duplicate check recorded "possible duplicate" (its detection is tested with it).
+    async with stack.runtime.sessionmaker() as session, session.begin():
+        conflict = SyncConflict(
+            conversation_id=uuid.UUID(second_conv),
+            integration_id=stack.a.integration_id,
+            field="duplicate_lead",
+            conflict_type="duplicate_lead",
+            domiq_value={"first_name": "Marie"},
+            resman_value={"first_name": "Maria"},
+            other_prospect_id=first_prospect,
+            other_conversation_id=uuid.UUID(first_conv),
+        )
+        session.add(conflict)
+    merged = await _merge(
+        stack,
+        resman_lead_id=first_prospect,
+        domiq_conversation_id=second_conv,
+        merge_strategy="resman_wins",
+        merge_fields=["first_name"],
+    )
+    assert merged.status_code == 200, merged.text
+    shown = await stack.api.get(f"/api/resman/conflicts/{conflict.id}", headers=stack.auth(stack.a))
+    assert shown.json()["status"] == "resolved"
+    # Both conversations are the one person now, in one prospect; the other one is lost.
+    assert await _links_to(stack, first_prospect) == {
+        uuid.UUID(first_conv),
+        uuid.UUID(second_conv),
+    }
+    await wait_until(lambda: _drained(stack))
+    assert _lost_mark(await _prospect(stack, second_prospect), first_prospect)
+    assert (await _conversation(stack, second_conv)).first_name == "Maria"

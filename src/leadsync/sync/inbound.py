@@ -33,6 +33,7 @@ from leadsync.sync.reconcile import (
     store_base,
     write_domiq,
 )
+from leadsync.sync.retire import is_retired
 from leadsync.sync.synclog import log_sync
 
 DEFAULT_TIMEZONE = "America/Chicago"
@@ -187,6 +188,8 @@ async def apply_prospect(
         )
     )
     if link is None:
+        if await is_retired(session, integration_id=integration.id, prospect_id=prospect_id):
+            return ApplyOutcome(None, "ignored")  # merged into another prospect
         match = await _unlinked_match(
             session,
             property_id=integration.property_id,

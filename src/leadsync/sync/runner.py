@@ -33,6 +33,7 @@ from leadsync.sync import queue
 from leadsync.sync.backoff import retry_delay
 from leadsync.sync.push import plan_push, record_push, send_push
 from leadsync.sync.queue import ClaimedJob
+from leadsync.sync.retire import RETIRE_OPERATION, send_retire
 from leadsync.sync.synclog import log_sync
 from leadsync.sync.targets import IntegrationNotFoundError, TargetCache
 from leadsync.sync.webhooks import process_inbox_job
@@ -124,6 +125,8 @@ class JobRunner:
                 raise IntegrationNotFoundError("job has no integration")
             if job.sync_operation == "pull":
                 return await self._run_refresh(job, job.integration_id)
+            if job.sync_operation == RETIRE_OPERATION:
+                return await self._run_retire(job, job.integration_id, started)
             return await self._run_push(job, job.integration_id, sync_type, started)
         except _LeaseLostError:
             return Outcome(job.id, "lost")
@@ -160,6 +163,33 @@ class JobRunner:
                 )
                 await self._close_circuit(session, integration_id)
         return Outcome(job.id, "succeeded", resman_lead_id=result.prospect_id)
+
+    async def _run_retire(
+        self, job: ClaimedJob, integration_id: uuid.UUID, started: float
+    ) -> Outcome:
+        """Mark a prospect a merge made surplus lost (see sync/retire.py)."""
+        async with self.sessionmaker() as session:
+            await begin_read(session)
+            target = await self.targets.get(session, integration_id=integration_id)
+            await session.commit()
+            prospect_id = await send_retire(data=job.sync_data, target=target)
+            async with session.begin():
+                await self._mark_done(session, job, resman_lead_id=prospect_id)
+                await log_sync(
+                    session,
+                    conversation_id=job.conversation_id,
+                    integration_id=integration_id,
+                    direction="to_resman",
+                    status="success",
+                    sync_type="status_change",
+                    resman_lead_id=prospect_id,
+                    job_id=job.id,
+                    attempt=job.attempts,
+                    details={"action": "retired", **job.sync_data["retire"]},
+                    duration_ms=_ms(started),
+                )
+                await self._close_circuit(session, integration_id)
+        return Outcome(job.id, "succeeded", resman_lead_id=prospect_id)
 
     async def _run_refresh(self, job: ClaimedJob, integration_id: uuid.UUID) -> Outcome:
         """A webhook (or any trigger) asked us to fetch one prospect's current state."""
