@@ -108,14 +108,19 @@ async def _chatbot_lead(stack: Stack) -> str:
     return conversation_id
 
 
-async def test_explicit_values_reach_both_sides_and_each_conflict_counts_once(
-    stack: Stack,
-) -> None:
+async def _walk_in_and_held_lead(stack: Stack) -> tuple[str, str]:
+    """A walk-in already in ResMan and a chatbot lead whose push is held (pushes paused)."""
     prospect_id = await _walk_in(
         stack, first_name="Mary", last_name="Gomez-Ruiz", phone="(512) 555-7777"
     )
     await _pause(stack, True)
-    conversation_id = await _chatbot_lead(stack)
+    return prospect_id, await _chatbot_lead(stack)
+
+
+async def test_explicit_values_reach_both_sides_and_each_conflict_counts_once(
+    stack: Stack,
+) -> None:
+    prospect_id, conversation_id = await _walk_in_and_held_lead(stack)
     merged = await _merge(
         stack,
         resman_lead_id=prospect_id,
@@ -184,11 +189,7 @@ async def test_a_bad_explicit_value_is_a_422_naming_the_field_and_writes_nothing
 
 
 async def test_fields_not_named_are_held_apart_not_parked_as_conflicts(stack: Stack) -> None:
-    prospect_id = await _walk_in(
-        stack, first_name="Mary", last_name="Gomez-Ruiz", phone="(512) 555-7777"
-    )
-    await _pause(stack, True)
-    conversation_id = await _chatbot_lead(stack)
+    prospect_id, conversation_id = await _walk_in_and_held_lead(stack)
     merged = await _merge(
         stack,
         resman_lead_id=prospect_id,

@@ -12,6 +12,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -148,20 +149,15 @@ class JobRunner:
             async with session.begin():
                 await self._mark_done(session, job, resman_lead_id=result.prospect_id)
                 await record_push(session, plan=plan, sent=sent, integration_id=integration_id)
-                await log_sync(
+                await self._sent(
                     session,
-                    conversation_id=job.conversation_id,
-                    integration_id=integration_id,
-                    direction="to_resman",
-                    status="success",
+                    job,
+                    integration_id,
                     sync_type=sync_type,
                     resman_lead_id=result.prospect_id,
-                    job_id=job.id,
-                    attempt=job.attempts,
                     details={"action": result.action},
-                    duration_ms=_ms(started),
+                    started=started,
                 )
-                await self._close_circuit(session, integration_id)
         return Outcome(job.id, "succeeded", resman_lead_id=result.prospect_id)
 
     async def _run_retire(
@@ -175,21 +171,43 @@ class JobRunner:
             prospect_id = await send_retire(data=job.sync_data, target=target)
             async with session.begin():
                 await self._mark_done(session, job, resman_lead_id=prospect_id)
-                await log_sync(
+                await self._sent(
                     session,
-                    conversation_id=job.conversation_id,
-                    integration_id=integration_id,
-                    direction="to_resman",
-                    status="success",
+                    job,
+                    integration_id,
                     sync_type="status_change",
                     resman_lead_id=prospect_id,
-                    job_id=job.id,
-                    attempt=job.attempts,
                     details={"action": "retired", **job.sync_data["retire"]},
-                    duration_ms=_ms(started),
+                    started=started,
                 )
-                await self._close_circuit(session, integration_id)
         return Outcome(job.id, "succeeded", resman_lead_id=prospect_id)
+
+    async def _sent(
+        self,
+        session: AsyncSession,
+        job: ClaimedJob,
+        integration_id: uuid.UUID,
+        *,
+        sync_type: str,
+        resman_lead_id: str,
+        details: dict[str, Any],
+        started: float,
+    ) -> None:
+        """Log a job that reached ResMan; ResMan answered, so the integration's circuit closes."""
+        await log_sync(
+            session,
+            conversation_id=job.conversation_id,
+            integration_id=integration_id,
+            direction="to_resman",
+            status="success",
+            sync_type=sync_type,
+            resman_lead_id=resman_lead_id,
+            job_id=job.id,
+            attempt=job.attempts,
+            details=details,
+            duration_ms=_ms(started),
+        )
+        await self._close_circuit(session, integration_id)
 
     async def _run_refresh(self, job: ClaimedJob, integration_id: uuid.UUID) -> Outcome:
         """A webhook (or any trigger) asked us to fetch one prospect's current state."""
