@@ -1,5 +1,9 @@
 """Conflicts parked by ``manual_review``: what a person sees and how a decision is applied.
 
+A ``duplicate_lead`` conflict (a new lead sharing its phone with another prospect under a
+clearly different name) shows both records side by side; a person merges them with the merge
+API or dismisses it (they are different people). Only data conflicts are resolved here.
+
 A resolution reaches both sides: the conversation gets the chosen value now, ResMan gets it
 through the push queue, and the base snapshot records it as agreed so the same conflict does
 not come back. Every resolution is logged with ``conflict_resolution='manual_review'``.
@@ -92,6 +96,58 @@ async def get_conflict(
 _UNSET = object()
 
 
+async def _open_conflict(
+    session: AsyncSession, *, conflict_id: uuid.UUID, property_ids: Collection[uuid.UUID] | None
+) -> SyncConflict:
+    conflict = await get_conflict(session, conflict_id=conflict_id, property_ids=property_ids)
+    if conflict.status != "open":
+        raise ConflictError(f"conflict {conflict_id} is already {conflict.status}", status=409)
+    return conflict
+
+
+async def dismiss_conflict(
+    session: AsyncSession,
+    *,
+    conflict_id: uuid.UUID,
+    dismissed_by: str,
+    property_ids: Collection[uuid.UUID] | None = None,
+) -> SyncConflict:
+    """Close a conflict without changing either side: for a possible duplicate, "these are
+    two different people"; for a data conflict, the values stay as they are (a later change
+    on both sides parks a new one)."""
+    conflict = await _open_conflict(session, conflict_id=conflict_id, property_ids=property_ids)
+    conflict.status = "dismissed"
+    conflict.resolution = "dismissed"
+    conflict.resolved_by = dismissed_by
+    conflict.resolved_at = utcnow()
+    conv = await session.get(Conversation, conflict.conversation_id)
+    await log_sync(
+        session,
+        conversation_id=conflict.conversation_id,
+        integration_id=conflict.integration_id,
+        direction="bidirectional",
+        status="success",
+        sync_type="update",
+        conflict_resolution="manual_review",
+        details={"conflict": str(conflict.id), "type": conflict.conflict_type, "dismissed": True},
+    )
+    if conv is not None:
+        await publish(
+            session,
+            property_id=conv.property_id,
+            event_type="sync_conflict",
+            source="domiq",
+            data={
+                "conflict_id": str(conflict.id),
+                "conversation_id": str(conv.id),
+                "conflict_type": conflict.conflict_type,
+                "status": "dismissed",
+            },
+        )
+    await session.flush()
+    return conflict
+
+
 async def resolve_conflict(
     session: AsyncSession,
     *,
@@ -102,9 +158,12 @@ async def resolve_conflict(
     property_ids: Collection[uuid.UUID] | None = None,
 ) -> SyncConflict:
     """Pick a side (``pick`` = "resman" | "domiq") or give the final ``value``."""
-    conflict = await get_conflict(session, conflict_id=conflict_id, property_ids=property_ids)
-    if conflict.status != "open":
-        raise ConflictError(f"conflict {conflict_id} is already {conflict.status}", status=409)
+    conflict = await _open_conflict(session, conflict_id=conflict_id, property_ids=property_ids)
+    if conflict.conflict_type == "duplicate_lead":
+        raise ConflictError(
+            "a possible duplicate is merged with the merge API or dismissed, not resolved",
+            status=409,
+        )
     if (pick is None) == (value is _UNSET):
         raise ConflictError("give exactly one of: a side to pick, or a value")
     if pick is not None and pick not in ("resman", "domiq"):
