@@ -116,21 +116,36 @@ async def dismiss_conflict(
     two different people"; for a data conflict, the values stay as they are (a later change
     on both sides parks a new one)."""
     conflict = await _open_conflict(session, conflict_id=conflict_id, property_ids=property_ids)
-    conflict.status = "dismissed"
-    conflict.resolution = "dismissed"
-    conflict.resolved_by = dismissed_by
-    conflict.resolved_at = utcnow()
-    conv = await session.get(Conversation, conflict.conversation_id)
-    await log_sync(
+    await _decide(
         session,
-        conversation_id=conflict.conversation_id,
-        integration_id=conflict.integration_id,
-        direction="bidirectional",
-        status="success",
-        sync_type="update",
-        conflict_resolution="manual_review",
-        details={"conflict": str(conflict.id), "type": conflict.conflict_type, "dismissed": True},
+        conflict=conflict,
+        conv=await session.get(Conversation, conflict.conversation_id),
+        status="dismissed",
+        resolution="dismissed",
+        by=dismissed_by,
+        details={"type": conflict.conflict_type},
     )
+    return conflict
+
+
+async def _decide(
+    session: AsyncSession,
+    *,
+    conflict: SyncConflict,
+    conv: Conversation | None,
+    status: str,
+    resolution: str,
+    by: str,
+    value: Any = None,
+    resman_lead_id: str | None = None,
+    details: dict[str, Any],
+) -> None:
+    """Close the conflict as a person decided, log it and tell the subscribers."""
+    conflict.status = status
+    conflict.resolution = resolution
+    conflict.resolved_value = value
+    conflict.resolved_by = by
+    conflict.resolved_at = utcnow()
     if conv is not None:
         await publish(
             session,
@@ -140,12 +155,24 @@ async def dismiss_conflict(
             data={
                 "conflict_id": str(conflict.id),
                 "conversation_id": str(conv.id),
+                "field": conflict.field,
                 "conflict_type": conflict.conflict_type,
-                "status": "dismissed",
+                "status": status,
+                "resolved_value": value,
             },
         )
+    await log_sync(
+        session,
+        conversation_id=conflict.conversation_id,
+        integration_id=conflict.integration_id,
+        direction="bidirectional",
+        status="success",
+        sync_type="status_change" if conflict.field == "status" else "update",
+        resman_lead_id=resman_lead_id,
+        conflict_resolution="manual_review",
+        details={"field": conflict.field, "conflict": str(conflict.id), **details},
+    )
     await session.flush()
-    return conflict
 
 
 async def resolve_conflict(
@@ -201,34 +228,15 @@ async def resolve_conflict(
             values=fields_to_json(conversation_fields(conv)),
             only=[conflict.field],
         )
-    await publish(
+    await _decide(
         session,
-        property_id=conv.property_id,
-        event_type="sync_conflict",
-        source="domiq",
-        data={
-            "conflict_id": str(conflict.id),
-            "conversation_id": str(conv.id),
-            "field": conflict.field,
-            "status": "resolved",
-            "resolved_value": final,
-        },
-    )
-    conflict.status = "resolved"
-    conflict.resolution = pick or "custom"
-    conflict.resolved_value = final
-    conflict.resolved_by = resolved_by
-    conflict.resolved_at = utcnow()
-    await log_sync(
-        session,
-        conversation_id=conv.id,
-        integration_id=conflict.integration_id,
-        direction="bidirectional",
-        status="success",
-        sync_type="status_change" if conflict.field == "status" else "update",
+        conflict=conflict,
+        conv=conv,
+        status="resolved",
+        resolution=pick or "custom",
+        by=resolved_by,
+        value=final,
         resman_lead_id=link.resman_prospect_id if link else None,
-        conflict_resolution="manual_review",
-        details={"field": conflict.field, "picked": pick or "value", "conflict": str(conflict.id)},
+        details={"picked": pick or "value"},
     )
-    await session.flush()
     return conflict
