@@ -1,5 +1,9 @@
 """Conflicts parked by ``manual_review``: what a person sees and how a decision is applied.
 
+A ``duplicate_lead`` conflict (a new lead sharing its phone with another prospect under a
+clearly different name) shows both records side by side; a person merges them with the merge
+API or dismisses it (they are different people). Only data conflicts are resolved here.
+
 A resolution reaches both sides: the conversation gets the chosen value now, ResMan gets it
 through the push queue, and the base snapshot records it as agreed so the same conflict does
 not come back. Every resolution is logged with ``conflict_resolution='manual_review'``.
@@ -98,6 +102,103 @@ async def get_conflict(
 _UNSET = object()
 
 
+async def _open_conflict(
+    session: AsyncSession, *, conflict_id: uuid.UUID, property_ids: Collection[uuid.UUID] | None
+) -> SyncConflict:
+    conflict = await get_conflict(session, conflict_id=conflict_id, property_ids=property_ids)
+    if conflict.status != "open":
+        raise ConflictError(f"conflict {conflict_id} is already {conflict.status}", status=409)
+    return conflict
+
+
+async def dismiss_conflict(
+    session: AsyncSession,
+    *,
+    conflict_id: uuid.UUID,
+    dismissed_by: str,
+    property_ids: Collection[uuid.UUID] | None = None,
+) -> SyncConflict:
+    """Close a conflict without changing either side: for a possible duplicate, "these are
+    two different people"; for a data conflict, the values stay as they are (a later change
+    on both sides parks a new one)."""
+    conflict = await _open_conflict(session, conflict_id=conflict_id, property_ids=property_ids)
+    await _decide(
+        session,
+        conflict=conflict,
+        conv=await session.get(Conversation, conflict.conversation_id),
+        status="dismissed",
+        resolution="dismissed",
+        by=dismissed_by,
+        details={"type": conflict.conflict_type},
+    )
+    return conflict
+
+
+async def close_merged_duplicate(
+    session: AsyncSession, *, conflict: SyncConflict, merged_into: str, by: str
+) -> None:
+    """A ``duplicate_lead`` conflict the merge API answered: both records are one person,
+    in ResMan prospect ``merged_into``."""
+    await _decide(
+        session,
+        conflict=conflict,
+        conv=await session.get(Conversation, conflict.conversation_id),
+        status="resolved",
+        resolution="merged",
+        by=by,
+        value={"merged_into": merged_into},
+        resman_lead_id=merged_into,
+        details={"type": conflict.conflict_type, "merged_into": merged_into},
+    )
+
+
+async def _decide(
+    session: AsyncSession,
+    *,
+    conflict: SyncConflict,
+    conv: Conversation | None,
+    status: str,
+    resolution: str,
+    by: str,
+    value: Any = None,
+    resman_lead_id: str | None = None,
+    details: dict[str, Any],
+) -> None:
+    """Close the conflict as a person decided, log it and tell the subscribers."""
+    conflict.status = status
+    conflict.resolution = resolution
+    conflict.resolved_value = value
+    conflict.resolved_by = by
+    conflict.resolved_at = utcnow()
+    if conv is not None:
+        await publish(
+            session,
+            property_id=conv.property_id,
+            event_type="sync_conflict",
+            source="domiq",
+            data={
+                "conflict_id": str(conflict.id),
+                "conversation_id": str(conv.id),
+                "field": conflict.field,
+                "conflict_type": conflict.conflict_type,
+                "status": status,
+                "resolved_value": value,
+            },
+        )
+    await log_sync(
+        session,
+        conversation_id=conflict.conversation_id,
+        integration_id=conflict.integration_id,
+        direction="bidirectional",
+        status="success",
+        sync_type="status_change" if conflict.field == "status" else "update",
+        resman_lead_id=resman_lead_id,
+        conflict_resolution="manual_review",
+        details={"field": conflict.field, "conflict": str(conflict.id), **details},
+    )
+    await session.flush()
+
+
 async def resolve_conflict(
     session: AsyncSession,
     *,
@@ -108,9 +209,12 @@ async def resolve_conflict(
     property_ids: Collection[uuid.UUID] | None = None,
 ) -> SyncConflict:
     """Pick a side (``pick`` = "resman" | "domiq") or give the final ``value``."""
-    conflict = await get_conflict(session, conflict_id=conflict_id, property_ids=property_ids)
-    if conflict.status != "open":
-        raise ConflictError(f"conflict {conflict_id} is already {conflict.status}", status=409)
+    conflict = await _open_conflict(session, conflict_id=conflict_id, property_ids=property_ids)
+    if conflict.conflict_type == "duplicate_lead":
+        raise ConflictError(
+            "a possible duplicate is merged with the merge API or dismissed, not resolved",
+            status=409,
+        )
     if (pick is None) == (value is _UNSET):
         raise ConflictError("give exactly one of: a side to pick, or a value")
     if pick is not None and pick not in ("resman", "domiq"):
@@ -150,34 +254,15 @@ async def resolve_conflict(
             values=fields_to_json(conversation_fields(conv)),
             only=[conflict.field],
         )
-    await publish(
+    await _decide(
         session,
-        property_id=conv.property_id,
-        event_type="sync_conflict",
-        source="domiq",
-        data={
-            "conflict_id": str(conflict.id),
-            "conversation_id": str(conv.id),
-            "field": conflict.field,
-            "status": "resolved",
-            "resolved_value": final,
-        },
-    )
-    conflict.status = "resolved"
-    conflict.resolution = pick or "custom"
-    conflict.resolved_value = final
-    conflict.resolved_by = resolved_by
-    conflict.resolved_at = utcnow()
-    await log_sync(
-        session,
-        conversation_id=conv.id,
-        integration_id=conflict.integration_id,
-        direction="bidirectional",
-        status="success",
-        sync_type="status_change" if conflict.field == "status" else "update",
+        conflict=conflict,
+        conv=conv,
+        status="resolved",
+        resolution=pick or "custom",
+        by=resolved_by,
+        value=final,
         resman_lead_id=link.resman_prospect_id if link else None,
-        conflict_resolution="manual_review",
-        details={"field": conflict.field, "picked": pick or "value", "conflict": str(conflict.id)},
+        details={"picked": pick or "value"},
     )
-    await session.flush()
     return conflict

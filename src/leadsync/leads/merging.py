@@ -21,8 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadsync.api.auth import Principal
 from leadsync.api.problems import ProblemError
+from leadsync.conflicts.service import close_merged_duplicate
 from leadsync.db.models import Conversation, LeadLink, ResmanIntegration, SyncConflict
-from leadsync.db.types import utcnow
 from leadsync.leads.convert import conversation_fields
 from leadsync.leads.status_schemas import MergeLeadsRequest, MergeSummary
 from leadsync.mapping.from_resman import prospect_fields
@@ -167,15 +167,10 @@ async def _settle_duplicates(
             ),
         )
     )
-    settled = 0
-    for row in rows.all():
-        row.status = "resolved"
-        row.resolution = "merged"
-        row.resolved_value = {"merged_into": prospect_id}
-        row.resolved_by = "merge"
-        row.resolved_at = utcnow()
-        settled += 1
-    return settled
+    settled = rows.all()
+    for row in settled:
+        await close_merged_duplicate(session, conflict=row, merged_into=prospect_id, by="merge")
+    return len(settled)
 
 
 async def _apply(
