@@ -244,3 +244,35 @@ async def test_pull_only_integration_holds_pushes_but_runs_refreshes(
     claimed = [j.id for j in await _claim(session_factory, "w1")]
     assert claimed == [refresh.id]
     assert push.id not in claimed
+
+
+async def test_kill_switch_is_honoured_by_the_claim_itself(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    """Pausing from another process takes effect at once, whatever a cache in this process
+    still believes: the claim statement reads the switch. Refresh jobs are not pushes and
+    keep running."""
+    from leadsync.db.models import AppSetting
+    from leadsync.sync import flags
+
+    integration_id, per_lead = await _setup(session_factory, leads=2, jobs_per_lead=1)
+    async with session_factory() as session, session.begin():
+        assert await flags.push_paused(session) is False  # this process caches "running"
+        refresh = await queue.enqueue(
+            session,
+            integration_id=integration_id,
+            conversation_id=None,
+            lead_key="refresh-key",
+            operation="pull",
+            data={},
+        )
+        # Another instance pauses: it writes the row; our cache is not told.
+        session.add(AppSetting(key=flags.KILL_SWITCH, value=True, changed_by="other"))
+    async with session_factory() as session:
+        assert await flags.push_paused(session) is False  # stale, as in a second process
+    claimed = await _claim(session_factory, "w1")
+    assert [j.id for j in claimed] == [refresh.id]
+    async with session_factory() as session, session.begin():
+        await flags.set_push_paused(session, paused=False, changed_by="other")
+    resumed = await _claim(session_factory, "w1")
+    assert sorted(j.id for j in resumed) == sorted(ids[0] for ids in per_lead)

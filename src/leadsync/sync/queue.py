@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy import String, and_, cast, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from leadsync.db.models import LeadSyncQueue, ResmanIntegration
+from leadsync.db.models import AppSetting, LeadSyncQueue, ResmanIntegration
 from leadsync.db.types import utcnow
 
 #: Default attempts for transient failures before a job becomes a dead letter. Higher than
@@ -27,6 +27,8 @@ from leadsync.db.types import utcnow
 #: (the circuit breaker pauses jobs during outages without spending these).
 DEFAULT_MAX_RETRIES = 12
 ACTIVE_STATES = ("queued", "running")
+#: app_setting key of the global kill switch (see flags.py, which owns reading/writing it).
+KILL_SWITCH = "push_paused"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +99,14 @@ def _claim_filter(now: datetime) -> Any:
             ResmanIntegration.circuit_open_until <= now,
         ),
     )
-    return and_(due, ~blocked, integration_ready)
+    # The kill switch is read in the claim statement itself, not from a cache checked
+    # before it: a push enqueued after `sync pause` returned can never be claimed, on any
+    # instance (a separate check would leave a window between the read and the claim).
+    push_paused = exists().where(
+        AppSetting.key == KILL_SWITCH,
+        cast(AppSetting.value, String) == "true",
+    )
+    return and_(due, ~blocked, integration_ready, or_(q.sync_operation != "push", ~push_paused))
 
 
 async def claim(
