@@ -10,8 +10,21 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from leadsync.admin.apikeys import create_api_key
+from leadsync.admin.integrations import add_integration
+from leadsync.db.models import ResmanIntegration
+from leadsync.db.types import utcnow
+from leadsync.resman.sandbox.seed import (
+    SANDBOX_ACCOUNT_ID,
+    SANDBOX_API_KEY,
+    SANDBOX_PARTNER_ID,
+    SANDBOX_PROPERTY_ID,
+)
 from leadsync.runtime import Runtime
+from leadsync.security.crypto import KeyRing
 
 
 @dataclass
@@ -40,6 +53,17 @@ class Stack:
         response.raise_for_status()
         prospects: list[dict[str, object]] = response.json()["prospects"]
         return prospects
+
+    async def set_transaction_source(self, tenant: Tenant, source: str | None) -> None:
+        """Pin tenant's TransactionSource id (an unknown one makes ResMan refuse every lead
+        for good); None goes back to looking up "Chatbot"."""
+        settings = {"transaction_source_id": source} if source else {}
+        async with self.runtime.sessionmaker() as session, session.begin():
+            await session.execute(
+                update(ResmanIntegration)
+                .where(ResmanIntegration.id == tenant.integration_id)
+                .values(sync_settings=settings, updated_at=utcnow())
+            )
 
     async def set_faults(self, **faults: object) -> None:
         (await self.sandbox.put("/admin/faults", json=faults)).raise_for_status()
@@ -81,3 +105,23 @@ async def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {within} s")
         await asyncio.sleep(interval)
+
+
+async def add_sandbox_tenant(
+    session: AsyncSession, *, keys: KeyRing, sandbox_url: str, key_name: str
+) -> tuple[uuid.UUID, str]:
+    """A new property wired to the sandbox's seeded ResMan property, and an API key for it."""
+    property_id = uuid.uuid4()
+    await add_integration(
+        session,
+        keys=keys,
+        property_id=property_id,
+        resman_base_url=sandbox_url,
+        account_id=SANDBOX_ACCOUNT_ID,
+        resman_property_id=SANDBOX_PROPERTY_ID,
+        partner_id=SANDBOX_PARTNER_ID,
+        api_key=SANDBOX_API_KEY,
+        webhook_secret=None,
+    )
+    _, api_key = await create_api_key(session, name=key_name, property_ids=[property_id])
+    return property_id, api_key

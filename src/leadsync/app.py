@@ -14,6 +14,7 @@ from leadsync.config import Settings, get_settings
 from leadsync.conflicts.routes import router as conflicts_router
 from leadsync.leads.routes import router as leads_router
 from leadsync.leads.sync_routes import router as lead_sync_router
+from leadsync.observability.routes import router as metrics_router
 from leadsync.realtime.ws import router as realtime_router
 from leadsync.runtime import Runtime
 from leadsync.sync.pull_routes import router as pull_router
@@ -37,6 +38,8 @@ def create_app(
         rt.listener.start()  # other instances' commits wake this hub (PostgreSQL)
         if run_worker:
             rt.start_worker()
+        if own and settings.alerts_evaluate:
+            rt.start_alerts()
         try:
             yield
         finally:
@@ -57,6 +60,7 @@ def create_app(
     app.include_router(queue_router)
     app.include_router(webhooks_router)
     app.include_router(realtime_router)
+    app.include_router(metrics_router)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness")
     async def healthz() -> dict[str, str]:

@@ -12,6 +12,7 @@ import typer
 from leadsync import __version__
 from leadsync.cli_admin import apikey_app, integration_app, queue_app
 from leadsync.cli_conflicts import conflicts_app
+from leadsync.cli_observability import alerts_app, doctor, reconcile, report
 from leadsync.cli_sync import sync_app
 from leadsync.cli_watch import watch
 from leadsync.config import get_settings
@@ -32,7 +33,11 @@ app.add_typer(apikey_app, name="apikey")
 app.add_typer(queue_app, name="queue")
 app.add_typer(sync_app, name="sync")
 app.add_typer(conflicts_app, name="conflicts")
+app.add_typer(alerts_app, name="alerts")
 app.command("watch")(watch)
+app.command("report")(report)
+app.command("doctor")(doctor)
+app.command("reconcile")(reconcile)
 
 
 @app.callback()

@@ -82,6 +82,43 @@ class Settings(BaseSettings):
     realtime_retention_days: float = Field(
         default=7.0, gt=0, description="How long the event log keeps events for resuming."
     )
+    # --- observability -------------------------------------------------------------------
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token a scraper sends to GET /metrics; unset: loopback clients only.",
+    )
+    alert_rules_file: Path | None = Field(
+        default=None, description="TOML alert rules; default: the spec's five (README)."
+    )
+    alerts_evaluate: bool | None = Field(
+        default=None,
+        description="Evaluate the alert rules in this process; default: only in `leadsync up` "
+        "(with several API instances, enable it on one, or use `leadsync alerts export`).",
+    )
+    alerts_interval_seconds: float = Field(
+        default=15.0, gt=0, description="How often the alert rules are evaluated."
+    )
+    reconcile_interval_seconds: float = Field(
+        default=3600.0,
+        ge=0,
+        description="How often `leadsync up` runs the consistency check (0: never).",
+    )
+    smtp_host: str | None = Field(default=None, description="SMTP server for email alerts.")
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    alert_email_from: str = "leadsync@localhost"
+    alert_email_to: str | None = Field(
+        default=None, description="Comma-separated recipients of email alerts."
+    )
+    slack_webhook_url: SecretStr | None = Field(
+        default=None, description="Slack incoming webhook URL for Slack alerts."
+    )
+    pagerduty_routing_key: SecretStr | None = Field(
+        default=None, description="PagerDuty Events API v2 integration (routing) key."
+    )
+    pagerduty_events_url: str = "https://events.pagerduty.com/v2/enqueue"
     max_body_bytes: int = Field(default=256 * 1024, description="Largest request body accepted.")
 
     @property

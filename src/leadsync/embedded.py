@@ -132,6 +132,7 @@ def banner(*, api_url: str, sandbox_url: str | None, tenant: DemoTenant | None) 
         "leadsync is running",
         f"  API                 {api_url}",
         f"  API docs (OpenAPI)  {api_url}/docs",
+        f"  Metrics             {api_url}/metrics  (success report: leadsync report)",
     ]
     if sandbox_url:
         lines += [
@@ -188,6 +189,9 @@ async def run_embedded(
         app = create_app(settings, runtime=runtime, run_worker=True)
         runtime.start_scheduler()
         runtime.start_feeds()
+        if settings.alerts_evaluate is not False:
+            runtime.start_alerts()
+        runtime.start_reconcile()
         api = SandboxServer(app, host=host, port=port, install_signal_handlers=True)
         async with api:
             if sandbox_url and tenant:

@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from leadsync.api.auth import PrincipalCache
 from leadsync.config import Settings
 from leadsync.db.engine import create_engine_for, create_sessionmaker
+from leadsync.observability import metrics
+from leadsync.observability.alerting import evaluator_for
 from leadsync.realtime.fanout import EventListener
 from leadsync.realtime.hub import EventHub, HubConfig
 from leadsync.resman.client import ResManClient
@@ -52,6 +54,8 @@ class Runtime:
     _worker_task: asyncio.Task[None] | None = None
     _scheduler_task: asyncio.Task[None] | None = None
     _feeds_task: asyncio.Task[None] | None = None
+    _alerts_task: asyncio.Task[None] | None = None
+    _reconcile_task: asyncio.Task[None] | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     @classmethod
@@ -118,8 +122,31 @@ class Runtime:
         if self._feeds_task is None:
             self._feeds_task = asyncio.create_task(self.feeds.run(self._stop))
 
+    def start_alerts(self) -> None:
+        """Evaluate the alert rules in this process (observability/alerting.py)."""
+        if self._alerts_task is None:
+            evaluator = evaluator_for(self.settings, self.sessionmaker)
+            interval = self.settings.alerts_interval_seconds
+            self._alerts_task = asyncio.create_task(evaluator.run(self._stop, interval=interval))
+
+    def start_reconcile(self) -> None:
+        """The scheduled consistency check (observability/consistency.py)."""
+        from leadsync.observability.consistency import reconcile_forever  # imports Runtime
+
+        interval = self.settings.reconcile_interval_seconds
+        if self._reconcile_task is None and interval > 0:
+            self._reconcile_task = asyncio.create_task(
+                reconcile_forever(self, self._stop, interval=interval)
+            )
+
     async def close(self) -> None:
         self._stop.set()
+        if self._reconcile_task is not None:
+            await self._reconcile_task
+            self._reconcile_task = None
+        if self._alerts_task is not None:
+            await self._alerts_task
+            self._alerts_task = None
         await self.listener.stop()
         await self.hub.stop()
         if self._feeds_task is not None:
@@ -134,6 +161,7 @@ class Runtime:
         for client in self.clients.values():
             await client.aclose()
         await self.engine.dispose()
+        metrics.process_exited()
 
 
 async def run_worker_forever(

@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
-
-from leadsync.db.models import ResmanIntegration
-from leadsync.db.types import utcnow
 from stack import Stack, lead_body, wait_until
 
 
-async def _set_source(stack: Stack, source: str | None) -> None:
-    settings = {"transaction_source_id": source} if source else {}
-    async with stack.runtime.sessionmaker() as session, session.begin():
-        await session.execute(
-            update(ResmanIntegration)
-            .where(ResmanIntegration.id == stack.a.integration_id)
-            .values(sync_settings=settings, updated_at=utcnow())
-        )
-
-
 async def test_unknown_transaction_source_is_dead_lettered_then_replayed(stack: Stack) -> None:
-    await _set_source(stack, "no-such-source")
+    await stack.set_transaction_source(stack.a, "no-such-source")
     created = await stack.api.post(
         "/api/resman/leads", json=lead_body(stack.a.property_id), headers=stack.auth(stack.a)
     )
@@ -36,7 +22,7 @@ async def test_unknown_transaction_source_is_dead_lettered_then_replayed(stack: 
     assert other.json()["dead_letters"] == []
     assert await stack.resman_prospects(stack.a) == []
 
-    await _set_source(stack, None)
+    await stack.set_transaction_source(stack.a, None)
     retried = await stack.api.post(
         "/api/resman/queue/dead-letters/retry", json={}, headers=stack.auth(stack.a)
     )

@@ -22,20 +22,12 @@ import pytest
 from pydantic import SecretStr
 from websockets.asyncio.client import ClientConnection, connect
 
-from leadsync.admin.apikeys import create_api_key
-from leadsync.admin.integrations import add_integration
 from leadsync.config import Settings
 from leadsync.resman.sandbox.app import create_sandbox_app
-from leadsync.resman.sandbox.seed import (
-    SANDBOX_ACCOUNT_ID,
-    SANDBOX_API_KEY,
-    SANDBOX_PARTNER_ID,
-    SANDBOX_PROPERTY_ID,
-)
 from leadsync.resman.sandbox.server import SandboxServer
 from leadsync.runtime import Runtime
 from leadsync.security.crypto import generate_key
-from stack import lead_body
+from stack import add_sandbox_tenant, lead_body
 
 pytestmark = pytest.mark.parametrize(
     "migrated_db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
@@ -134,22 +126,13 @@ async def cluster(migrated_db_url: str, data_dir: Path, tmp_path: Path) -> Async
     )
     async with SandboxServer(create_sandbox_app()) as sandbox:
         runtime = Runtime.build(settings)
-        property_id = uuid.uuid4()
         try:
             async with runtime.sessionmaker() as session, session.begin():
-                await add_integration(
+                property_id, api_key = await add_sandbox_tenant(
                     session,
                     keys=runtime.keys,
-                    property_id=property_id,
-                    resman_base_url=sandbox.base_url,
-                    account_id=SANDBOX_ACCOUNT_ID,
-                    resman_property_id=SANDBOX_PROPERTY_ID,
-                    partner_id=SANDBOX_PARTNER_ID,
-                    api_key=SANDBOX_API_KEY,
-                    webhook_secret=None,
-                )
-                _, api_key = await create_api_key(
-                    session, name="two-instances", property_ids=[property_id]
+                    sandbox_url=sandbox.base_url,
+                    key_name="two-instances",
                 )
         finally:
             await runtime.close()

@@ -147,7 +147,8 @@ async def _to_resman(
     job_id = None
     if old != body.status:
         await publish_lead(session, conv, event_type="status_change", source="domiq")
-    if integration is not None and old != body.status:
+    spec: dict[str, object] | None = None
+    if old != body.status:
         spec = {
             "kind": "status",
             "new": body.status,
@@ -155,6 +156,10 @@ async def _to_resman(
             "comments": body.notes,
             "lost_reason": body.lost_reason,
         }
+    elif body.notes:
+        # The status stays, but the office must still read the note.
+        spec = {"kind": "note", "comments": body.notes}
+    if integration is not None and spec is not None:
         job = await queue.enqueue(
             session,
             integration_id=integration.id,

@@ -58,6 +58,11 @@ class UpdateLeadStatusResponse(BaseModel):
     conversation_updated: bool
     conversation_id: uuid.UUID
     resman_lead_id: str | None
+    #: For a change to "lost": the configured ResMan lost reason posted with it (None when
+    #: nothing fits and the property has no generic reason such as "Other").
+    lost_reason_used: str | None = None
+    #: Things the caller should know, e.g. that its lost_reason was not used as given.
+    warnings: list[str] = []
 
 
 class MergeLeadsRequest(_In):

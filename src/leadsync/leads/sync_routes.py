@@ -6,9 +6,10 @@ import math
 
 from fastapi import APIRouter, Request
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadsync.api.problems import ProblemError
-from leadsync.db.models import SyncConflict
+from leadsync.db.models import Conversation, ResmanIntegration, SyncConflict
 from leadsync.db.session import begin_read
 from leadsync.db.types import utcnow
 from leadsync.leads import merging, status
@@ -27,8 +28,10 @@ from leadsync.leads.status_schemas import (
     UpdateLeadStatusRequest,
     UpdateLeadStatusResponse,
 )
+from leadsync.mapping.lost_reasons import choose_lost_reason
 from leadsync.merge import FieldOutcome
 from leadsync.resman.errors import ResManError, TransientError
+from leadsync.runtime import Runtime
 from leadsync.sync.runner import classify
 
 router = APIRouter(prefix="/api/resman", tags=["leads"])
@@ -55,6 +58,26 @@ def _resman_problem(exc: ResManError, *, prospect_id: str) -> ProblemError:
             503, "ResMan unavailable", f"{detail}, try again", headers={"Retry-After": str(wait)}
         )
     return ProblemError(502, "ResMan error", detail)
+
+
+async def _lost_reason_report(
+    rt: Runtime, session: AsyncSession, *, conv: Conversation, body: UpdateLeadStatusRequest
+) -> tuple[str | None, list[str]]:
+    """For a lead marked lost by DomIQ: the lost reason the push posts (the same choice
+    from the same cached lookup) and, when it is not the caller's, why."""
+    if body.sync_direction != "to_resman" or not body.status == conv.status == "lost":
+        return None, []
+    integration_id = await session.scalar(
+        select(ResmanIntegration.id).where(ResmanIntegration.property_id == conv.property_id)
+    )
+    if integration_id is None:
+        return None, []
+    try:
+        target = await rt.targets.get(session, integration_id=integration_id)
+    except ResManError:
+        return None, ["ResMan's lost reasons could not be read now; the push matches it later"]
+    choice = choose_lost_reason(body.lost_reason, target.lost_reasons)
+    return choice.name, [choice.warning] if choice.warning else []
 
 
 @router.put(
@@ -111,7 +134,10 @@ async def update_status(
                     resolution="resman_wins",
                 )
             )
+        lost_reason_used, warnings = await _lost_reason_report(rt, fresh, conv=conv, body=body)
         return UpdateLeadStatusResponse(
+            lost_reason_used=lost_reason_used,
+            warnings=warnings,
             success=True,
             new_status=conv.status,
             updated_at=conv.updated_at or utcnow(),

@@ -74,23 +74,29 @@ _TOUR_EVENTS = frozenset({EventType.APPOINTMENT, EventType.SHOW})
 _APPLICATION_EVENTS = frozenset({EventType.APPLICATION, EventType.APPROVED})
 
 
+def event_signal(event: Event) -> LeadStatus | None:
+    """The status one event implies, None for events that imply none (notes, Contact)."""
+    kind = event.event_type
+    if kind == EventType.LEASE_SIGN:
+        return LeadStatus.LEASED
+    if kind in _APPLICATION_EVENTS:
+        return LeadStatus.APPLICATION
+    if kind == EventType.CANCEL:
+        return LeadStatus.LOST
+    if kind == EventType.REACTIVATE:
+        return LeadStatus.NEW
+    if kind in _TOUR_EVENTS:
+        return LeadStatus.TOUR_SCHEDULED
+    if kind in _CONTACT_EVENTS:
+        return LeadStatus.CONTACTED
+    return None
+
+
 def _latest_signal(events: Iterable[Event]) -> LeadStatus | None:
     """The status the newest meaningful event implies (ties keep document order)."""
     signal: LeadStatus | None = None
     for event in sorted(events, key=lambda e: e.event_date):
-        kind = event.event_type
-        if kind == EventType.LEASE_SIGN:
-            signal = LeadStatus.LEASED
-        elif kind in _APPLICATION_EVENTS:
-            signal = LeadStatus.APPLICATION
-        elif kind == EventType.CANCEL:
-            signal = LeadStatus.LOST
-        elif kind == EventType.REACTIVATE:
-            signal = LeadStatus.NEW
-        elif kind in _TOUR_EVENTS:
-            signal = LeadStatus.TOUR_SCHEDULED
-        elif kind in _CONTACT_EVENTS:
-            signal = LeadStatus.CONTACTED
+        signal = event_signal(event) or signal
     return signal
 
 

@@ -196,6 +196,16 @@ def tour_event(
     )
 
 
+def note_event(*, at: datetime, transaction_source: str | None, comments: str) -> Event:
+    """A note for the office that changes no status: an Other event with the comments."""
+    return Event(
+        EventType.OTHER.value,
+        at.astimezone(UTC),
+        transaction_source=transaction_source,
+        comments=comments,
+    )
+
+
 def status_events(
     *,
     new_status: LeadStatus,

@@ -48,6 +48,7 @@ from leadsync.config import Settings
 from leadsync.db.models import RealtimeEvent
 from leadsync.db.types import utcnow
 from leadsync.observability.logging import get_logger
+from leadsync.observability.metrics import WEBSOCKET_CLIENTS
 from leadsync.realtime import eventlog
 from leadsync.realtime.protocol import CLOSE_GOING_AWAY, CLOSE_TOO_SLOW
 from leadsync.sync.backoff import retry_delay
@@ -185,6 +186,7 @@ class EventHub:
         for subscriptions in self._subscriptions.values():
             for subscription in subscriptions:
                 subscription.end(code, reason)
+        WEBSOCKET_CLIENTS.dec(self.subscriber_count())
         self._subscriptions.clear()
 
     # --- subscribers -------------------------------------------------------------------
@@ -196,12 +198,14 @@ class EventHub:
             subscription.end(CLOSE_GOING_AWAY, "server shutting down")
         else:
             self._subscriptions.setdefault(property_id, set()).add(subscription)
+            WEBSOCKET_CLIENTS.inc()
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
         subscriptions = self._subscriptions.get(subscription.property_id)
-        if subscriptions is not None:
+        if subscriptions is not None and subscription in subscriptions:
             subscriptions.discard(subscription)
+            WEBSOCKET_CLIENTS.dec()
             if not subscriptions:
                 del self._subscriptions[subscription.property_id]
 

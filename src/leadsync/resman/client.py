@@ -17,6 +17,7 @@ from typing import Self, TypeVar
 import httpx
 
 from leadsync.config import Settings
+from leadsync.observability import metrics
 from leadsync.observability.logging import get_logger
 from leadsync.resman import responses, wire
 from leadsync.resman.budget import RequestBudget
@@ -138,6 +139,7 @@ class ResManClient:
                 )
             result = read(response.content)
         except ResManError as exc:
+            metrics.observe_api_call(method=method, seconds=time.perf_counter() - started, exc=exc)
             self._log.info(
                 "resman.call",
                 method=method,
@@ -148,6 +150,7 @@ class ResManClient:
                 retryable=exc.retryable,
             )
             raise
+        metrics.observe_api_call(method=method, seconds=time.perf_counter() - started, exc=None)
         self._log.debug(
             "resman.call", method=method, status=status, duration_ms=_elapsed_ms(started)
         )

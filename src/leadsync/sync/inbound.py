@@ -20,8 +20,15 @@ from leadsync.db.models import Conversation, LeadLink, Property, ResmanIntegrati
 from leadsync.leads.convert import apply_fields, conversation_fields
 from leadsync.mapping.from_resman import prospect_fields, resman_context
 from leadsync.mapping.lead import fields_to_json
+from leadsync.mapping.observed import (
+    RESMAN_STATUS_KEY,
+    observed_status,
+    remember_signature,
+    status_signature,
+)
 from leadsync.mapping.to_resman import guard_fields
 from leadsync.merge import MergeRules, merge
+from leadsync.observability import metrics
 from leadsync.realtime.events import publish, publish_lead
 from leadsync.resman.credentials import ResManCredentials
 from leadsync.resman.interface import ResManAPI
@@ -142,7 +149,11 @@ async def _create(
         resman_prospect_id=prospect.prospect_id,
         resman_person_id=prospect.person_id,
     )
-    store_base(link, new_base=theirs, resman_modified_at=modified_at)
+    store_base(
+        link,
+        new_base={**theirs, RESMAN_STATUS_KEY: status_signature(prospect)},
+        resman_modified_at=modified_at,
+    )
     session.add(link)
     await log_sync(
         session,
@@ -218,6 +229,7 @@ async def apply_prospect(
             session,
             integration=integration,
             link=link,
+            prospect=prospect,
             theirs=theirs,
             context=context,
             source=source,
@@ -240,6 +252,7 @@ async def _apply_link(
     *,
     integration: ResmanIntegration,
     link: LeadLink,
+    prospect: Prospect,
     theirs: dict[str, Any],
     context: dict[str, Any],
     source: str,
@@ -258,6 +271,8 @@ async def _apply_link(
     if conv is None:
         return ApplyOutcome(None, "ignored")
     ours = fields_to_json(guard_fields(conversation_fields(conv)))
+    # Each link has its own base, so the observed status is per link (a copy, not shared).
+    theirs = {**theirs, "status": observed_status(prospect, link.base)}
     result = merge(base=link.base or theirs, domiq=ours, resman=theirs, rules=rules_of(integration))
     changed = await write_domiq(session, conv=conv, changes=result.to_domiq, changed_by=source)
     full_context = dict(conv.context or {})
@@ -303,10 +318,16 @@ async def _apply_link(
             only=sorted(result.to_resman),
         )
         pushed = True
-    new_base = base_before_push(result)
+    new_base = remember_signature(
+        base_before_push(result),
+        signature=status_signature(prospect),
+        settled=result.outcome("status").settled,
+        old_base=link.base,
+    )
     if link.base != new_base:
         changed = True
     store_base(link, new_base=new_base, resman_modified_at=modified_at)
+    metrics.applied_from_resman(session, source=source, changed_at=modified_at, changed=changed)
     if changed and result.to_domiq:
         await log_sync(
             session,

@@ -32,6 +32,14 @@ from leadsync.mapping.lead import (
     narrative_from_json,
     restrict,
 )
+from leadsync.mapping.lost_reasons import choose_lost_reason
+from leadsync.mapping.observed import (
+    RESMAN_STATUS_KEY,
+    after_post,
+    observed_status,
+    remember_signature,
+    status_signature,
+)
 from leadsync.mapping.status import LeadStatus
 from leadsync.mapping.to_resman import (
     ProspectIds,
@@ -171,9 +179,23 @@ def _status_change_events(
         previous_status=LeadStatus(current),
         at=now,
         transaction_source=target.require_source(),
-        lost_reason=next(iter(target.lost_reasons.values()), None),
+        lost_reason=choose_lost_reason(None, target.lost_reasons).reason,
     )
     return (mapped[0], mapped[1]) if mapped else (None, [])
+
+
+def _specs_to_send(
+    specs: tuple[dict[str, Any], ...], *, merged_status: Any
+) -> list[dict[str, Any]]:
+    """A status change the merge overruled (the office moved the lead on meanwhile and the
+    rules kept ResMan's status) must not be posted anyway; its note still is, as a note."""
+    kept: list[dict[str, Any]] = []
+    for spec in specs:
+        if spec.get("kind") != "status" or spec.get("new") == merged_status:
+            kept.append(spec)
+        elif spec.get("comments"):
+            kept.append({"kind": "note", "comments": spec["comments"]})
+    return kept
 
 
 async def _send_update(
@@ -189,17 +211,11 @@ async def _send_update(
             retryable=False,
         )
     theirs = fields_to_json(prospect_fields(current))
+    theirs["status"] = observed_status(current, plan.base)
     base = plan.base if plan.base else theirs
     ours = fields_to_json(guard_fields(plan.fields))
     result = merge(base=base, domiq=ours, resman=theirs, rules=target.rules)
-    merged_status = result.values.get("status")
-    # A status change the merge overruled (the office moved the lead on meanwhile and the
-    # rules kept ResMan's status) must not be posted anyway.
-    specs = [
-        spec
-        for spec in plan.specs
-        if spec.get("kind") != "status" or spec.get("new") == merged_status
-    ]
+    specs = _specs_to_send(plan.specs, merged_status=result.values.get("status"))
     customer_type, events = build_events(
         specs,
         transaction_source=target.require_source(),
@@ -207,7 +223,7 @@ async def _send_update(
         now=now,
     )
     status_type: CustomerType | None = None
-    if not plan.specs:
+    if not any(spec.get("kind") in ("status", "tour") for spec in plan.specs):
         # A job with its own events (tour, status change) already expresses its status; a
         # merge-derived status change needs events of its own.
         status_type, status_evts = _status_change_events(
@@ -221,10 +237,14 @@ async def _send_update(
     elif not any(spec.get("kind") == "status" for spec in specs):
         customer_type = current.lead.customer_type
     to_post = set(result.to_resman) - {"status"}
+    new_base = remember_signature(
+        result.new_base,
+        signature=status_signature(after_post(current, customer_type=customer_type, events=events)),
+        settled=result.outcome("status").settled,
+        old_base=plan.base,
+    )
     if not to_post and not events and customer_type == current.lead.customer_type:
-        return SentPush(
-            PushResult(ids.prospect_id, ids.person_id, "unchanged"), result.new_base, result
-        )
+        return SentPush(PushResult(ids.prospect_id, ids.person_id, "unchanged"), new_base, result)
     prospect = lead_to_prospect(
         restrict(fields_from_json(result.values), to_post),
         ids=ids,
@@ -233,7 +253,7 @@ async def _send_update(
     )
     answer = await target.client.post_lead(creds=target.creds, prospect=prospect)
     person_id = answer.person_id or ids.person_id
-    return SentPush(PushResult(ids.prospect_id, person_id, "updated"), result.new_base, result)
+    return SentPush(PushResult(ids.prospect_id, person_id, "updated"), new_base, result)
 
 
 async def send_push(*, plan: PushPlan, target: PushTarget, now: datetime | None = None) -> SentPush:
@@ -316,6 +336,7 @@ async def _send_create(
     if not answer.prospect_id:
         raise ValueError("ResMan accepted the lead but returned no ProspectID")
     base = fields_to_json(guard_fields(plan.fields))
+    base[RESMAN_STATUS_KEY] = status_signature(prospect)
     return SentPush(
         PushResult(answer.prospect_id, answer.person_id, "created"),
         base,

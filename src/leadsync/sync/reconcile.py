@@ -19,6 +19,7 @@ from leadsync.db.types import utcnow
 from leadsync.leads.convert import apply_fields, conversation_fields
 from leadsync.mapping.from_resman import prospect_fields
 from leadsync.mapping.lead import LeadFields
+from leadsync.mapping.observed import RESMAN_STATUS_KEY
 from leadsync.merge import FieldOutcome, MergeResult, normalize_snapshot
 from leadsync.realtime.events import publish
 from leadsync.resman.models import Prospect
@@ -139,6 +140,17 @@ async def record_conflicts(
 def store_base(
     link: LeadLink, *, new_base: dict[str, Any], resman_modified_at: datetime | None
 ) -> None:
+    old = link.base or {}
+    if (
+        RESMAN_STATUS_KEY not in new_base
+        and RESMAN_STATUS_KEY in old
+        and new_base.get("status") == old.get("status")
+    ):
+        # A path that does not track ResMan's status signature (merge API, a resolved
+        # conflict) keeps the remembered one while the agreed status stays (see
+        # mapping.observed): without it, the next poll would revert a status ResMan cannot
+        # hold.
+        new_base = {**new_base, RESMAN_STATUS_KEY: old[RESMAN_STATUS_KEY]}
     # Canonical form (E.164, canonical decimals, sorted pets): a later comparison with a
     # merge's canonical output must not see a formatting difference as a change.
     link.base = normalize_snapshot(new_base, tuple(new_base))

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from leadsync.db.models import ResmanIntegration
 from leadsync.db.session import begin_read
 from leadsync.db.types import utcnow
+from leadsync.observability import metrics
 from leadsync.observability.logging import get_logger
 from leadsync.resman.errors import (
     AuthenticationError,
@@ -116,7 +117,11 @@ class JobRunner:
             jobs = await queue.claim(
                 session, worker_id=self.worker_id, limit=1, lease=self.lease, job_id=job_id
             )
-        return await self.run(jobs[0]) if jobs else None
+        if not jobs:
+            return None
+        outcome = await self.run(jobs[0])
+        metrics.job_settled(jobs[0], outcome, inline=True)
+        return outcome
 
     async def run(self, job: ClaimedJob) -> Outcome:
         started = time.perf_counter()

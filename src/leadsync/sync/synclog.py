@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadsync.db.models import LeadSyncLog
+from leadsync.observability import metrics
 from leadsync.observability.logging import redact_text
 
 
@@ -44,5 +45,13 @@ async def log_sync(
         duration_ms=duration_ms,
     )
     session.add(row)
+    metrics.count_log(
+        session,
+        direction=direction,
+        status=status,
+        sync_type=sync_type,
+        conflict_resolution=conflict_resolution,
+        details=details,
+    )
     await session.flush()
     return row

@@ -14,9 +14,11 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadsync.db.session import read_session
+from leadsync.observability import metrics
 from leadsync.observability.logging import get_logger
 from leadsync.sync import queue
-from leadsync.sync.runner import JobRunner
+from leadsync.sync.queue import ClaimedJob
+from leadsync.sync.runner import JobRunner, Outcome
 
 log = get_logger(__name__)
 
@@ -66,10 +68,15 @@ class Worker:
                 lease=self.runner.lease,
             )
         for job in jobs:
-            task: asyncio.Task[object] = asyncio.create_task(self.runner.run(job))
+            task: asyncio.Task[object] = asyncio.create_task(self._run(job))
             self._tasks.add(task)
             task.add_done_callback(self._done)
         return len(jobs)
+
+    async def _run(self, job: ClaimedJob) -> Outcome:
+        outcome = await self.runner.run(job)
+        metrics.job_settled(job, outcome, inline=False)
+        return outcome
 
     def _done(self, task: asyncio.Task[object]) -> None:
         self._tasks.discard(task)

@@ -27,7 +27,8 @@ SANDBOX_PROPERTY_NAME_2 = "Sandbox Gardens"
 CHATBOT_SOURCE_NAME = "Chatbot"
 WALK_IN_SOURCE_NAME = "Walk-In"
 PROSPECT_SOURCE_NAMES = (CHATBOT_SOURCE_NAME, WALK_IN_SOURCE_NAME, "Zillow", "Apartments.com")
-LOST_REASON_NAMES = ("Rented elsewhere", "Price too high", "No response")
+#: Like a real account, the list ends with a catch-all ("Other") for reasons not listed.
+LOST_REASON_NAMES = ("Rented elsewhere", "Price too high", "No response", "Other")
 #: (name, security group); emails are derived on an example domain.
 EMPLOYEE_PROFILES = (
     ("Alex Rivera", "Leasing Agent"),
