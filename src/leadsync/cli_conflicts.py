@@ -1,4 +1,4 @@
-"""`leadsync conflicts list|show|resolve`: the people's side of manual_review."""
+"""`leadsync conflicts list|show|resolve|dismiss`: the people's side of manual_review."""
 
 from __future__ import annotations
 
@@ -17,21 +17,33 @@ conflicts_app = typer.Typer(
 
 
 def _line(c: dict[str, Any]) -> str:
+    if c.get("conflict_type") == "duplicate_lead":
+        ours, other = c["domiq_value"] or {}, c["resman_value"] or {}
+        return (
+            f"{c['id']}  possible duplicate: prospect {ours.get('resman_prospect_id')} "
+            f"({_who(ours)}) shares a phone with prospect {c['other_prospect_id']} "
+            f"({_who(other)})  [{c['status']}]"
+        )
     return (
         f"{c['id']}  {c['field']}  base={c['base_value']!r}  domiq={c['domiq_value']!r}  "
         f"resman={c['resman_value']!r}  [{c['status']}]"
     )
 
 
+def _who(record: dict[str, Any]) -> str:
+    name = " ".join(str(p) for p in (record.get("first_name"), record.get("last_name")) if p)
+    return ", ".join(str(p) for p in (name, record.get("email"), record.get("phone")) if p)
+
+
 @conflicts_app.command("list")
 def conflicts_list(
-    status: Annotated[str, typer.Option(help="open, resolved or all.")] = "open",
+    status: Annotated[str, typer.Option(help="open, resolved, dismissed or all.")] = "open",
     limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
     as_json: JsonOption = False,
 ) -> None:
     """List conflicts (open ones by default), oldest first."""
-    if status not in ("open", "resolved", "all"):
-        fail("--status must be open, resolved or all")
+    if status not in ("open", "resolved", "dismissed", "all"):
+        fail("--status must be open, resolved, dismissed or all")
 
     async def work(session: AsyncSession) -> list[dict[str, Any]]:
         rows = await service.list_conflicts(
@@ -73,7 +85,8 @@ def conflicts_resolve(
     by: Annotated[str, typer.Option(help="Who decided (kept in the audit log).")] = "cli",
     as_json: JsonOption = False,
 ) -> None:
-    """Decide a conflict; the chosen value reaches both DomIQ and ResMan."""
+    """Decide a conflict; the chosen value reaches both DomIQ and ResMan. A value is checked
+    and normalised like the lead API does (a bad email, phone or date is refused)."""
     wanted = parse_uuid(conflict_id, what="conflict id")
     if (pick is None) == (value is None):
         fail("give exactly one of --pick or --value")
@@ -95,3 +108,23 @@ def conflicts_resolve(
 
     data = run(work)
     emit(data, as_json=as_json, lines=[f"resolved: {_line(data)}"])
+
+
+@conflicts_app.command("dismiss")
+def conflicts_dismiss(
+    conflict_id: Annotated[str, typer.Argument(help="Conflict UUID.")],
+    by: Annotated[str, typer.Option(help="Who decided (kept in the audit log).")] = "cli",
+    as_json: JsonOption = False,
+) -> None:
+    """Close a conflict without changing either side (a possible duplicate: two people)."""
+    wanted = parse_uuid(conflict_id, what="conflict id")
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        try:
+            row = await service.dismiss_conflict(session, conflict_id=wanted, dismissed_by=by)
+        except service.ConflictError as exc:
+            fail(str(exc))
+        return service.describe(row)
+
+    data = run(work)
+    emit(data, as_json=as_json, lines=[f"dismissed: {_line(data)}"])

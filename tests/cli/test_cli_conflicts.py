@@ -109,6 +109,9 @@ def test_resolving_with_a_value_queues_a_push(seeded: tuple[str, uuid.UUID, uuid
         (["resolve", str(uuid.UUID(int=1)), "--pick", "resman"], "no conflict"),
         (["resolve", "{id}"], "exactly one of --pick or --value"),
         (["resolve", "{id}", "--pick", "office"], "pick must be"),
+        # Checked like the lead API: a value ResMan cannot hold is refused, nothing written.
+        (["resolve", "{id}", "--value", "555"], "invalid value for phone"),
+        (["resolve", "{id}", "--value", "call me"], "not a valid phone number"),
     ],
 )
 def test_refusals_exit_1_with_one_line(
@@ -119,3 +122,59 @@ def test_refusals_exit_1_with_one_line(
     result = CliRunner().invoke(app, argv)
     assert result.exit_code == 1, result.output
     assert message in result.stderr
+    [still_open] = _json("conflicts", "list")
+    assert still_open["id"] == str(conflict_id)
+
+
+async def _seed_duplicate(url: str, conv_id: uuid.UUID) -> uuid.UUID:
+    engine = create_engine_for(url)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            conv = await session.get(Conversation, conv_id)
+            assert conv is not None
+            conflict = SyncConflict(
+                conversation_id=conv.id,
+                integration_id=None,
+                field="duplicate_lead",
+                conflict_type="duplicate_lead",
+                other_prospect_id="P-2",
+                domiq_value={
+                    "resman_prospect_id": "P-1",
+                    "first_name": "Aisha",
+                    "last_name": "Khan",
+                },
+                resman_value={"resman_prospect_id": "P-2", "first_name": "Maria"},
+            )
+            session.add(conflict)
+            await session.flush()
+            return conflict.id
+    finally:
+        await engine.dispose()
+
+
+def test_a_possible_duplicate_is_listed_side_by_side_and_dismissed(
+    seeded: tuple[str, uuid.UUID, uuid.UUID],
+) -> None:
+    url, _, conv_id = seeded
+    duplicate_id = asyncio.run(_seed_duplicate(url, conv_id))
+    listed = CliRunner().invoke(app, ["conflicts", "list"])
+    assert listed.exit_code == 0, listed.output
+    line = next(row for row in listed.stdout.splitlines() if row.startswith(str(duplicate_id)))
+    assert "possible duplicate: prospect P-1 (Aisha Khan)" in line
+    assert "prospect P-2 (Maria)" in line
+    refused = CliRunner().invoke(
+        app, ["conflicts", "resolve", str(duplicate_id), "--pick", "resman"]
+    )
+    assert refused.exit_code == 1
+    assert "merge API or dismissed" in refused.stderr
+
+    dismissed = _json("conflicts", "dismiss", str(duplicate_id), "--by", "ana")
+    assert (dismissed["status"], dismissed["resolved_by"]) == ("dismissed", "ana")
+    assert [c["id"] for c in _json("conflicts", "list", "--status", "dismissed")] == [
+        str(duplicate_id)
+    ]
+    again = CliRunner().invoke(app, ["conflicts", "dismiss", str(duplicate_id)])
+    assert again.exit_code == 1
+    assert "already dismissed" in again.stderr
+    # Nothing changed on either side: no push queued, the lead kept its phone.
+    assert asyncio.run(_state(url, conv_id)) == ("+17375551111", 0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -116,3 +117,41 @@ def test_sqlite_file_in_a_missing_folder_is_created_owner_only(tmp_path: Path) -
     upgrade(url=url)
     assert current(url=url) == head()
     assert folder.stat().st_mode & 0o777 == 0o700
+
+
+def _execute(url: str, *statements: str, **params: str) -> list[Any]:
+    """Run the statements in one transaction; the rows of the last one if it returns any."""
+    engine = create_sync_engine_for(url)
+    try:
+        with engine.begin() as conn:
+            results = [conn.execute(text(s), params) for s in statements]
+            return list(results[-1].fetchall()) if results[-1].returns_rows else []
+    finally:
+        engine.dispose()
+
+
+def test_returning_leads_migration_keeps_data_both_ways(db_url: str) -> None:
+    # 0003 turns UNIQUE(integration_id, resman_prospect_id) into an index and widens
+    # sync_conflict; existing rows survive the table rebuild (SQLite batch mode) both ways.
+    upgrade(url=db_url, revision="2026_11_25_0002_app_setting")
+    pid, cid, iid = "1" * 32, "2" * 32, "3" * 32
+    if backend_name(db_url) == "postgresql":
+        pid, cid, iid = (str(uuid.UUID(x)) for x in (pid, cid, iid))
+    _execute(
+        db_url,
+        "INSERT INTO property (id, name) VALUES (:pid, 'Maple')",
+        "INSERT INTO conversation (id, property_id) VALUES (:cid, :pid)",
+        "INSERT INTO sync_conflict (id, conversation_id, field, status) "
+        "VALUES (:iid, :cid, 'status', 'open')",
+        pid=pid,
+        cid=cid,
+        iid=iid,
+    )
+    upgrade(url=db_url)
+    rows = _execute(db_url, "SELECT field, conflict_type, status FROM sync_conflict")
+    assert [tuple(r) for r in rows] == [("status", "status", "open")]
+    _execute(db_url, "UPDATE sync_conflict SET status = 'dismissed'")
+
+    downgrade(url=db_url, revision="2026_11_25_0002_app_setting")
+    rows = _execute(db_url, "SELECT field, status, resolution FROM sync_conflict")
+    assert [tuple(r) for r in rows] == [("status", "resolved", "dismissed")]

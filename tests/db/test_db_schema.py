@@ -180,31 +180,61 @@ async def test_one_link_per_conversation(session: AsyncSession) -> None:
         await session.commit()
 
 
-async def test_one_link_per_prospect_but_pending_links_coexist(session: AsyncSession) -> None:
+async def test_many_conversations_link_to_one_prospect(session: AsyncSession) -> None:
+    # A person who chats again: each conversation has its own link (and base), all to the
+    # same ResMan prospect; links whose create is in flight have no prospect id yet.
     first = await _conversation(session)
     integration = await _integration(session, first.property_id)
-    pending = [
-        Conversation(property_id=first.property_id),
-        Conversation(property_id=first.property_id),
-    ]
-    session.add_all(pending)
+    others = [Conversation(property_id=first.property_id) for _ in range(3)]
+    session.add_all(others)
     await session.flush()
-    # Links whose create is still in flight have no prospect id yet; NULLs never collide.
     session.add_all(
-        [LeadLink(conversation_id=c.id, integration_id=integration.id) for c in pending]
+        [
+            LeadLink(conversation_id=c.id, integration_id=integration.id, resman_prospect_id="P1")
+            for c in (first, others[0], others[1])
+        ]
     )
-    session.add(
-        LeadLink(conversation_id=first.id, integration_id=integration.id, resman_prospect_id="P1")
+    session.add(LeadLink(conversation_id=others[2].id, integration_id=integration.id))
+    await session.commit()
+    linked = await session.scalars(
+        select(LeadLink.conversation_id).where(LeadLink.resman_prospect_id == "P1")
+    )
+    assert set(linked) == {first.id, others[0].id, others[1].id}
+
+
+async def test_conflict_types_and_dismissal(session: AsyncSession) -> None:
+    conversation = await _conversation(session)
+    other = Conversation(property_id=conversation.property_id)
+    session.add(other)
+    await session.flush()
+    session.add_all(
+        [
+            SyncConflict(
+                conversation_id=conversation.id,
+                field="duplicate_lead",
+                conflict_type="duplicate_lead",
+                other_prospect_id="P9",
+                other_conversation_id=other.id,
+                status="dismissed",
+            ),
+            SyncConflict(conversation_id=conversation.id, field="email"),
+        ]
     )
     await session.commit()
-
-    second = Conversation(property_id=first.property_id)
-    session.add(second)
-    await session.flush()
-    session.add(
-        LeadLink(conversation_id=second.id, integration_id=integration.id, resman_prospect_id="P1")
+    types = await session.scalars(select(SyncConflict.conflict_type).order_by(SyncConflict.field))
+    assert list(types) == ["duplicate_lead", "data"]
+    # Deleting the other conversation keeps the conflict (its prospect id still says which).
+    await session.delete(other)
+    await session.commit()
+    kept = await session.scalar(
+        select(SyncConflict).where(SyncConflict.conflict_type == "duplicate_lead")
     )
-    with pytest.raises(IntegrityError, match=r"(?i)unique|duplicate"):
+    assert kept is not None
+    await session.refresh(kept)
+    assert (kept.other_conversation_id, kept.other_prospect_id) == (None, "P9")
+
+    session.add(SyncConflict(conversation_id=conversation.id, field="x", conflict_type="other"))
+    with pytest.raises(IntegrityError, match=r"(?i)check"):
         await session.commit()
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from leadsync.db.models import Conversation
 from leadsync.sync import queue
-from leadsync.sync.flags import set_push_paused
+from leadsync.sync.flags import reset_cache, set_push_paused
 from stack import Stack, create_synced_lead, lead_body, wait_until
 
 
@@ -20,6 +20,7 @@ def _digits(value: object) -> str:
 async def _pause(stack: Stack, paused: bool) -> None:
     async with stack.runtime.sessionmaker() as session, session.begin():
         await set_push_paused(session, paused=paused, changed_by="test")
+    reset_cache()  # a worker may have cached the switch between the flush and the commit
     if not paused:
         stack.runtime.worker.wake()
 

@@ -19,6 +19,11 @@ class ConflictList(BaseModel):
     conflicts: list[dict[str, Any]]
 
 
+class DismissRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    dismissed_by: Annotated[str, Field(min_length=1, max_length=100)] = "api"
+
+
 class ResolveRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     pick: Literal["resman", "domiq"] | None = None
@@ -33,6 +38,13 @@ class ResolveRequest(BaseModel):
 
 
 def _problem(exc: service.ConflictError) -> ProblemError:
+    if exc.field is not None:
+        return ProblemError(
+            exc.status,
+            "Invalid request",
+            str(exc),
+            errors=[{"field": exc.field, "message": exc.reason or str(exc)}],
+        )
     return ProblemError(exc.status, "Conflict not resolvable", str(exc))
 
 
@@ -40,7 +52,7 @@ def _problem(exc: service.ConflictError) -> ProblemError:
 async def list_conflicts(
     session: SessionDep,
     principal: PrincipalDep,
-    status: Literal["open", "resolved", "all"] = "open",
+    status: Literal["open", "resolved", "dismissed", "all"] = "open",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> ConflictList:
     rows = await service.list_conflicts(
@@ -88,4 +100,27 @@ async def resolve_conflict(
     result = service.describe(row)
     await session.commit()
     runtime_of(request).worker.wake()
+    return result
+
+
+@router.post("/{conflict_id}/dismiss", responses=ERRORS)
+async def dismiss_conflict(
+    conflict_id: uuid.UUID,
+    session: SessionDep,
+    principal: PrincipalDep,
+    body: DismissRequest | None = None,
+) -> dict[str, Any]:
+    """Close a conflict without changing either side (a possible duplicate: "two different
+    people")."""
+    try:
+        row = await service.dismiss_conflict(
+            session,
+            conflict_id=conflict_id,
+            dismissed_by=body.dismissed_by if body else "api",
+            property_ids=principal.property_ids,
+        )
+    except service.ConflictError as exc:
+        raise _problem(exc) from exc
+    result = service.describe(row)
+    await session.commit()
     return result

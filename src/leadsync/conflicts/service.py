@@ -1,5 +1,9 @@
 """Conflicts parked by ``manual_review``: what a person sees and how a decision is applied.
 
+A ``duplicate_lead`` conflict (a new lead sharing its phone with another prospect under a
+clearly different name) shows both records side by side; a person merges them with the merge
+API or dismisses it (they are different people). Only data conflicts are resolved here.
+
 A resolution reaches both sides: the conversation gets the chosen value now, ResMan gets it
 through the push queue, and the base snapshot records it as agreed so the same conflict does
 not come back. Every resolution is logged with ``conflict_resolution='manual_review'``.
@@ -17,8 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from leadsync.db.models import Conversation, LeadLink, SyncConflict
 from leadsync.db.types import utcnow
 from leadsync.leads.convert import conversation_fields
+from leadsync.leads.field_values import InvalidValueError, validate_value
 from leadsync.mapping.lead import fields_to_json
-from leadsync.merge import normalize_value
+from leadsync.merge import agreed
 from leadsync.realtime.events import publish
 from leadsync.sync.inbound import enqueue_push_of
 from leadsync.sync.reconcile import write_domiq
@@ -28,9 +33,14 @@ from leadsync.sync.synclog import log_sync
 class ConflictError(ValueError):
     """A resolution that cannot be applied (unknown, already resolved, bad choice)."""
 
-    def __init__(self, message: str, *, status: int = 400) -> None:
+    def __init__(
+        self, message: str, *, status: int = 400, field: str | None = None, reason: str = ""
+    ) -> None:
         super().__init__(message)
         self.status = status
+        #: The request field at fault (``value``), with why, for a problem's ``errors``.
+        self.field = field
+        self.reason = reason
 
 
 def describe(conflict: SyncConflict) -> dict[str, Any]:
@@ -38,7 +48,12 @@ def describe(conflict: SyncConflict) -> dict[str, Any]:
         "id": str(conflict.id),
         "conversation_id": str(conflict.conversation_id),
         "integration_id": str(conflict.integration_id) if conflict.integration_id else None,
+        "conflict_type": conflict.conflict_type,
         "field": conflict.field,
+        "other_prospect_id": conflict.other_prospect_id,
+        "other_conversation_id": (
+            str(conflict.other_conversation_id) if conflict.other_conversation_id else None
+        ),
         "base_value": conflict.base_value,
         "domiq_value": conflict.domiq_value,
         "resman_value": conflict.resman_value,
@@ -87,6 +102,103 @@ async def get_conflict(
 _UNSET = object()
 
 
+async def _open_conflict(
+    session: AsyncSession, *, conflict_id: uuid.UUID, property_ids: Collection[uuid.UUID] | None
+) -> SyncConflict:
+    conflict = await get_conflict(session, conflict_id=conflict_id, property_ids=property_ids)
+    if conflict.status != "open":
+        raise ConflictError(f"conflict {conflict_id} is already {conflict.status}", status=409)
+    return conflict
+
+
+async def dismiss_conflict(
+    session: AsyncSession,
+    *,
+    conflict_id: uuid.UUID,
+    dismissed_by: str,
+    property_ids: Collection[uuid.UUID] | None = None,
+) -> SyncConflict:
+    """Close a conflict without changing either side: for a possible duplicate, "these are
+    two different people"; for a data conflict, the values stay as they are (a later change
+    on both sides parks a new one)."""
+    conflict = await _open_conflict(session, conflict_id=conflict_id, property_ids=property_ids)
+    await _decide(
+        session,
+        conflict=conflict,
+        conv=await session.get(Conversation, conflict.conversation_id),
+        status="dismissed",
+        resolution="dismissed",
+        by=dismissed_by,
+        details={"type": conflict.conflict_type},
+    )
+    return conflict
+
+
+async def close_merged_duplicate(
+    session: AsyncSession, *, conflict: SyncConflict, merged_into: str, by: str
+) -> None:
+    """A ``duplicate_lead`` conflict the merge API answered: both records are one person,
+    in ResMan prospect ``merged_into``."""
+    await _decide(
+        session,
+        conflict=conflict,
+        conv=await session.get(Conversation, conflict.conversation_id),
+        status="resolved",
+        resolution="merged",
+        by=by,
+        value={"merged_into": merged_into},
+        resman_lead_id=merged_into,
+        details={"type": conflict.conflict_type, "merged_into": merged_into},
+    )
+
+
+async def _decide(
+    session: AsyncSession,
+    *,
+    conflict: SyncConflict,
+    conv: Conversation | None,
+    status: str,
+    resolution: str,
+    by: str,
+    value: Any = None,
+    resman_lead_id: str | None = None,
+    details: dict[str, Any],
+) -> None:
+    """Close the conflict as a person decided, log it and tell the subscribers."""
+    conflict.status = status
+    conflict.resolution = resolution
+    conflict.resolved_value = value
+    conflict.resolved_by = by
+    conflict.resolved_at = utcnow()
+    if conv is not None:
+        await publish(
+            session,
+            property_id=conv.property_id,
+            event_type="sync_conflict",
+            source="domiq",
+            data={
+                "conflict_id": str(conflict.id),
+                "conversation_id": str(conv.id),
+                "field": conflict.field,
+                "conflict_type": conflict.conflict_type,
+                "status": status,
+                "resolved_value": value,
+            },
+        )
+    await log_sync(
+        session,
+        conversation_id=conflict.conversation_id,
+        integration_id=conflict.integration_id,
+        direction="bidirectional",
+        status="success",
+        sync_type="status_change" if conflict.field == "status" else "update",
+        resman_lead_id=resman_lead_id,
+        conflict_resolution="manual_review",
+        details={"field": conflict.field, "conflict": str(conflict.id), **details},
+    )
+    await session.flush()
+
+
 async def resolve_conflict(
     session: AsyncSession,
     *,
@@ -97,9 +209,12 @@ async def resolve_conflict(
     property_ids: Collection[uuid.UUID] | None = None,
 ) -> SyncConflict:
     """Pick a side (``pick`` = "resman" | "domiq") or give the final ``value``."""
-    conflict = await get_conflict(session, conflict_id=conflict_id, property_ids=property_ids)
-    if conflict.status != "open":
-        raise ConflictError(f"conflict {conflict_id} is already {conflict.status}", status=409)
+    conflict = await _open_conflict(session, conflict_id=conflict_id, property_ids=property_ids)
+    if conflict.conflict_type == "duplicate_lead":
+        raise ConflictError(
+            "a possible duplicate is merged with the merge API or dismissed, not resolved",
+            status=409,
+        )
     if (pick is None) == (value is _UNSET):
         raise ConflictError("give exactly one of: a side to pick, or a value")
     if pick is not None and pick not in ("resman", "domiq"):
@@ -109,10 +224,12 @@ async def resolve_conflict(
     elif pick == "domiq":
         final = conflict.domiq_value
     else:
+        # Checked like the lead API: a value ResMan cannot hold (the overwrite guard keeps an
+        # invalid email out of it) would leave the two sides different for good.
         try:
-            final = normalize_value(conflict.field, value)
-        except (TypeError, ValueError) as exc:
-            raise ConflictError(f"invalid value for {conflict.field}: {exc}") from exc
+            final = validate_value(conflict.field, value)
+        except InvalidValueError as exc:
+            raise ConflictError(str(exc), status=422, field="value", reason=exc.message) from None
     conv = await session.get(Conversation, conflict.conversation_id)
     if conv is None:
         raise ConflictError("the conflict's lead no longer exists", status=404)
@@ -127,7 +244,7 @@ async def resolve_conflict(
     if link is not None:
         # The base becomes ResMan's current value: the chosen value then differs from it on
         # our side only, which the next push carries over (and equals it if ResMan was picked).
-        link.base = {**(link.base or {}), conflict.field: conflict.resman_value}
+        link.base = agreed(link.base or {}, {conflict.field: conflict.resman_value})
         link.base_updated_at = utcnow()
     if conflict.integration_id is not None and final != conflict.resman_value:
         await enqueue_push_of(
@@ -137,34 +254,15 @@ async def resolve_conflict(
             values=fields_to_json(conversation_fields(conv)),
             only=[conflict.field],
         )
-    await publish(
+    await _decide(
         session,
-        property_id=conv.property_id,
-        event_type="sync_conflict",
-        source="domiq",
-        data={
-            "conflict_id": str(conflict.id),
-            "conversation_id": str(conv.id),
-            "field": conflict.field,
-            "status": "resolved",
-            "resolved_value": final,
-        },
-    )
-    conflict.status = "resolved"
-    conflict.resolution = pick or "custom"
-    conflict.resolved_value = final
-    conflict.resolved_by = resolved_by
-    conflict.resolved_at = utcnow()
-    await log_sync(
-        session,
-        conversation_id=conv.id,
-        integration_id=conflict.integration_id,
-        direction="bidirectional",
-        status="success",
-        sync_type="status_change" if conflict.field == "status" else "update",
+        conflict=conflict,
+        conv=conv,
+        status="resolved",
+        resolution=pick or "custom",
+        by=resolved_by,
+        value=final,
         resman_lead_id=link.resman_prospect_id if link else None,
-        conflict_resolution="manual_review",
-        details={"field": conflict.field, "picked": pick or "value", "conflict": str(conflict.id)},
+        details={"picked": pick or "value"},
     )
-    await session.flush()
     return conflict

@@ -35,7 +35,11 @@ QUEUE_PRIORITIES: Final = (1, 2, 3)
 # --- added by this service ---------------------------------------------------------------
 QUEUE_STATES: Final = ("queued", "running", "succeeded", "dead")
 CHANGE_SOURCES: Final = ("domiq", "resman")
-CONFLICT_STATUSES: Final = ("open", "resolved")
+CONFLICT_STATUSES: Final = ("open", "resolved", "dismissed")
+#: sync_conflict.conflict_type: a field changed on both sides (`status` when that field is
+#: the status), or a new lead that may be a person ResMan already has (`duplicate_lead`,
+#: the spec's conflict type).
+CONFLICT_TYPES: Final = ("data", "status", "duplicate_lead")
 INBOX_STATES: Final = ("pending", "applied", "parked", "ignored")
 REALTIME_EVENT_TYPES: Final = (
     "lead_update",

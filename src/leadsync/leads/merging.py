@@ -1,30 +1,34 @@
 """POST /api/resman/leads/merge: link a ResMan prospect and a DomIQ conversation that are
 the same person (e.g. a walk-in who also chatted), merging the chosen fields.
 
-Nothing was agreed between the two records before, so every field that differs is a true
-conflict for the chosen strategy; explicit ``conflict_resolution`` values win over it.
-Fields outside ``merge_fields`` are left alone on both sides. The merged state goes to
-whichever side needs it (the conversation now, ResMan through the push queue).
+The field-by-field rules are :func:`leadsync.merge.merge_records` (named fields merged by the
+strategy, explicit values on both sides, fields not named held apart). The merged state goes
+to whichever side needs it: the conversation now, ResMan through the push queue.
+
+When the conversation was already linked to its own prospect (a chatbot lead pushed before
+the office noticed the walk-in), that prospect is surplus: the conversation is relinked, and
+the surplus prospect is marked lost in ResMan (sync/retire.py), never deleted. Open
+``duplicate_lead`` conflicts between the two records are resolved by the merge.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadsync.api.auth import Principal
 from leadsync.api.problems import ProblemError
-from leadsync.db.models import Conversation, LeadLink, ResmanIntegration
+from leadsync.conflicts.service import close_merged_duplicate
+from leadsync.db.models import Conversation, LeadLink, ResmanIntegration, SyncConflict
 from leadsync.leads.convert import conversation_fields
 from leadsync.leads.status_schemas import MergeLeadsRequest, MergeSummary
 from leadsync.mapping.from_resman import prospect_fields
-from leadsync.mapping.lead import SYNC_FIELDS, fields_to_json
+from leadsync.mapping.lead import fields_to_json
 from leadsync.mapping.to_resman import guard_fields
-from leadsync.merge import FieldRule, MergeRules, Strategy, merge, normalize_value
+from leadsync.merge import RecordMerge, Strategy, merge_records
 from leadsync.realtime.events import publish_lead
 from leadsync.resman.models import Prospect
 from leadsync.sync.inbound import enqueue_push_of
@@ -34,6 +38,7 @@ from leadsync.sync.reconcile import (
     store_base,
     write_domiq,
 )
+from leadsync.sync.retire import retire_prospect
 from leadsync.sync.synclog import log_sync
 
 
@@ -64,37 +69,168 @@ async def load_for_merge(
     return conv, integration
 
 
+@dataclass(frozen=True, slots=True)
+class _Taken:
+    link: LeadLink
+    #: (ProspectID, PersonID) the conversation was linked to before: now surplus.
+    surplus: tuple[str, str | None] | None
+
+
 async def _take_link(
     session: AsyncSession, *, conv: Conversation, integration_id: uuid.UUID, prospect_id: str
-) -> LeadLink:
+) -> _Taken:
     own = await session.scalar(select(LeadLink).where(LeadLink.conversation_id == conv.id))
+    surplus = None
     if own is not None and own.resman_prospect_id not in (None, prospect_id):
-        raise ProblemError(
-            409,
-            "Already linked",
-            "the conversation is linked to another ResMan prospect",
-            errors=[{"field": "domiq_conversation_id", "message": "linked elsewhere"}],
-        )
-    other = await session.scalar(
-        select(LeadLink).where(
+        surplus = (own.resman_prospect_id, own.resman_person_id)
+    copies = await session.scalars(
+        select(LeadLink)
+        .join(Conversation, Conversation.id == LeadLink.conversation_id)
+        .where(
             LeadLink.integration_id == integration_id,
             LeadLink.resman_prospect_id == prospect_id,
             LeadLink.conversation_id != conv.id,
+            Conversation.source == "resman",
         )
     )
-    if other is not None:
+    for other in copies.all():
         # The prospect was stored as its own lead (a pull of a walk-in): that record is the
         # same person, so it is retired in favour of the conversation, not kept twice.
+        # Chatbot conversations of the prospect stay linked: a person may chat many times.
         retired = await session.get(Conversation, other.conversation_id)
         if retired is not None:
             retired.context = {**(retired.context or {}), "merged_into": str(conv.id)}
         await session.delete(other)
-        await session.flush()
+    await session.flush()
     if own is None:
         own = LeadLink(conversation_id=conv.id, integration_id=integration_id, base={})
         session.add(own)
+    if surplus is not None:
+        own.resman_modified_at = None  # that was the surplus prospect's clock
     own.resman_prospect_id = prospect_id
-    return own
+    return _Taken(own, surplus)
+
+
+async def _follow(
+    session: AsyncSession,
+    *,
+    integration_id: uuid.UUID,
+    surplus_id: str,
+    prospect: Prospect,
+    prospect_id: str,
+) -> None:
+    """Other conversations of the surplus prospect (the same person's earlier chats) move to
+    the prospect too, each holding its own values apart (nothing merged without a person)."""
+    others = await session.scalars(
+        select(LeadLink).where(
+            LeadLink.integration_id == integration_id, LeadLink.resman_prospect_id == surplus_id
+        )
+    )
+    theirs = fields_to_json(prospect_fields(prospect))
+    for link in others.all():
+        other = await session.get(Conversation, link.conversation_id)
+        if other is None:
+            continue
+        held = merge_records(
+            domiq=fields_to_json(guard_fields(conversation_fields(other))),
+            resman=theirs,
+            chosen=(),
+            explicit={},
+            strategy=Strategy.MANUAL_REVIEW,
+        )
+        link.resman_prospect_id = prospect_id
+        link.resman_person_id = prospect.person_id
+        link.resman_modified_at = None
+        store_base(link, new_base=held.result.new_base, resman_modified_at=None)
+
+
+async def _settle_duplicates(
+    session: AsyncSession, *, conversation_id: uuid.UUID, prospect_id: str
+) -> int:
+    """Open ``duplicate_lead`` conflicts this merge answers: the conversation was the
+    possible duplicate of the prospect, or the prospect's lead was the possible duplicate of
+    the conversation. Returns how many were resolved."""
+    linked = select(LeadLink.conversation_id).where(LeadLink.resman_prospect_id == prospect_id)
+    rows = await session.scalars(
+        select(SyncConflict).where(
+            SyncConflict.conflict_type == "duplicate_lead",
+            SyncConflict.status == "open",
+            or_(
+                and_(
+                    SyncConflict.conversation_id == conversation_id,
+                    SyncConflict.other_prospect_id == prospect_id,
+                ),
+                and_(
+                    SyncConflict.other_conversation_id == conversation_id,
+                    SyncConflict.conversation_id.in_(linked),
+                ),
+            ),
+        )
+    )
+    settled = rows.all()
+    for row in settled:
+        await close_merged_duplicate(session, conflict=row, merged_into=prospect_id, by="merge")
+    return len(settled)
+
+
+async def _apply(
+    session: AsyncSession,
+    *,
+    conv: Conversation,
+    link: LeadLink,
+    integration_id: uuid.UUID,
+    merged: RecordMerge,
+    prospect_id: str,
+) -> None:
+    """The conversation takes its side now; ResMan's side goes through the push queue."""
+    result = merged.result
+    await write_domiq(session, conv=conv, changes=merged.to_domiq, changed_by="merge")
+    await record_conflicts(
+        session,
+        conversation_id=conv.id,
+        integration_id=integration_id,
+        result=result,
+        resman_lead_id=prospect_id,
+        direction="bidirectional",
+    )
+    store_base(link, new_base=base_before_push(result), resman_modified_at=None)
+    if result.to_resman:
+        await enqueue_push_of(
+            session,
+            conv=conv,
+            integration_id=integration_id,
+            values=fields_to_json(conversation_fields(conv)),
+            only=sorted(result.to_resman),
+        )
+
+
+async def _retire_surplus(
+    session: AsyncSession,
+    *,
+    conv: Conversation,
+    integration_id: uuid.UUID,
+    surplus: tuple[str, str | None],
+    prospect: Prospect,
+    prospect_id: str,
+) -> None:
+    """The conversation's former prospect: its other conversations follow the person, and
+    ResMan marks it lost (through the queue; never deleted)."""
+    surplus_id, surplus_person = surplus
+    await _follow(
+        session,
+        integration_id=integration_id,
+        surplus_id=surplus_id,
+        prospect=prospect,
+        prospect_id=prospect_id,
+    )
+    await retire_prospect(
+        session,
+        integration_id=integration_id,
+        conversation_id=conv.id,
+        prospect_id=surplus_id,
+        person_id=surplus_person,
+        merged_into=prospect_id,
+    )
 
 
 async def merge_leads(
@@ -108,71 +244,64 @@ async def merge_leads(
         session, principal=principal, conversation_id=body.domiq_conversation_id
     )
     prospect_id = prospect.prospect_id or body.resman_lead_id
-    link = await _take_link(
+    taken = await _take_link(
         session, conv=conv, integration_id=integration.id, prospect_id=prospect_id
     )
+    link = taken.link
     link.resman_person_id = prospect.person_id
-    chosen = set(body.merge_fields)
-    explicit = {
-        k: normalize_value(k, v) for k, v in (body.conflict_resolution or {}).items() if k in chosen
-    }
-    ours = fields_to_json(guard_fields(conversation_fields(conv)))
-    theirs = fields_to_json(prospect_fields(prospect))
-    field_rules = {f: FieldRule.DONT_SYNC for f in SYNC_FIELDS if f not in chosen}
-    for name, value in explicit.items():
-        # An explicit final value is what both sides end up with, whatever the strategy.
-        ours[name] = value
-        field_rules[name] = FieldRule.ALWAYS_DOMIQ
-    rules = MergeRules(
+    explicit = body.conflict_resolution.snapshot() if body.conflict_resolution else {}
+    chosen = set(body.merge_fields) | set(explicit)
+    merged = merge_records(
+        domiq=fields_to_json(guard_fields(conversation_fields(conv))),
+        resman=fields_to_json(prospect_fields(prospect)),
+        chosen=chosen,
+        explicit=explicit,
         strategy=Strategy(body.merge_strategy),
-        field_rules=field_rules,
-        status_by_priority=False,
     )
-    result = merge(base={}, domiq=ours, resman=theirs, rules=rules)
-    await write_domiq(session, conv=conv, changes=result.to_domiq, changed_by="merge")
-    await record_conflicts(
+    await _apply(
         session,
-        conversation_id=conv.id,
+        conv=conv,
+        link=link,
         integration_id=integration.id,
-        result=result,
-        resman_lead_id=prospect_id,
-        direction="bidirectional",
+        merged=merged,
+        prospect_id=prospect_id,
     )
-    store_base(link, new_base=base_before_push(result), resman_modified_at=None)
-    if result.to_resman:
-        await enqueue_push_of(
+    if taken.surplus is not None:
+        await _retire_surplus(
             session,
             conv=conv,
             integration_id=integration.id,
-            values=result.values,
-            only=sorted(result.to_resman),
+            surplus=taken.surplus,
+            prospect=prospect,
+            prospect_id=prospect_id,
         )
+    duplicates = await _settle_duplicates(session, conversation_id=conv.id, prospect_id=prospect_id)
     await publish_lead(
         session, conv, event_type="lead_update", source="domiq", resman_lead_id=prospect_id
     )
-    fields_merged = [o.field for o in result.outcomes if o.field in chosen and o.settled]
-    fields_conflicted = [o.field for o in result.conflicts]
-    final: dict[str, Any] = {
-        o.field: o.merged for o in result.outcomes if o.field in chosen and o.settled
-    }
-    resolved = len(result.resolved) + len(explicit)
     row = await log_sync(
         session,
         conversation_id=conv.id,
         integration_id=integration.id,
         direction="bidirectional",
-        status="conflict" if fields_conflicted else "success",
+        status="conflict" if merged.fields_conflicted else "success",
         sync_type="update",
         resman_lead_id=prospect_id,
         conflict_resolution=body.merge_strategy,
-        details={"merge_fields": sorted(chosen), "conflicted": fields_conflicted},
+        details={
+            "merge_fields": sorted(chosen),
+            "conflicted": merged.fields_conflicted,
+            "retired_prospect": taken.surplus[0] if taken.surplus else None,
+        },
     )
     await session.flush()
     return MergeOutcome(
         prospect_id=prospect_id,
-        conflicts_resolved=resolved,
+        conflicts_resolved=merged.conflicts_resolved + duplicates,
         summary=MergeSummary(
-            fields_merged=fields_merged, fields_conflicted=fields_conflicted, final_values=final
+            fields_merged=list(merged.final_values),
+            fields_conflicted=merged.fields_conflicted,
+            final_values=merged.final_values,
         ),
         sync_log_id=row.id,
     )

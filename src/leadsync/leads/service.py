@@ -322,9 +322,13 @@ async def sync_state(session: AsyncSession, *, conversation_id: uuid.UUID) -> Le
     prospect_id = await session.scalar(
         select(LeadLink.resman_prospect_id).where(LeadLink.conversation_id == conversation_id)
     )
+    # Pushes only: a refresh from ResMan queued behind them says nothing about our push.
     newest = await session.scalar(
         select(LeadSyncQueue.state)
-        .where(LeadSyncQueue.conversation_id == conversation_id)
+        .where(
+            LeadSyncQueue.conversation_id == conversation_id,
+            LeadSyncQueue.sync_operation == "push",
+        )
         .order_by(LeadSyncQueue.seq.desc())
         .limit(1)
     )

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict
 
+from leadsync.leads.field_values import SyncFieldValues
 from leadsync.mapping.lead import SYNC_FIELDS
 
 Status = Literal["new", "contacted", "qualified", "tour_scheduled", "application", "leased", "lost"]
@@ -69,8 +70,9 @@ class MergeLeadsRequest(_In):
     domiq_conversation_id: uuid.UUID
     merge_strategy: Literal["resman_wins", "domiq_wins", "manual_review"]
     merge_fields: Annotated[list[MergeField], Field(min_length=1)]
-    #: Explicit final values for fields (win over the strategy).
-    conflict_resolution: dict[MergeField, Any] | None = None
+    #: Explicit final values (win over the strategy; the field is merged even if not named
+    #: in merge_fields), checked and normalised like the lead API's.
+    conflict_resolution: SyncFieldValues | None = None
     notes: Annotated[str, Strict(), Field(max_length=4000)] | None = None
 
 

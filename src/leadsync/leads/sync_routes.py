@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from fastapi import APIRouter, Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,7 +13,14 @@ from leadsync.db.models import Conversation, ResmanIntegration, SyncConflict
 from leadsync.db.session import begin_read
 from leadsync.db.types import utcnow
 from leadsync.leads import merging, status
-from leadsync.leads.routes import ERRORS, PrincipalDep, SessionDep, first_attempt, runtime_of
+from leadsync.leads.routes import (
+    ERRORS,
+    PROBLEM,
+    PrincipalDep,
+    SessionDep,
+    first_attempt,
+    runtime_of,
+)
 from leadsync.leads.status_schemas import (
     MergeLeadsRequest,
     MergeLeadsResponse,
@@ -21,8 +30,9 @@ from leadsync.leads.status_schemas import (
 )
 from leadsync.mapping.lost_reasons import choose_lost_reason
 from leadsync.merge import FieldOutcome
-from leadsync.resman.errors import ResManError
+from leadsync.resman.errors import ResManError, TransientError
 from leadsync.runtime import Runtime
+from leadsync.sync.runner import classify
 
 router = APIRouter(prefix="/api/resman", tags=["leads"])
 
@@ -35,6 +45,19 @@ def _out(outcome: FieldOutcome) -> SyncConflictOut:
         domiq_value=outcome.domiq,
         resolution=resolution,
     )
+
+
+def _resman_problem(exc: ResManError, *, prospect_id: str) -> ProblemError:
+    """ResMan could not be read: nothing was merged. 503 (with Retry-After) when trying again
+    later can work, 502 when ResMan refused the request itself."""
+    category = classify(exc).category
+    detail = f"reading ResMan prospect {prospect_id} failed ({category}); nothing was merged"
+    if isinstance(exc, TransientError):
+        wait = max(1, math.ceil(exc.retry_after or 5))
+        return ProblemError(
+            503, "ResMan unavailable", f"{detail}, try again", headers={"Retry-After": str(wait)}
+        )
+    return ProblemError(502, "ResMan error", detail)
 
 
 async def _lost_reason_report(
@@ -128,7 +151,7 @@ async def update_status(
 @router.post(
     "/leads/merge",
     response_model=MergeLeadsResponse,
-    responses=ERRORS,
+    responses={**ERRORS, 502: PROBLEM, 503: PROBLEM},
     summary="Link a ResMan prospect and a DomIQ conversation that are the same person",
 )
 async def merge_leads(
@@ -140,11 +163,14 @@ async def merge_leads(
     _, integration = await merging.load_for_merge(
         session, principal=principal, conversation_id=body.domiq_conversation_id
     )
-    target = await rt.targets.get(session, integration_id=integration.id)
-    await session.commit()
-    found = await target.client.search_prospects(
-        creds=target.creds, prospect_id=body.resman_lead_id
-    )
+    try:
+        target = await rt.targets.get(session, integration_id=integration.id)
+        await session.commit()
+        found = await target.client.search_prospects(
+            creds=target.creds, prospect_id=body.resman_lead_id
+        )
+    except ResManError as exc:
+        raise _resman_problem(exc, prospect_id=body.resman_lead_id) from None
     prospect = next((p for p in found if p.prospect_id == body.resman_lead_id), None)
     if prospect is None:
         raise ProblemError(

@@ -81,7 +81,10 @@ def narrative_comments(narrative: LeadNarrative | None) -> str | None:
         lines.append(f"Works at: {narrative.work_location}")
     if narrative.reason_for_moving:
         lines.append(f"Reason for moving: {narrative.reason_for_moving}")
-    text = "\n".join(lines)
+    return _clip("\n".join(lines))
+
+
+def _clip(text: str) -> str:
     return text[: MAX_COMMENT_CHARS - 1] + "…" if len(text) > MAX_COMMENT_CHARS else text
 
 
@@ -148,6 +151,23 @@ def first_contact_event(
         first_contact=True,
         transaction_source=transaction_source,
         comments=narrative_comments(narrative),
+    )
+
+
+def new_chat_event(
+    *, at: datetime, transaction_source: str, narrative: LeadNarrative | None, ref: str
+) -> Event:
+    """A returning prospect chatted again: a Contact event (not a first contact) with the new
+    chat's first message and summary. ``ref`` (a short id of the conversation) tells one
+    chat from another even when they say the same, so a retried push can recognise its own
+    event and never post it twice."""
+    body = narrative_comments(narrative) or "DomIQ chatbot lead"
+    return Event(
+        event_type=EventType.CONTACT.value,
+        event_date=at.astimezone(UTC),
+        first_contact=False,
+        transaction_source=transaction_source,
+        comments=_clip(f"New chat (ref {ref})\n{body}"),
     )
 
 

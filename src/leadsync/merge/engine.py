@@ -11,12 +11,18 @@
 ``kind`` says what happened on the two sides; ``resolution`` says which rule decided when
 the plain three-way rule did not (true conflicts, and ``always_*`` rules overriding the other
 side), else None.
+
+Fields held apart: a person may link two records and leave a field different on purpose
+(the merge API's fields not named). The base then holds one value per side for that field:
+``base[field]`` is DomIQ's, ``base[APART_KEY][field]`` ResMan's. Nothing moves while neither
+side changes it ("apart", not a conflict); a change on one side is taken as usual, and once
+both sides hold the same value the field is agreed again and the second value is dropped.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from leadsync.mapping.lead import SYNC_FIELDS
@@ -32,12 +38,15 @@ Kind = Literal[
     "conflict_resolved",
     "conflict_open",
     "not_synced",
+    "apart",
 ]
 #: Kinds after which both sides hold ``merged`` and the base moves to it.
 SETTLED_KINDS: frozenset[str] = frozenset(
     {"unchanged", "same_change", "domiq_only", "resman_only", "conflict_resolved"}
 )
 STATUS_PRIORITY_RESOLUTION = "status_priority"
+#: Key of a base snapshot holding ResMan's side of the fields held apart (see above).
+APART_KEY = "_apart"
 _ALWAYS = {FieldRule.ALWAYS_RESMAN: "resman", FieldRule.ALWAYS_DOMIQ: "domiq"}
 _PREFER = {
     FieldRule.PREFER_RESMAN_UNLESS_BLANK: "resman",
@@ -56,6 +65,8 @@ class FieldOutcome:
     merged: Any
     kind: Kind
     resolution: str | None = None
+    #: ResMan's side of the base, as a 1-tuple, while the field is held apart (else None).
+    resman_base: tuple[Any] | None = None
 
     @property
     def settled(self) -> bool:
@@ -65,6 +76,8 @@ class FieldOutcome:
 @dataclass(frozen=True, slots=True)
 class MergeResult:
     outcomes: tuple[FieldOutcome, ...]
+    #: ResMan-side bases of fields held apart that this merge did not look at (kept as-is).
+    apart_elsewhere: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def values(self) -> dict[str, Any]:
@@ -84,8 +97,16 @@ class MergeResult:
 
     @property
     def new_base(self) -> dict[str, Any]:
-        """The base to store: merged values, but the old base where nothing was agreed."""
-        return {o.field: o.merged if o.settled else o.base for o in self.outcomes}
+        """The base to store: merged values, but the old base where nothing was agreed
+        (with ResMan's side of the fields still held apart)."""
+        base: dict[str, Any] = {o.field: o.merged if o.settled else o.base for o in self.outcomes}
+        apart = dict(self.apart_elsewhere)
+        for o in self.outcomes:
+            if not o.settled and o.resman_base is not None:
+                apart[o.field] = o.resman_base[0]
+        if apart:
+            base[APART_KEY] = apart
+        return base
 
     @property
     def conflicts(self) -> list[FieldOutcome]:
@@ -113,6 +134,16 @@ class MergeResult:
         raise KeyError(field_name)
 
 
+def agreed(base: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``values`` recorded as agreed by both sides (no longer held apart)."""
+    new = {**base, **values}
+    apart = {k: v for k, v in (base.get(APART_KEY) or {}).items() if k not in values}
+    new.pop(APART_KEY, None)
+    if apart:
+        new[APART_KEY] = apart
+    return new
+
+
 def merge(
     *,
     base: Mapping[str, Any],
@@ -123,6 +154,8 @@ def merge(
 ) -> MergeResult:
     """Merge ``fields`` of three snapshots. A key missing from a snapshot counts as blank, so
     pass only the fields both sides carry."""
+    names = tuple(dict.fromkeys(fields))  # keeps order, drops repeats
+    apart: Mapping[str, Any] = base.get(APART_KEY) or {}
     return MergeResult(
         tuple(
             merge_field(
@@ -131,30 +164,47 @@ def merge(
                 domiq=domiq.get(name),
                 resman=resman.get(name),
                 rules=rules,
+                resman_base=(apart[name],) if name in apart else None,
             )
-            for name in dict.fromkeys(fields)  # keeps order, drops repeats
-        )
+            for name in names
+        ),
+        {name: value for name, value in apart.items() if name not in names},
     )
 
 
 def merge_field(
-    field_name: str, *, base: Any, domiq: Any, resman: Any, rules: MergeRules
+    field_name: str,
+    *,
+    base: Any,
+    domiq: Any,
+    resman: Any,
+    rules: MergeRules,
+    resman_base: tuple[Any] | None = None,
 ) -> FieldOutcome:
+    """``resman_base`` is ResMan's side of the base when the field is held apart."""
     b = normalize_value(field_name, base)
     d = normalize_value(field_name, domiq)
     r = normalize_value(field_name, resman)
+    rb = normalize_value(field_name, resman_base[0]) if resman_base is not None else b
+    apart = (rb,) if rb != b else None
 
     def outcome(merged: Any, kind: Kind, resolution: str | None = None) -> FieldOutcome:
-        return FieldOutcome(field_name, b, d, r, merged, kind, resolution)
+        settled = kind in SETTLED_KINDS
+        return FieldOutcome(
+            field_name, b, d, r, merged, kind, resolution, None if settled else apart
+        )
 
     rule = rules.rule_for(field_name)
     if rule == FieldRule.DONT_SYNC:
         return outcome(d, "not_synced")
     if d == r:
-        return outcome(d, "unchanged" if d == b else "same_change")
+        return outcome(d, "unchanged" if d == b == rb else "same_change")
+    if d == b and r == rb:
+        # Only reachable while held apart: neither side changed its own value.
+        return outcome(d, "apart")
     if d == b:
         kind: Kind = "resman_only"
-    elif r == b:
+    elif r == rb:
         kind = "domiq_only"
     else:
         kind = "conflict_resolved"

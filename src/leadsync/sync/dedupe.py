@@ -1,41 +1,147 @@
 """Duplicate checks before a create: is this lead already a ResMan prospect?
 
-Searched by email, then phone, then (only for leads with neither) name. The same check
-makes a retried create idempotent: a crash after ResMan accepted the create but before we
-stored its id is healed by finding the prospect on the next attempt.
+Our own links first (a conversation of the same person already linked: its prospect, and its
+base for the merge), then ResMan by email, then by phone. Who counts as the same person is
+decided by :func:`leadsync.sync.identity.verdict`: the same email, or the same phone with a
+compatible name; a phone hit with a clearly different name is only a possible duplicate, and
+a name alone never matches. The same check makes a retried create idempotent: a crash after
+ResMan accepted the create but before we stored its id is healed by finding the prospect (by
+its email, or its phone and name) on the next attempt.
 """
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from leadsync.db.models import Conversation, LeadLink
+from leadsync.leads.convert import conversation_fields
+from leadsync.mapping.from_resman import prospect_fields
 from leadsync.mapping.lead import LeadFields
 from leadsync.mapping.normalize import normalize_email, phone_digits
 from leadsync.resman.credentials import ResManCredentials
 from leadsync.resman.interface import ResManAPI
 from leadsync.resman.models import Prospect
+from leadsync.sync.identity import verdict
+
+
+@dataclass(frozen=True, slots=True)
+class Sibling:
+    """Another conversation of this property, already linked, sharing the email or phone."""
+
+    conversation_id: uuid.UUID
+    prospect_id: str
+    person_id: str | None
+    base: dict[str, Any]
+    fields: LeadFields
+
+
+@dataclass(frozen=True, slots=True)
+class Existing:
+    #: The prospect this lead is (the same person), if any.
+    same: Prospect | None = None
+    #: A prospect sharing the phone under a clearly different name: the lead still gets its
+    #: own prospect, and a person decides (duplicate_lead conflict).
+    possible_duplicate: Prospect | None = None
+
+
+async def linked_siblings(
+    session: AsyncSession,
+    *,
+    conversation_id: uuid.UUID,
+    integration_id: uuid.UUID,
+    fields: LeadFields,
+) -> tuple[Sibling, ...]:
+    """Conversations of the integration already linked that share the lead's email or
+    phone, oldest first (their links give the prospect and the merge base)."""
+    clauses = []
+    if fields.email:
+        clauses.append(Conversation.email == fields.email)
+    if fields.phone:
+        clauses.append(Conversation.phone == fields.phone)
+    if not clauses:
+        return ()
+    rows = await session.execute(
+        select(Conversation, LeadLink)
+        .join(LeadLink, LeadLink.conversation_id == Conversation.id)
+        .where(
+            LeadLink.integration_id == integration_id,
+            LeadLink.resman_prospect_id.is_not(None),
+            Conversation.id != conversation_id,
+            or_(*clauses),
+        )
+        .order_by(Conversation.created_at)
+    )
+    return tuple(
+        Sibling(
+            conversation_id=conv.id,
+            prospect_id=str(link.resman_prospect_id),
+            person_id=link.resman_person_id,
+            base=dict(link.base or {}),
+            fields=conversation_fields(conv),
+        )
+        for conv, link in rows
+    )
+
+
+async def _prospect(
+    client: ResManAPI, creds: ResManCredentials, prospect_id: str
+) -> Prospect | None:
+    found = await client.search_prospects(creds=creds, prospect_id=prospect_id)
+    return next((p for p in found if p.prospect_id == prospect_id), None)
+
+
+def _as_found(prospect: Prospect, phone: str | None) -> LeadFields:
+    """The prospect as the duplicate check compares it: with the phone that matched (a
+    prospect may hold several numbers; any one of them is a hit)."""
+    fields = prospect_fields(prospect)
+    wanted = phone_digits(phone)[-10:]
+    for candidate in prospect.lead.phones:
+        if wanted and phone_digits(candidate.number)[-10:] == wanted:
+            return replace(fields, phone=candidate.number)
+    return fields
 
 
 async def find_existing(
-    *, client: ResManAPI, creds: ResManCredentials, fields: LeadFields
-) -> Prospect | None:
-    """The ResMan prospect this lead already is, if any: email, then phone, then name."""
+    *,
+    client: ResManAPI,
+    creds: ResManCredentials,
+    fields: LeadFields,
+    siblings: tuple[Sibling, ...] = (),
+) -> Existing:
+    """Our links, then ResMan by email, then by phone (see the module docstring)."""
+    for sibling in siblings:
+        if verdict(fields, sibling.fields) == "same":
+            prospect = await _prospect(client, creds, sibling.prospect_id)
+            if prospect is not None and prospect.customers:
+                return Existing(same=prospect)
     if fields.email:
         for found in await client.search_prospects(creds=creds, email=fields.email):
-            if normalize_email(found.lead.email) == fields.email:
-                return found
-    if fields.phone:
-        wanted = phone_digits(fields.phone)[-10:]
-        for found in await client.search_prospects(creds=creds, phone=fields.phone):
-            if any(phone_digits(p.number)[-10:] == wanted for p in found.lead.phones):
-                return found
-    # A name alone is weak evidence: only leads without any contact point are matched on it,
-    # and only to a prospect that has no contact point of its own that could contradict it.
-    if not fields.email and not fields.phone and fields.first_name and fields.last_name:
-        for found in await client.search_prospects(
-            creds=creds, first_name=fields.first_name, last_name=fields.last_name
-        ):
-            if not found.lead.email and not found.lead.phones:
-                return found
-    return None
+            if found.customers and normalize_email(found.lead.email) == fields.email:
+                return Existing(same=found)
+    return await by_phone(client=client, creds=creds, fields=fields)
+
+
+async def by_phone(*, client: ResManAPI, creds: ResManCredentials, fields: LeadFields) -> Existing:
+    """ResMan's prospects with the lead's phone: the first that is the same person, and the
+    first possible duplicate (a retried create sees its own prospect here too)."""
+    same: Prospect | None = None
+    duplicate: Prospect | None = None
+    if not fields.phone:
+        return Existing()
+    for found in await client.search_prospects(creds=creds, phone=fields.phone):
+        if not found.customers:
+            continue
+        decided = verdict(fields, _as_found(found, fields.phone))
+        if decided == "same" and same is None:
+            same = found
+        elif decided == "possible_duplicate" and duplicate is None:
+            duplicate = found
+    return Existing(same=same, possible_duplicate=duplicate)
 
 
 def fill_blanks(ours: LeadFields, theirs: Prospect) -> LeadFields:

@@ -40,6 +40,7 @@ from leadsync.sync.reconcile import (
     store_base,
     write_domiq,
 )
+from leadsync.sync.retire import is_retired
 from leadsync.sync.synclog import log_sync
 
 DEFAULT_TIMEZONE = "America/Chicago"
@@ -184,20 +185,29 @@ async def apply_prospect(
     own_source: str | None = None,
 ) -> ApplyOutcome:
     """See the module docstring. ``own_source`` is our Chatbot TransactionSource id, so our
-    own events are not echoed back into the chatbot's notes."""
+    own events are not echoed back into the chatbot's notes.
+
+    A prospect may have several conversations (a person who chatted again): each of them
+    gets ResMan's state, merged against its own base. The outcome names the oldest one."""
     prospect_id = prospect.prospect_id
     if not prospect_id or not prospect.customers:
         return ApplyOutcome(None, "ignored")
     theirs = fields_to_json(prospect_fields(prospect))
     tz = await _timezone(session, integration.property_id)
     context = resman_context(prospect, timezone=tz, own_source=own_source)
-    link = await session.scalar(
-        select(LeadLink).where(
-            LeadLink.integration_id == integration.id,
-            LeadLink.resman_prospect_id == prospect_id,
+    links = (
+        await session.scalars(
+            select(LeadLink)
+            .where(
+                LeadLink.integration_id == integration.id,
+                LeadLink.resman_prospect_id == prospect_id,
+            )
+            .order_by(LeadLink.created_at, LeadLink.id)
         )
-    )
-    if link is None:
+    ).all()
+    if not links:
+        if await is_retired(session, integration_id=integration.id, prospect_id=prospect_id):
+            return ApplyOutcome(None, "ignored")  # merged into another prospect
         match = await _unlinked_match(
             session,
             property_id=integration.property_id,
@@ -214,6 +224,42 @@ async def apply_prospect(
             context=context,
             modified_at=modified_at,
         )
+    outcomes = [
+        await _apply_link(
+            session,
+            integration=integration,
+            link=link,
+            prospect=prospect,
+            theirs=theirs,
+            context=context,
+            source=source,
+            modified_at=modified_at,
+        )
+        for link in links
+    ]
+    changed = [o for o in outcomes if o.action == "updated"]
+    return ApplyOutcome(
+        outcomes[0].conversation_id,
+        "updated" if changed else outcomes[0].action,
+        conflicts_open=sum(o.conflicts_open for o in outcomes),
+        conflicts_resolved=sum(o.conflicts_resolved for o in outcomes),
+        pushed=any(o.pushed for o in outcomes),
+    )
+
+
+async def _apply_link(
+    session: AsyncSession,
+    *,
+    integration: ResmanIntegration,
+    link: LeadLink,
+    prospect: Prospect,
+    theirs: dict[str, Any],
+    context: dict[str, Any],
+    source: str,
+    modified_at: datetime | None,
+) -> ApplyOutcome:
+    """ResMan's state merged into one linked conversation."""
+    prospect_id = link.resman_prospect_id
     if (
         modified_at is not None
         and link.resman_modified_at is not None
@@ -225,7 +271,8 @@ async def apply_prospect(
     if conv is None:
         return ApplyOutcome(None, "ignored")
     ours = fields_to_json(guard_fields(conversation_fields(conv)))
-    theirs["status"] = observed_status(prospect, link.base)
+    # Each link has its own base, so the observed status is per link (a copy, not shared).
+    theirs = {**theirs, "status": observed_status(prospect, link.base)}
     result = merge(base=link.base or theirs, domiq=ours, resman=theirs, rules=rules_of(integration))
     changed = await write_domiq(session, conv=conv, changes=result.to_domiq, changed_by=source)
     full_context = dict(conv.context or {})

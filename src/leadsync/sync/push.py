@@ -1,7 +1,10 @@
 """Push one lead job to ResMan, in three phases: plan (read our database), send (talk to
 ResMan, no transaction open), record (write our database).
 
-Creates: duplicate check first (see dedupe.py), then a create with the first-contact event.
+Creates: duplicate check first (see dedupe.py). A person ResMan already has keeps ONE
+prospect: the new conversation links to it with a "new chat" Contact event (returning.py);
+else a create with the first-contact event, plus a duplicate_lead conflict when the phone
+belongs to someone else.
 Updates: ResMan's current state is fetched and three-way merged with the base snapshot, so
 a field the office changed meanwhile is never silently overwritten: only the fields the
 merge assigns to ResMan are posted, conflicts are resolved by the integration's rules or
@@ -11,7 +14,7 @@ parked for review, and office changes flow back to the conversation in the same 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -43,6 +46,7 @@ from leadsync.mapping.to_resman import (
     first_contact_event,
     guard_fields,
     lead_to_prospect,
+    new_chat_event,
     status_events,
 )
 from leadsync.merge import MergeResult, MergeRules, merge
@@ -50,11 +54,18 @@ from leadsync.realtime.events import publish_lead
 from leadsync.resman.credentials import ResManCredentials
 from leadsync.resman.errors import BusinessError
 from leadsync.resman.interface import ResManAPI
-from leadsync.resman.models import CustomerType, Event
-from leadsync.sync.dedupe import fill_blanks, find_existing
+from leadsync.resman.models import CustomerType, Event, Prospect
+from leadsync.sync import queue
+from leadsync.sync.dedupe import Existing, Sibling, by_phone, find_existing, linked_siblings
 from leadsync.sync.push_events import build_events
 from leadsync.sync.queue import ClaimedJob
-from leadsync.sync.reconcile import record_conflicts, store_base, write_domiq
+from leadsync.sync.reconcile import (
+    record_conflicts,
+    record_duplicate,
+    store_base,
+    write_domiq,
+)
+from leadsync.sync.returning import is_own_create, returning_prospect
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +116,12 @@ class PushPlan:
     ids: ProspectIds | None
     base: dict[str, Any] | None
     narrative: dict[str, Any]
+    #: Unlinked lead only: conversations of the property already linked that share its
+    #: email or phone (a returning person, or a shared phone).
+    siblings: tuple[Sibling, ...] = ()
+
+    def sibling_of(self, prospect_id: str | None) -> Sibling | None:
+        return next((s for s in self.siblings if s.prospect_id == prospect_id), None)
 
 
 async def plan_push(session: AsyncSession, *, job: ClaimedJob) -> PushPlan:
@@ -120,6 +137,14 @@ async def plan_push(session: AsyncSession, *, job: ClaimedJob) -> PushPlan:
         base = dict(link.base or {})
     conv = await session.get(Conversation, job.conversation_id)
     fields = conversation_fields(conv) if conv is not None else fields_from_json(data["fields"])
+    siblings: tuple[Sibling, ...] = ()
+    if ids is None and job.integration_id is not None:
+        siblings = await linked_siblings(
+            session,
+            conversation_id=job.conversation_id,
+            integration_id=job.integration_id,
+            fields=fields,
+        )
     return PushPlan(
         conversation_id=job.conversation_id,
         fields=fields,
@@ -127,6 +152,7 @@ async def plan_push(session: AsyncSession, *, job: ClaimedJob) -> PushPlan:
         ids=ids,
         base=base,
         narrative=data.get("narrative") or {},
+        siblings=siblings,
     )
 
 
@@ -135,8 +161,12 @@ class SentPush:
     result: PushResult
     #: The values both sides now agree on (the new base snapshot).
     new_base: dict[str, Any]
-    #: The merge of an update (None for creates and links).
+    #: The merge of an update or of a returning prospect's link (None otherwise).
     merge: MergeResult | None = None
+    #: What the conversation takes; None: the merge's ``to_domiq``.
+    to_domiq: dict[str, Any] | None = None
+    #: A prospect sharing the phone under another name (a duplicate_lead conflict).
+    possible_duplicate: Prospect | None = None
 
 
 def _status_change_events(
@@ -231,38 +261,87 @@ async def send_push(*, plan: PushPlan, target: PushTarget, now: datetime | None 
     now = now or utcnow()
     if plan.ids is not None:
         return await _send_update(plan, plan.ids, target=target, now=now)
+    found = await find_existing(
+        client=target.client, creds=target.creds, fields=plan.fields, siblings=plan.siblings
+    )
+    if found.same is not None:
+        if plan.sibling_of(found.same.prospect_id) is None and is_own_create(
+            found.same, narrative=plan.narrative, source=target.require_source(), at=now
+        ):
+            return await _own_create(plan, found.same, target=target)
+        return await _send_returning(plan, found.same, target=target, now=now)
+    return await _send_create(plan, found, target=target, now=now)
+
+
+async def _own_create(plan: PushPlan, prospect: Prospect, *, target: PushTarget) -> SentPush:
+    """A retried create whose first attempt ResMan accepted: nothing to post again; the
+    phone is checked once more so a possible duplicate is still recorded."""
+    again = await by_phone(client=target.client, creds=target.creds, fields=plan.fields)
+    duplicate = again.possible_duplicate
+    if duplicate is not None and duplicate.prospect_id == prospect.prospect_id:
+        duplicate = None
+    return SentPush(
+        PushResult(str(prospect.prospect_id), prospect.person_id, "created"),
+        fields_to_json(guard_fields(plan.fields)),
+        possible_duplicate=duplicate,
+    )
+
+
+async def _send_returning(
+    plan: PushPlan, prospect: Prospect, *, target: PushTarget, now: datetime
+) -> SentPush:
+    chat_event = new_chat_event(
+        at=now,
+        transaction_source=target.require_source(),
+        narrative=narrative_from_json(plan.narrative),
+        ref=plan.conversation_id.hex[:8],
+    )
+    decided = returning_prospect(
+        ours=plan.fields,
+        prospect=prospect,
+        sibling=plan.sibling_of(prospect.prospect_id),
+        chat_event=chat_event,
+        rules=target.rules,
+    )
+    person_id = prospect.person_id
+    if decided.post is not None:
+        answer = await target.client.post_lead(creds=target.creds, prospect=decided.post)
+        person_id = answer.person_id or person_id
+    return SentPush(
+        PushResult(str(prospect.prospect_id), person_id, "linked"),
+        decided.base,
+        decided.merge,
+        to_domiq=decided.to_domiq,
+    )
+
+
+async def _send_create(
+    plan: PushPlan, found: Existing, *, target: PushTarget, now: datetime
+) -> SentPush:
     customer_type, events = build_events(
         list(plan.specs),
         transaction_source=target.require_source(),
         lost_reasons=target.lost_reasons,
         now=now,
     )
-    fields = plan.fields
-    existing = await find_existing(client=target.client, creds=target.creds, fields=fields)
-    ids: ProspectIds | None = None
-    if existing is not None and existing.prospect_id:
-        ids = ProspectIds(existing.prospect_id, existing.person_id)
-        fields = fill_blanks(fields, existing)
-        action = "linked"
-    else:
-        narrative = narrative_from_json(plan.narrative)
-        events.insert(
-            0,
-            first_contact_event(
-                at=now, transaction_source=target.require_source(), narrative=narrative
-            ),
-        )
-        action = "created"
-    prospect = lead_to_prospect(fields, ids=ids, events=events, customer_type=customer_type)
+    narrative = narrative_from_json(plan.narrative)
+    events.insert(
+        0,
+        first_contact_event(
+            at=now, transaction_source=target.require_source(), narrative=narrative
+        ),
+    )
+    prospect = lead_to_prospect(plan.fields, events=events, customer_type=customer_type)
     answer = await target.client.post_lead(creds=target.creds, prospect=prospect)
-    prospect_id = answer.prospect_id or (ids.prospect_id if ids else None)
-    if not prospect_id:
+    if not answer.prospect_id:
         raise ValueError("ResMan accepted the lead but returned no ProspectID")
-    person_id = answer.person_id or (ids.person_id if ids else None)
-    base = fields_to_json(guard_fields(replace(fields, status=plan.fields.status)))
-    if action == "created":
-        base[RESMAN_STATUS_KEY] = status_signature(prospect)
-    return SentPush(PushResult(prospect_id, person_id, action), base)
+    base = fields_to_json(guard_fields(plan.fields))
+    base[RESMAN_STATUS_KEY] = status_signature(prospect)
+    return SentPush(
+        PushResult(answer.prospect_id, answer.person_id, "created"),
+        base,
+        possible_duplicate=found.possible_duplicate,
+    )
 
 
 async def record_push(
@@ -285,10 +364,11 @@ async def record_push(
     store_base(link, new_base=sent.new_base, resman_modified_at=None)
     conv = await session.get(Conversation, plan.conversation_id)
     brought_back = False
-    if sent.merge is not None and conv is not None:
-        brought_back = await write_domiq(
-            session, conv=conv, changes=sent.merge.to_domiq, changed_by="resman"
-        )
+    to_domiq = sent.to_domiq
+    if to_domiq is None and sent.merge is not None:
+        to_domiq = sent.merge.to_domiq
+    if to_domiq and conv is not None:
+        brought_back = await write_domiq(session, conv=conv, changes=to_domiq, changed_by="resman")
     if conv is not None and (brought_back or sent.result.action in ("created", "linked")):
         # Subscribers learn the ResMan id of a new lead, or the office changes the merge took.
         await publish_lead(
@@ -306,6 +386,26 @@ async def record_push(
             result=sent.merge,
             resman_lead_id=sent.result.prospect_id,
             direction="to_resman",
+        )
+    if sent.possible_duplicate is not None and conv is not None:
+        await record_duplicate(
+            session,
+            conv=conv,
+            integration_id=integration_id,
+            prospect_id=sent.result.prospect_id,
+            other=sent.possible_duplicate,
+        )
+    if sent.result.action == "linked":
+        # Every conversation of the person shows ResMan's state: a refresh applies the
+        # prospect (as it now is) to all its links, this new one included.
+        await queue.enqueue(
+            session,
+            integration_id=integration_id,
+            conversation_id=plan.conversation_id,
+            lead_key=str(plan.conversation_id),
+            operation="pull",
+            data={"kind": "refresh", "prospect_id": sent.result.prospect_id, "inbox_id": None},
+            resman_lead_id=sent.result.prospect_id,
         )
     await session.flush()
 

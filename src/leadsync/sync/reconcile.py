@@ -16,10 +16,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadsync.db.models import Conversation, LeadLink, StatusHistory, SyncConflict
 from leadsync.db.types import utcnow
-from leadsync.leads.convert import apply_fields
+from leadsync.leads.convert import apply_fields, conversation_fields
+from leadsync.mapping.from_resman import prospect_fields
+from leadsync.mapping.lead import LeadFields
 from leadsync.mapping.observed import RESMAN_STATUS_KEY
 from leadsync.merge import FieldOutcome, MergeResult, normalize_snapshot
+from leadsync.realtime.events import publish
+from leadsync.resman.models import Prospect
 from leadsync.sync.synclog import log_sync
+
+#: sync_conflict.field of a duplicate_lead conflict (the whole record, not one field).
+DUPLICATE_FIELD = "duplicate_lead"
 
 #: lead_sync_log.conflict_resolution allows the spec's three values; our finer-grained
 #: resolutions are recorded in `details` and mapped to the side that won here.
@@ -87,6 +94,7 @@ async def record_conflicts(
                     conversation_id=conversation_id,
                     integration_id=integration_id,
                     field=outcome.field,
+                    conflict_type="status" if outcome.field == "status" else "data",
                     base_value=outcome.base,
                     domiq_value=outcome.domiq,
                     resman_value=outcome.resman,
@@ -161,3 +169,88 @@ def base_before_push(result: MergeResult) -> dict[str, Any]:
     for name in result.to_resman:
         base[name] = result.outcome(name).resman
     return base
+
+
+def _record(
+    fields: LeadFields, *, prospect_id: str | None, conversation_id: uuid.UUID | None
+) -> dict[str, Any]:
+    """One side of a duplicate_lead conflict, shown to the person who decides."""
+    return {
+        "resman_prospect_id": prospect_id,
+        "conversation_id": str(conversation_id) if conversation_id else None,
+        "first_name": fields.first_name,
+        "last_name": fields.last_name,
+        "email": fields.email,
+        "phone": fields.phone,
+    }
+
+
+async def record_duplicate(
+    session: AsyncSession,
+    *,
+    conv: Conversation,
+    integration_id: uuid.UUID,
+    prospect_id: str,
+    other: Prospect,
+) -> bool:
+    """Park a possible duplicate: ``conv`` (its own prospect ``prospect_id``) shares its phone
+    with ``other`` under a clearly different name. A person merges the two (merge API) or
+    dismisses the conflict. Once per lead while open (a retried push finds it). Logs ids only."""
+    open_one = await session.scalar(
+        select(SyncConflict.id).where(
+            SyncConflict.conversation_id == conv.id,
+            SyncConflict.field == DUPLICATE_FIELD,
+            SyncConflict.status == "open",
+        )
+    )
+    if open_one is not None:
+        return False
+    other_conversation = await session.scalar(
+        select(LeadLink.conversation_id)
+        .where(
+            LeadLink.integration_id == integration_id,
+            LeadLink.resman_prospect_id == other.prospect_id,
+        )
+        .order_by(LeadLink.created_at)
+        .limit(1)
+    )
+    session.add(
+        SyncConflict(
+            conversation_id=conv.id,
+            integration_id=integration_id,
+            field=DUPLICATE_FIELD,
+            conflict_type="duplicate_lead",
+            other_prospect_id=other.prospect_id,
+            other_conversation_id=other_conversation,
+            domiq_value=_record(
+                conversation_fields(conv), prospect_id=prospect_id, conversation_id=conv.id
+            ),
+            resman_value=_record(
+                prospect_fields(other),
+                prospect_id=other.prospect_id,
+                conversation_id=other_conversation,
+            ),
+            status="open",
+        )
+    )
+    details = {"conflict": "duplicate_lead", "other_prospect_id": other.prospect_id}
+    await log_sync(
+        session,
+        conversation_id=conv.id,
+        integration_id=integration_id,
+        direction="to_resman",
+        status="conflict",
+        sync_type="create",
+        resman_lead_id=prospect_id,
+        conflict_resolution="manual_review",
+        details=details,
+    )
+    await publish(
+        session,
+        property_id=conv.property_id,
+        event_type="sync_conflict",
+        source="domiq",
+        data={"conversation_id": str(conv.id), "resman_lead_id": prospect_id, **details},
+    )
+    await session.flush()
+    return True

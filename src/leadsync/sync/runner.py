@@ -12,6 +12,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -30,6 +31,7 @@ from leadsync.sync.failures import INTERNAL, Failure, classify, safe_message
 from leadsync.sync.policy import RetryPolicy
 from leadsync.sync.push import plan_push, record_push, send_push
 from leadsync.sync.queue import ClaimedJob
+from leadsync.sync.retire import RETIRE_OPERATION, send_retire
 from leadsync.sync.synclog import log_sync
 from leadsync.sync.targets import IntegrationNotFoundError, TargetCache
 from leadsync.sync.webhooks import process_inbox_job
@@ -105,6 +107,8 @@ class JobRunner:
                     attempt.calls.on_call = self.circuits.window(job.integration_id, attempt)
                 if job.sync_operation == "pull":
                     return await self._run_refresh(job, job.integration_id, attempt)
+                if job.sync_operation == RETIRE_OPERATION:
+                    return await self._run_retire(job, job.integration_id, started, attempt)
                 return await self._run_push(job, job.integration_id, sync_type, started, attempt)
             except _LeaseLostError:
                 return Outcome(job.id, "lost")
@@ -151,21 +155,66 @@ class JobRunner:
             async with session.begin():
                 await self._mark_done(session, job, resman_lead_id=result.prospect_id)
                 await record_push(session, plan=plan, sent=sent, integration_id=integration_id)
-                await log_sync(
+                await self._sent(
                     session,
-                    conversation_id=job.conversation_id,
-                    integration_id=integration_id,
-                    direction="to_resman",
-                    status="success",
+                    job,
+                    integration_id,
                     sync_type=sync_type,
                     resman_lead_id=result.prospect_id,
-                    job_id=job.id,
-                    attempt=job.attempts,
                     details={"action": result.action},
-                    duration_ms=_ms(started),
+                    started=started,
                 )
                 await self.circuits.settle(session, integration_id, attempt=attempt)
         return Outcome(job.id, "succeeded", resman_lead_id=result.prospect_id)
+
+    async def _run_retire(
+        self, job: ClaimedJob, integration_id: uuid.UUID, started: float, attempt: Attempt
+    ) -> Outcome:
+        """Mark a prospect a merge made surplus lost (see sync/retire.py)."""
+        async with self.sessionmaker() as session:
+            await begin_read(session)
+            target = await self.targets.get(session, integration_id=integration_id)
+            await session.commit()
+            prospect_id = await send_retire(data=job.sync_data, target=target)
+            async with session.begin():
+                await self._mark_done(session, job, resman_lead_id=prospect_id)
+                await self._sent(
+                    session,
+                    job,
+                    integration_id,
+                    sync_type="status_change",
+                    resman_lead_id=prospect_id,
+                    details={"action": "retired", **job.sync_data["retire"]},
+                    started=started,
+                )
+                await self.circuits.settle(session, integration_id, attempt=attempt)
+        return Outcome(job.id, "succeeded", resman_lead_id=prospect_id)
+
+    async def _sent(
+        self,
+        session: AsyncSession,
+        job: ClaimedJob,
+        integration_id: uuid.UUID,
+        *,
+        sync_type: str,
+        resman_lead_id: str,
+        details: dict[str, Any],
+        started: float,
+    ) -> None:
+        """Log a job that reached ResMan (push or retire)."""
+        await log_sync(
+            session,
+            conversation_id=job.conversation_id,
+            integration_id=integration_id,
+            direction="to_resman",
+            status="success",
+            sync_type=sync_type,
+            resman_lead_id=resman_lead_id,
+            job_id=job.id,
+            attempt=job.attempts,
+            details=details,
+            duration_ms=_ms(started),
+        )
 
     async def _run_refresh(
         self, job: ClaimedJob, integration_id: uuid.UUID, attempt: Attempt

@@ -5,6 +5,7 @@ from leadsync.db.models.access import ApiKey, ApiKeyProperty
 from leadsync.db.models.domiq import Contact, Conversation, Property, TourBooking
 from leadsync.db.models.inbound import IdempotencyKey, RealtimeEvent, WebhookInbox
 from leadsync.db.models.link import LeadLink, StatusHistory, SyncConflict
+from leadsync.db.models.retired import RetiredProspect
 from leadsync.db.models.settings import AppSetting
 from leadsync.db.models.sync import LeadSyncLog, LeadSyncQueue, ResmanIntegration
 
@@ -22,6 +23,7 @@ __all__ = [
     "Property",
     "RealtimeEvent",
     "ResmanIntegration",
+    "RetiredProspect",
     "StatusHistory",
     "SyncConflict",
     "TourBooking",

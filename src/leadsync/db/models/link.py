@@ -7,25 +7,28 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy import ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from leadsync.db.base import Base, created_at, one_of, updated_at, uuid_pk
 from leadsync.db.types import JSONType
-from leadsync.db.vocab import CHANGE_SOURCES, CONFLICT_STATUSES
+from leadsync.db.vocab import CHANGE_SOURCES, CONFLICT_STATUSES, CONFLICT_TYPES
 
 
 class LeadLink(Base):
     """A conversation linked to its ResMan prospect, with the three-way merge base.
 
     `base` holds the field values both sides last agreed on; a field that differs from it on
-    one side only changed there, on both sides it is a conflict. The unique constraints are
-    invariant 2: one prospect per lead and one lead per prospect. The ResMan ids may be NULL
-    while the first create is in flight (NULLs never collide in a unique constraint).
+    one side only changed there, on both sides it is a conflict.
+
+    One row per conversation (invariant 2: at most one prospect per conversation), but MANY
+    conversations may link to ONE prospect: a person who chats again is the same ResMan
+    prospect (see README "Returning prospects and shared phones"). Each link keeps its own
+    base. The ResMan ids are NULL while the first create is in flight.
     """
 
     __tablename__ = "lead_link"
-    __table_args__ = (UniqueConstraint("integration_id", "resman_prospect_id"),)
+    __table_args__ = (Index(None, "integration_id", "resman_prospect_id"),)
 
     id: Mapped[uuid.UUID] = uuid_pk()
     conversation_id: Mapped[uuid.UUID] = mapped_column(
@@ -49,7 +52,13 @@ class LeadLink(Base):
 
 
 class SyncConflict(Base):
-    """A field changed on both sides to different values, parked for a person to decide.
+    """Something parked for a person to decide.
+
+    `data`/`status`: a field changed on both sides to different values. `duplicate_lead`: a
+    new lead whose phone matched another ResMan prospect with a clearly different name; it
+    got its own prospect, and `domiq_value` / `resman_value` hold the two records side by
+    side (field is "duplicate_lead"; `other_prospect_id` / `other_conversation_id` name the
+    other one) until a person merges them or dismisses the conflict.
 
     At most one open conflict per lead and field (partial unique index), so a conflict seen
     again by the next pull updates the open one instead of piling up.
@@ -58,6 +67,7 @@ class SyncConflict(Base):
     __tablename__ = "sync_conflict"
     __table_args__ = (
         one_of("status", CONFLICT_STATUSES, name="status"),
+        one_of("conflict_type", CONFLICT_TYPES, name="conflict_type"),
         Index(None, "status", "created_at"),
         Index(
             "uq_sync_conflict_open_field",
@@ -84,6 +94,19 @@ class SyncConflict(Base):
     domiq_value: Mapped[Any] = mapped_column(JSONType, nullable=True)
     resman_value: Mapped[Any] = mapped_column(JSONType, nullable=True)
     status: Mapped[str] = mapped_column(String(20), default="open", server_default="open")
+    conflict_type: Mapped[str] = mapped_column(
+        String(20),
+        default="data",
+        server_default="data",
+        comment="data | status (a field changed on both sides) | duplicate_lead",
+    )
+    other_prospect_id: Mapped[str | None] = mapped_column(
+        String(100), comment="duplicate_lead: the ResMan prospect this lead may duplicate"
+    )
+    other_conversation_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("conversation.id", ondelete="SET NULL"),
+        comment="duplicate_lead: our conversation linked to that prospect, if any",
+    )
     resolution: Mapped[str | None] = mapped_column(
         String(50), comment="which side won (domiq | resman) or custom"
     )
