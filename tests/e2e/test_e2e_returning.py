@@ -5,12 +5,16 @@ real worker and the ResMan sandbox, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 
 from leadsync.db.models import Conversation, LeadLink, LeadSyncQueue
+from leadsync.db.types import utcnow
 from leadsync.sync import queue
+from leadsync.sync.flags import set_push_paused
+from leadsync.sync.push import push_lead
 from stack import Stack, lead_body, wait_until
 
 
@@ -212,3 +216,86 @@ async def test_shared_phone_with_another_name_is_its_own_prospect_and_a_duplicat
     assert still_open.json()["conflicts"] == []
     await wait_until(lambda: _drained(stack))
     assert await _dead_jobs(stack) == []
+
+
+async def test_crash_after_resman_accepted_a_returning_link_posts_nothing_twice(
+    stack: Stack,
+) -> None:
+    first_body = lead_body(stack.a.property_id)
+    first = await _post(stack, first_body)
+    async with stack.runtime.sessionmaker() as session, session.begin():
+        await set_push_paused(session, paused=True, changed_by="test")
+    second = _again(first_body, move_in_date="2027-02-01")
+    response = await stack.api.post("/api/resman/leads", json=second, headers=stack.auth(stack.a))
+    assert response.status_code == 201, response.text
+    runner = stack.runtime.runner
+    async with stack.runtime.sessionmaker() as session, session.begin():
+        [job] = await queue.claim(session, worker_id="doomed", limit=1, lease=timedelta(seconds=5))
+    # The doomed worker links and posts the new chat, then dies before its commit.
+    async with stack.runtime.sessionmaker() as session:
+        async with session.begin():
+            target = await runner.targets.get(session, integration_id=stack.a.integration_id)
+        await session.begin()
+        await push_lead(session, job=job, target=target)
+        await session.rollback()
+    async with stack.runtime.sessionmaker() as session, session.begin():
+        [again] = await queue.claim(
+            session,
+            worker_id=runner.worker_id,
+            limit=1,
+            lease=timedelta(seconds=30),
+            now=utcnow() + timedelta(seconds=6),
+        )
+    outcome = await runner.run(again)
+
+    assert outcome.state == "succeeded"
+    assert outcome.resman_lead_id == first["resman_lead_id"]
+    [prospect] = await stack.resman_prospects(stack.a)
+    chats = [e for e in _events(prospect) if "New chat" in (e.get("comments") or "")]
+    assert len(chats) == 1
+    async with stack.runtime.sessionmaker() as session:
+        link = await session.scalar(
+            select(LeadLink).where(LeadLink.conversation_id == uuid.UUID(second["conversation_id"]))
+        )
+    assert link is not None
+    assert link.resman_prospect_id == first["resman_lead_id"]
+    assert link.base["move_in_date"] == "2027-02-01"
+
+
+async def test_retried_create_sharing_a_phone_still_records_the_possible_duplicate(
+    stack: Stack,
+) -> None:
+    mother_body = lead_body(stack.a.property_id)
+    mother = await _post(stack, mother_body)
+    async with stack.runtime.sessionmaker() as session, session.begin():
+        await set_push_paused(session, paused=True, changed_by="test")
+    roommate = _again(mother_body, first_name="Aisha", last_name="Khan", email=None)
+    response = await stack.api.post("/api/resman/leads", json=roommate, headers=stack.auth(stack.a))
+    assert response.status_code == 201, response.text
+    runner = stack.runtime.runner
+    async with stack.runtime.sessionmaker() as session, session.begin():
+        [job] = await queue.claim(session, worker_id="doomed", limit=1, lease=timedelta(seconds=5))
+    async with stack.runtime.sessionmaker() as session:
+        async with session.begin():
+            target = await runner.targets.get(session, integration_id=stack.a.integration_id)
+        await session.begin()
+        await push_lead(session, job=job, target=target)
+        await session.rollback()
+    async with stack.runtime.sessionmaker() as session, session.begin():
+        [again] = await queue.claim(
+            session,
+            worker_id=runner.worker_id,
+            limit=1,
+            lease=timedelta(seconds=30),
+            now=utcnow() + timedelta(seconds=6),
+        )
+    outcome = await runner.run(again)
+
+    assert outcome.state == "succeeded"
+    prospects = await stack.resman_prospects(stack.a)
+    assert sorted(str(p["last_name"]) for p in prospects) == ["Gomez", "Khan"]
+    listed = await stack.api.get("/api/resman/conflicts", headers=stack.auth(stack.a))
+    [conflict] = listed.json()["conflicts"]
+    assert conflict["conversation_id"] == roommate["conversation_id"]
+    assert conflict["other_prospect_id"] == mother["resman_lead_id"]
+    assert conflict["domiq_value"]["resman_prospect_id"] == outcome.resman_lead_id
