@@ -5,7 +5,7 @@ real worker and the ResMan sandbox, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -15,6 +15,7 @@ from leadsync.db.types import utcnow
 from leadsync.sync import queue
 from leadsync.sync.flags import set_push_paused
 from leadsync.sync.push import push_lead
+from leadsync.sync.runner import Outcome
 from stack import Stack, lead_body, wait_until
 
 
@@ -218,6 +219,38 @@ async def test_shared_phone_with_another_name_is_its_own_prospect_and_a_duplicat
     assert await _dead_jobs(stack) == []
 
 
+async def _claim(
+    stack: Stack, *, worker_id: str, lease: timedelta, now: datetime | None = None
+) -> queue.ClaimedJob:
+    """Claim the one push while the stack's own worker still sees the kill switch on (lifted
+    and set again in the claim's transaction, so nothing races this test for the job)."""
+    async with stack.runtime.sessionmaker() as session, session.begin():
+        await set_push_paused(session, paused=False, changed_by="test")
+        [job] = await queue.claim(session, worker_id=worker_id, limit=1, lease=lease, now=now)
+        await set_push_paused(session, paused=True, changed_by="test")
+    return job
+
+
+async def _crash_then_retry(stack: Stack) -> Outcome:
+    """A worker pushes the queued job, ResMan accepts, the process dies before its commit;
+    after the lease another worker runs the job again."""
+    runner = stack.runtime.runner
+    job = await _claim(stack, worker_id="doomed", lease=timedelta(seconds=5))
+    async with stack.runtime.sessionmaker() as session:
+        async with session.begin():
+            target = await runner.targets.get(session, integration_id=stack.a.integration_id)
+        await session.begin()
+        await push_lead(session, job=job, target=target)
+        await session.rollback()
+    again = await _claim(
+        stack,
+        worker_id=runner.worker_id,
+        lease=timedelta(seconds=30),
+        now=utcnow() + timedelta(seconds=6),
+    )
+    return await runner.run(again)
+
+
 async def test_crash_after_resman_accepted_a_returning_link_posts_nothing_twice(
     stack: Stack,
 ) -> None:
@@ -228,25 +261,7 @@ async def test_crash_after_resman_accepted_a_returning_link_posts_nothing_twice(
     second = _again(first_body, move_in_date="2027-02-01")
     response = await stack.api.post("/api/resman/leads", json=second, headers=stack.auth(stack.a))
     assert response.status_code == 201, response.text
-    runner = stack.runtime.runner
-    async with stack.runtime.sessionmaker() as session, session.begin():
-        [job] = await queue.claim(session, worker_id="doomed", limit=1, lease=timedelta(seconds=5))
-    # The doomed worker links and posts the new chat, then dies before its commit.
-    async with stack.runtime.sessionmaker() as session:
-        async with session.begin():
-            target = await runner.targets.get(session, integration_id=stack.a.integration_id)
-        await session.begin()
-        await push_lead(session, job=job, target=target)
-        await session.rollback()
-    async with stack.runtime.sessionmaker() as session, session.begin():
-        [again] = await queue.claim(
-            session,
-            worker_id=runner.worker_id,
-            limit=1,
-            lease=timedelta(seconds=30),
-            now=utcnow() + timedelta(seconds=6),
-        )
-    outcome = await runner.run(again)
+    outcome = await _crash_then_retry(stack)
 
     assert outcome.state == "succeeded"
     assert outcome.resman_lead_id == first["resman_lead_id"]
@@ -272,24 +287,7 @@ async def test_retried_create_sharing_a_phone_still_records_the_possible_duplica
     roommate = _again(mother_body, first_name="Aisha", last_name="Khan", email=None)
     response = await stack.api.post("/api/resman/leads", json=roommate, headers=stack.auth(stack.a))
     assert response.status_code == 201, response.text
-    runner = stack.runtime.runner
-    async with stack.runtime.sessionmaker() as session, session.begin():
-        [job] = await queue.claim(session, worker_id="doomed", limit=1, lease=timedelta(seconds=5))
-    async with stack.runtime.sessionmaker() as session:
-        async with session.begin():
-            target = await runner.targets.get(session, integration_id=stack.a.integration_id)
-        await session.begin()
-        await push_lead(session, job=job, target=target)
-        await session.rollback()
-    async with stack.runtime.sessionmaker() as session, session.begin():
-        [again] = await queue.claim(
-            session,
-            worker_id=runner.worker_id,
-            limit=1,
-            lease=timedelta(seconds=30),
-            now=utcnow() + timedelta(seconds=6),
-        )
-    outcome = await runner.run(again)
+    outcome = await _crash_then_retry(stack)
 
     assert outcome.state == "succeeded"
     prospects = await stack.resman_prospects(stack.a)
