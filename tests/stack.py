@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,8 @@ from leadsync.resman.sandbox.seed import (
 )
 from leadsync.runtime import Runtime
 from leadsync.security.crypto import KeyRing, generate_key
+from leadsync.sync import queue
+from leadsync.sync.flags import set_push_paused
 
 
 @dataclass
@@ -196,3 +199,16 @@ async def create_synced_lead(
     if answer["resman_lead_id"] is not None:
         assert answer["resman_lead_id"] == prospect_id, answer
     return conversation_id, prospect_id
+
+
+async def claim_behind_the_switch(
+    stack: Stack, *, worker_id: str, lease: timedelta, now: datetime | None = None
+) -> queue.ClaimedJob:
+    """Claim the one push while every other worker still sees the kill switch on: lift it,
+    claim and set it again in ONE transaction (the claim statement honours the switch, and
+    the stack's own worker must not race this test for the job)."""
+    async with stack.runtime.sessionmaker() as session, session.begin():
+        await set_push_paused(session, paused=False, changed_by="test")
+        [job] = await queue.claim(session, worker_id=worker_id, limit=1, lease=lease, now=now)
+        await set_push_paused(session, paused=True, changed_by="test")
+    return job

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -13,25 +13,12 @@ from leadsync.runtime import Runtime
 from leadsync.sync import queue
 from leadsync.sync.flags import set_push_paused
 from leadsync.sync.push import push_lead
-from stack import Stack, lead_body, wait_until
+from stack import Stack, claim_behind_the_switch, lead_body, wait_until
 
 
 async def _pause(stack: Stack, paused: bool) -> None:
     async with stack.runtime.sessionmaker() as session, session.begin():
         await set_push_paused(session, paused=paused, changed_by="test")
-
-
-async def _claim_behind_the_switch(
-    stack: Stack, *, worker_id: str, lease: timedelta, now: datetime | None = None
-) -> queue.ClaimedJob:
-    """Claim the one push while every other worker still sees the kill switch on: lift it,
-    claim and set it again in ONE transaction (the claim statement honours the switch, and
-    the stack's own worker must not race this test for the job)."""
-    async with stack.runtime.sessionmaker() as session, session.begin():
-        await set_push_paused(session, paused=False, changed_by="test")
-        [job] = await queue.claim(session, worker_id=worker_id, limit=1, lease=lease, now=now)
-        await set_push_paused(session, paused=True, changed_by="test")
-    return job
 
 
 async def _counts(stack: Stack) -> dict[str, int]:
@@ -66,7 +53,7 @@ async def test_crash_after_resman_accepted_before_commit_makes_no_duplicate(
     body = lead_body(stack.a.property_id)
     await stack.api.post("/api/resman/leads", json=body, headers=stack.auth(stack.a))
     runner = stack.runtime.runner
-    job = await _claim_behind_the_switch(stack, worker_id="doomed", lease=timedelta(seconds=5))
+    job = await claim_behind_the_switch(stack, worker_id="doomed", lease=timedelta(seconds=5))
     # The doomed worker pushes, ResMan accepts, and the process dies before its commit.
     async with stack.runtime.sessionmaker() as session:
         async with session.begin():
@@ -76,7 +63,7 @@ async def test_crash_after_resman_accepted_before_commit_makes_no_duplicate(
         await session.rollback()
     assert len(await stack.resman_prospects(stack.a)) == 1
     # Its lease runs out; another worker takes the job over and finishes it.
-    again = await _claim_behind_the_switch(
+    again = await claim_behind_the_switch(
         stack,
         worker_id=runner.worker_id,
         lease=timedelta(seconds=30),

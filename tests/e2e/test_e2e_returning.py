@@ -5,7 +5,7 @@ real worker and the ResMan sandbox, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -16,7 +16,7 @@ from leadsync.sync import queue
 from leadsync.sync.flags import set_push_paused
 from leadsync.sync.push import push_lead
 from leadsync.sync.runner import Outcome
-from stack import Stack, lead_body, wait_until
+from stack import Stack, claim_behind_the_switch, lead_body, wait_until
 
 
 async def _post(stack: Stack, body: dict[str, Any]) -> dict[str, Any]:
@@ -219,30 +219,18 @@ async def test_shared_phone_with_another_name_is_its_own_prospect_and_a_duplicat
     assert await _dead_jobs(stack) == []
 
 
-async def _claim(
-    stack: Stack, *, worker_id: str, lease: timedelta, now: datetime | None = None
-) -> queue.ClaimedJob:
-    """Claim the one push while the stack's own worker still sees the kill switch on (lifted
-    and set again in the claim's transaction, so nothing races this test for the job)."""
-    async with stack.runtime.sessionmaker() as session, session.begin():
-        await set_push_paused(session, paused=False, changed_by="test")
-        [job] = await queue.claim(session, worker_id=worker_id, limit=1, lease=lease, now=now)
-        await set_push_paused(session, paused=True, changed_by="test")
-    return job
-
-
 async def _crash_then_retry(stack: Stack) -> Outcome:
     """A worker pushes the queued job, ResMan accepts, the process dies before its commit;
     after the lease another worker runs the job again."""
     runner = stack.runtime.runner
-    job = await _claim(stack, worker_id="doomed", lease=timedelta(seconds=5))
+    job = await claim_behind_the_switch(stack, worker_id="doomed", lease=timedelta(seconds=5))
     async with stack.runtime.sessionmaker() as session:
         async with session.begin():
             target = await runner.targets.get(session, integration_id=stack.a.integration_id)
         await session.begin()
         await push_lead(session, job=job, target=target)
         await session.rollback()
-    again = await _claim(
+    again = await claim_behind_the_switch(
         stack,
         worker_id=runner.worker_id,
         lease=timedelta(seconds=30),
