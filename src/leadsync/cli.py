@@ -85,8 +85,8 @@ def sandbox(
 ) -> None:
     """Run the bundled ResMan sandbox: ResMan's wire protocol, an admin API to act as on-site
     staff, signed webhooks, a WebSocket feed and fault injection."""
-    from leadsync.resman.sandbox.config import FaultConfig, SandboxConfig
-    from leadsync.resman.sandbox.server import run_sandbox, startup_banner
+    from leadsync.sandbox.config import FaultConfig, SandboxConfig
+    from leadsync.sandbox.server import run_sandbox, startup_banner
 
     faults = FaultConfig(
         seed=seed,

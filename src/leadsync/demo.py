@@ -12,6 +12,8 @@ from typing import Any
 
 import httpx
 
+from leadsync.sandbox.admin_client import SandboxAdmin
+
 FIRST = ["Maria", "James", "Aisha", "Wei", "Olivia", "Diego", "Priya", "Noah", "Fatima", "Liam"]
 LAST = ["Gomez", "Smith", "Khan", "Chen", "Johnson", "Rossi", "Patel", "Brown", "Ali", "Nguyen"]
 MESSAGES = [
@@ -65,7 +67,7 @@ STAFF_ACTIONS: list[tuple[str, str, dict[str, Any]]] = [
 async def act_as_office(
     *,
     rng: random.Random,
-    office: httpx.AsyncClient,
+    office: SandboxAdmin,
     api: httpx.AsyncClient,
     resman_property_id: str,
     leads: dict[str, str],
@@ -77,8 +79,9 @@ async def act_as_office(
     if action == "tours":
         start = datetime.now(UTC) + timedelta(days=rng.randrange(1, 7), hours=rng.randrange(1, 8))
         body = {"start": start.replace(minute=0, second=0, microsecond=0).isoformat()}
-    url = f"/admin/properties/{resman_property_id}/prospects/{prospect_id}/{action}"
-    (await office.post(url, json=body)).raise_for_status()
+    await office.staff_action(
+        property_id=resman_property_id, prospect_id=prospect_id, action=action, body=body
+    )
     await asyncio.sleep(1.0)  # the signed webhook is applied within milliseconds
     context = (await api.get(f"/api/resman/leads/{conversation_id}/context")).json()
     resman = (context.get("context") or {}).get("resman") or {}
@@ -108,7 +111,7 @@ async def drive_demo(
     synced: dict[str, str] = {}
     async with (
         httpx.AsyncClient(base_url=api_url, headers=headers, timeout=15) as client,
-        httpx.AsyncClient(base_url=sandbox_url or api_url, timeout=15) as office,
+        SandboxAdmin(sandbox_url or api_url, timeout=15) as office,
     ):
         n = 0
         while True:

@@ -18,7 +18,7 @@ from leadsync.resman import (
     search_window,
 )
 from leadsync.resman.models import Prospect
-from leadsync.resman.sandbox import seed
+from leadsync.sandbox import seed
 
 SetFaults = Callable[..., Awaitable[dict[str, Any]]]
 

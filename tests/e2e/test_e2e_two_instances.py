@@ -25,15 +25,15 @@ from websockets.asyncio.client import ClientConnection, connect
 from leadsync.admin.apikeys import create_api_key
 from leadsync.admin.integrations import add_integration
 from leadsync.config import Settings
-from leadsync.resman.sandbox.app import create_sandbox_app
-from leadsync.resman.sandbox.seed import (
+from leadsync.runtime import Runtime
+from leadsync.sandbox.app import create_sandbox_app
+from leadsync.sandbox.seed import (
     SANDBOX_ACCOUNT_ID,
     SANDBOX_API_KEY,
     SANDBOX_PARTNER_ID,
     SANDBOX_PROPERTY_ID,
 )
-from leadsync.resman.sandbox.server import SandboxServer
-from leadsync.runtime import Runtime
+from leadsync.sandbox.server import SandboxServer
 from leadsync.security.crypto import generate_key
 from stack import lead_body
 
