@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadsync.admin.cli_support import JsonOption, emit, fail, field_lines, parse_uuid, run
+from leadsync.cli.support import JsonOption, emit, fail, field_lines, parse_uuid, run
 from leadsync.conflicts import service
 
 conflicts_app = typer.Typer(

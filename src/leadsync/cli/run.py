@@ -1,57 +1,21 @@
-"""The ``leadsync`` command line (typer). Every command has ``--help``."""
+"""Running leadsync: `leadsync up` (everything in one process), `serve` (the API), `worker`
+(queue worker and pull scheduler) and `sandbox` (the bundled ResMan double).
+
+Registered on the root app by leadsync.cli.main. Heavy imports stay inside the commands so
+`leadsync --help` and the operator commands start fast.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from leadsync import __version__
-from leadsync.cli_admin import apikey_app, integration_app, queue_app
-from leadsync.cli_conflicts import conflicts_app
-from leadsync.cli_sync import sync_app
-from leadsync.cli_watch import watch
 from leadsync.config import get_settings
-from leadsync.observability.logging import configure_logging
-
-app = typer.Typer(
-    name="leadsync",
-    help="Two-way lead sync between the DomIQ leasing chatbot and ResMan Lead Management.",
-    no_args_is_help=True,
-    add_completion=False,
-    rich_markup_mode="markdown",
-    pretty_exceptions_show_locals=False,  # locals may hold credentials
-)
-db_app = typer.Typer(help="Database migrations (SQLite or PostgreSQL per LEADSYNC_DATABASE_URL).")
-app.add_typer(db_app, name="db")
-app.add_typer(integration_app, name="integration")
-app.add_typer(apikey_app, name="apikey")
-app.add_typer(queue_app, name="queue")
-app.add_typer(sync_app, name="sync")
-app.add_typer(conflicts_app, name="conflicts")
-app.command("watch")(watch)
 
 
-@app.callback()
-def _root(
-    log_level: Annotated[
-        str | None, typer.Option(help="Log level (default: LEADSYNC_LOG_LEVEL or INFO).")
-    ] = None,
-) -> None:
-    settings = get_settings()
-    configure_logging(level=log_level or settings.log_level, fmt=settings.log_format)
-
-
-@app.command()
-def version() -> None:
-    """Print the leadsync version."""
-    typer.echo(__version__)
-
-
-@app.command()
 def sandbox(
     host: Annotated[
         str, typer.Option(help="Interface to bind (loopback by default).")
@@ -112,7 +76,6 @@ def sandbox(
     )
 
 
-@app.command()
 def up(
     host: Annotated[str, typer.Option(help="Interface for the API.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port for the API.")] = 8000,
@@ -142,7 +105,6 @@ def up(
     )
 
 
-@app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "0.0.0.0",  # noqa: S104
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
@@ -166,7 +128,6 @@ def serve(
     )
 
 
-@app.command()
 def worker(
     concurrency: Annotated[int, typer.Option(help="Jobs run at once by this worker.")] = 64,
     scheduler: Annotated[
@@ -183,42 +144,3 @@ def worker(
             settings=get_settings(), concurrency=concurrency, with_scheduler=scheduler
         )
     )
-
-
-@db_app.command("upgrade")
-def db_upgrade(
-    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
-) -> None:
-    """Apply migrations up to REVISION (default: the newest)."""
-    from leadsync.db.migrate import current, upgrade
-
-    url = get_settings().effective_database_url
-    upgrade(url=url, revision=revision)
-    typer.echo(f"database at revision {current(url=url)}")
-
-
-@db_app.command("downgrade")
-def db_downgrade(
-    revision: Annotated[str, typer.Argument(help="Target revision, e.g. -1 or base.")],
-) -> None:
-    """Revert migrations down to REVISION (the rollback path of a bad release)."""
-    from leadsync.db.migrate import current, downgrade
-
-    url = get_settings().effective_database_url
-    downgrade(url=url, revision=revision)
-    typer.echo(f"database at revision {current(url=url)}")
-
-
-@db_app.command("current")
-def db_current(
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-) -> None:
-    """Show the database's current migration revision."""
-    from leadsync.db.migrate import current
-
-    rev = current(url=get_settings().effective_database_url)
-    typer.echo(json.dumps({"revision": rev}) if as_json else (rev or "(empty database)"))
-
-
-def main() -> None:
-    app()

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadsync.admin import integrations as admin_integrations
 from leadsync.admin import queue as admin_queue
-from leadsync.admin.cli_support import JsonOption, emit, fail, parse_uuid, run
+from leadsync.cli.support import JsonOption, emit, fail, parse_uuid, run
 from leadsync.config import get_settings
 from leadsync.errors import LeadsyncError
 from leadsync.resman.errors import ResManError

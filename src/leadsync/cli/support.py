@@ -1,7 +1,7 @@
 """What every operator command shares: one committed transaction on the configured, migrated
 database, refusals as a one-line message with exit code 1, and text or JSON output.
 
-Kept apart from the commands (`leadsync.cli_admin`) so further command groups can reuse it.
+Shared by every command group of the `leadsync.cli` package.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
-"""Operator commands: ResMan integrations, API keys and the sync queue.
+"""`leadsync integration`: connect properties to ResMan (add, list, show, configure, enable,
+disable).
 
-Three typer sub-apps, registered by `leadsync.cli` as `leadsync integration|apikey|queue`
-(the kill switch and pulls are in `leadsync.cli_sync`).
 Each command brings the schema up to date, runs in one transaction committed at the end (a
-failing command writes nothing) and exits 1 with a one-line message on stderr when refused.
+failing command writes nothing) and exits 1 with a one-line message on stderr when refused
+(leadsync.cli.support).
 """
 
 from __future__ import annotations
@@ -14,32 +14,17 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadsync.admin import apikeys as admin_keys
 from leadsync.admin import integrations as admin_integrations
-from leadsync.admin import queue as admin_queue
-from leadsync.admin.cli_support import (
-    JsonOption,
-    emit,
-    fail,
-    field_lines,
-    keyring,
-    parse_uuid,
-    run,
-)
+from leadsync.cli.support import JsonOption, emit, fail, field_lines, keyring, parse_uuid, run
 from leadsync.config import get_settings
-from leadsync.db.vocab import CONFLICT_STRATEGIES, INTEGRATION_SYNC_DIRECTIONS, QUEUE_STATES
+from leadsync.db.vocab import CONFLICT_STRATEGIES, INTEGRATION_SYNC_DIRECTIONS
 
 integration_app = typer.Typer(
     help="Connect properties to ResMan: add, list, show, enable and disable integrations.",
     no_args_is_help=True,
 )
-apikey_app = typer.Typer(
-    help="API keys of the lead API, each scoped to properties.", no_args_is_help=True
-)
-queue_app = typer.Typer(help="Inspect the sync queue and retry dead letters.", no_args_is_help=True)
 
 
-# --- integrations ------------------------------------------------------------------------
 @integration_app.command("add")
 def integration_add(
     account_id: Annotated[int, typer.Option(help="ResMan AccountID of the management company.")],
@@ -239,113 +224,3 @@ def integration_disable(
 ) -> None:
     """Stop syncing one integration; its leads are still accepted and queued."""
     _set_enabled(integration_id, enabled=False, as_json=as_json)
-
-
-# --- API keys ----------------------------------------------------------------------------
-@apikey_app.command("create")
-def apikey_create(
-    name: Annotated[str, typer.Option(help="What the key is for, e.g. 'domiq-prod'.")],
-    properties: Annotated[
-        list[str],
-        typer.Option("--property", help="Property UUID the key may act on (repeatable)."),
-    ],
-    as_json: JsonOption = False,
-) -> None:
-    """Create an API key for the given properties. The key is printed once, never again."""
-    property_ids = [parse_uuid(p, what="property id") for p in properties]
-
-    async def work(session: AsyncSession) -> tuple[admin_keys.ApiKeyView, str]:
-        key, plaintext = await admin_keys.create_api_key(
-            session, name=name, property_ids=property_ids
-        )
-        return admin_keys.view(key, property_ids), plaintext
-
-    created, plaintext = run(work)
-    data = {**created.to_dict(), "key": plaintext}
-    lines = [
-        f"created API key {created.id} ({created.name}) for "
-        f"{', '.join(str(p) for p in created.property_ids)}",
-        plaintext,
-        "store it now: it cannot be shown again",
-    ]
-    emit(data, as_json=as_json, lines=lines)
-
-
-@apikey_app.command("list")
-def apikey_list(as_json: JsonOption = False) -> None:
-    """List API keys (never their secrets), revoked ones included."""
-    views = run(admin_keys.list_api_keys)
-    data = [v.to_dict() for v in views]
-    lines = [
-        f"{d['id']}  {d['hint']}  {'revoked' if d['revoked_at'] else 'active'}  "
-        f"properties={','.join(d['property_ids'])}  name={d['name']}"
-        for d in data
-    ]
-    emit(data, as_json=as_json, lines=lines or ["no API keys"])
-
-
-@apikey_app.command("revoke")
-def apikey_revoke(
-    key_id: Annotated[str, typer.Argument(help="API key UUID (see `apikey list`).")],
-    as_json: JsonOption = False,
-) -> None:
-    """Revoke an API key for good (servers may accept it for up to 30 s more)."""
-    wanted = parse_uuid(key_id, what="API key id")
-
-    async def work(session: AsyncSession) -> admin_keys.ApiKeyView:
-        return await admin_keys.revoke_api_key(session, key_id=wanted)
-
-    revoked = run(work)
-    emit(revoked.to_dict(), as_json=as_json, lines=[f"revoked API key {revoked.id}"])
-
-
-# --- queue -------------------------------------------------------------------------------
-@queue_app.command("list")
-def queue_list(
-    state: Annotated[
-        str | None, typer.Option(help=f"Only jobs in this state: {', '.join(QUEUE_STATES)}.")
-    ] = None,
-    limit: Annotated[int, typer.Option(help="At most this many jobs.")] = 100,
-    as_json: JsonOption = False,
-) -> None:
-    """List queue jobs in queue order (the lead data itself is not shown)."""
-
-    async def work(session: AsyncSession) -> list[dict[str, Any]]:
-        return await admin_queue.list_queue(session, state=state, limit=limit)
-
-    data = run(work)
-    lines = [
-        f"{d['id']}  #{d['seq']}  {d['state']}  {d['sync_operation']}  "
-        f"retries={d['retry_count']}/{d['max_retries']}"
-        + (f"  {d['error_category']}: {d['last_error']}" if d["last_error"] else "")
-        for d in data
-    ]
-    emit(data, as_json=as_json, lines=lines or ["no jobs"])
-
-
-@queue_app.command("retry")
-def queue_retry(
-    job_ids: Annotated[
-        list[str] | None, typer.Argument(help="Dead-letter job UUIDs to queue again.")
-    ] = None,
-    all_: Annotated[bool, typer.Option("--all", help="Queue every dead letter again.")] = False,
-    as_json: JsonOption = False,
-) -> None:
-    """Queue dead letters again with fresh retries: the given JOB_IDs, or all with --all."""
-    if bool(job_ids) == all_:
-        fail("give dead-letter job ids or --all (not both)")
-    wanted = None if all_ else [parse_uuid(j, what="job id") for j in job_ids or []]
-
-    async def work(session: AsyncSession) -> list[uuid.UUID]:
-        return await admin_queue.replay_dead(session, job_ids=wanted)
-
-    replayed = [str(j) for j in run(work)]
-    lines = [f"queued {len(replayed)} dead letter(s) again", *replayed]
-    emit({"replayed": replayed}, as_json=as_json, lines=lines)
-
-
-@queue_app.command("stats")
-def queue_stats(as_json: JsonOption = False) -> None:
-    """Count the jobs in every state."""
-    stats = run(admin_queue.queue_stats)
-    emit(stats, as_json=as_json, lines=[f"{state}: {n}" for state, n in stats.items()])
