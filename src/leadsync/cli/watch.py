@@ -20,7 +20,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from leadsync.realtime.protocol import CLOSE_RESYNC, FATAL_CLOSES
-from leadsync.sync.backoff import retry_delay
+from leadsync.reconnect import Reconnect
 
 EVENT_TYPES: Final = frozenset({"new_lead", "lead_update", "status_change", "sync_conflict"})
 WS_PATH: Final = "/api/resman/sync/websocket"
@@ -67,7 +67,7 @@ async def watch_events(
 
     Raises :class:`WatchError` when reconnecting cannot help.
     """
-    failures = 0
+    backoff = Reconnect(base=0.25, cap=max_backoff)
     headers = {"Authorization": f"Bearer {api_key}"}
     while True:
         url = socket_url(base_url, property_id=property_id, since=since)
@@ -82,7 +82,7 @@ async def watch_events(
                             since = int(message["sequence"])
                             on_event(message)
                         elif kind == "subscribed":
-                            failures = 0
+                            backoff.succeeded()
                             on_notice(f"watching property {property_id}")
                         elif kind in ("error", "resync_required"):
                             on_notice(f"server: {kind} {json.dumps(message['data'])}")
@@ -96,8 +96,7 @@ async def watch_events(
                 on_notice("fell too far behind the event log; continuing with live events")
                 since = None
             on_notice(f"disconnected ({code}: {reason or 'no reason'})")
-        delay = retry_delay(retry_count=failures, base=0.25, cap=max_backoff)
-        failures += 1
+        delay = backoff.next_delay()
         on_notice(f"reconnecting in {delay:.1f} s")
         await asyncio.sleep(delay)
 

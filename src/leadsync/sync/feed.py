@@ -48,9 +48,9 @@ from leadsync.db.models import ResmanIntegration
 from leadsync.db.session import read_session
 from leadsync.errors import DecryptionError
 from leadsync.observability.logging import get_logger
+from leadsync.reconnect import Reconnect
 from leadsync.sandbox import admin_client as sandbox_admin
 from leadsync.security.crypto import KeyRing, open_json
-from leadsync.sync.backoff import retry_delay
 from leadsync.sync.webhook_payload import Delivery, MalformedWebhookError, parse_delivery
 from leadsync.sync.webhooks import accept_delivery
 
@@ -203,7 +203,7 @@ class FeedSubscriber:
 
     async def _follow(self, source: FeedSource) -> None:
         integration_id = str(source.integration_id)
-        failures = 0
+        backoff = Reconnect(base=RECONNECT_BASE_SECONDS, cap=RECONNECT_CAP_SECONDS, rng=self._rng)
         while True:
             opened_at: float | None = None
             try:
@@ -234,15 +234,8 @@ class FeedSubscriber:
             finally:
                 self._open.discard(source.integration_id)
             if opened_at is not None and time.monotonic() - opened_at >= STABLE_SECONDS:
-                failures = 0
-            delay = retry_delay(
-                retry_count=failures,
-                base=RECONNECT_BASE_SECONDS,
-                cap=RECONNECT_CAP_SECONDS,
-                rng=self._rng,
-            )
-            failures += 1
-            await asyncio.sleep(delay)
+                backoff.succeeded()
+            await backoff.sleep()
 
     async def handle(self, source: FeedSource, raw: str | bytes) -> None:
         """Queue one message's change (if it is one). Never raises: a message we cannot
