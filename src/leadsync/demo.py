@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from leadsync.sandbox.admin_client import SandboxAdmin
+from leadsync.sandbox.admin_client import SandboxAdmin, open_admin
 
 FIRST = ["Maria", "James", "Aisha", "Wei", "Olivia", "Diego", "Priya", "Noah", "Fatima", "Liam"]
 LAST = ["Gomez", "Smith", "Khan", "Chen", "Johnson", "Rossi", "Patel", "Brown", "Ali", "Nguyen"]
@@ -111,7 +111,7 @@ async def drive_demo(
     synced: dict[str, str] = {}
     async with (
         httpx.AsyncClient(base_url=api_url, headers=headers, timeout=15) as client,
-        SandboxAdmin(sandbox_url or api_url, timeout=15) as office,
+        open_admin(sandbox_url or api_url, request_timeout=15) as office,
     ):
         n = 0
         while True:

@@ -27,7 +27,7 @@ from leadsync.db.migrate import upgrade
 from leadsync.db.types import utcnow
 from leadsync.demo import drive_demo
 from leadsync.runtime import Runtime
-from leadsync.sandbox.admin_client import SandboxAdmin
+from leadsync.sandbox.admin_client import open_admin
 from leadsync.sandbox.app import ADMIN_DOCS_PATH, create_sandbox_app
 from leadsync.sandbox.config import SandboxConfig
 from leadsync.sandbox.seed import (
@@ -114,7 +114,7 @@ async def connect_sandbox_webhooks(*, sandbox_url: str, api_url: str, tenant: De
     integration's secret: office changes reach the chatbot in milliseconds, not at the
     next poll."""
     target = f"{api_url}/api/resman/webhooks/lead-update?integration={tenant.integration_id}"
-    async with SandboxAdmin(sandbox_url) as admin:
+    async with open_admin(sandbox_url) as admin:
         await admin.set_webhook(url=target, secret=tenant.webhook_secret)
 
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 
-from leadsync.sandbox.admin_client import SandboxAdmin, feed_url
+from leadsync.sandbox.admin_client import feed_url, open_admin
 from sandbox.sandbox_kit import P1, create, lead
 
 
@@ -22,7 +22,7 @@ def test_feed_url_keeps_the_base_path_and_scheme() -> None:
 async def test_feed_url_reaches_the_sandbox_feed(http: httpx.AsyncClient, sandbox_url: str) -> None:
     created = await create(http, lead())
     url = feed_url(sandbox_url, property_id=P1).replace("http", "ws", 1)
-    async with connect(url) as ws, SandboxAdmin(sandbox_url) as admin:
+    async with connect(url) as ws, open_admin(sandbox_url) as admin:
         await admin.staff_action(
             property_id=P1, prospect_id=created.prospect_id or "", action="reactivate", body={}
         )
@@ -34,7 +34,7 @@ async def test_feed_url_reaches_the_sandbox_feed(http: httpx.AsyncClient, sandbo
 async def test_set_webhook_sets_and_clears_the_target(
     http: httpx.AsyncClient, sandbox_url: str
 ) -> None:
-    async with SandboxAdmin(sandbox_url) as admin:
+    async with open_admin(sandbox_url) as admin:
         view = await admin.set_webhook(url="http://127.0.0.1:9/hook", secret=None)
         assert (await http.get("/admin/webhook")).json()["url"] == "http://127.0.0.1:9/hook"
         assert view["url"] == "http://127.0.0.1:9/hook"
@@ -47,7 +47,7 @@ async def test_staff_action_returns_the_changed_prospect(
     http: httpx.AsyncClient, sandbox_url: str
 ) -> None:
     created = await create(http, lead())
-    async with SandboxAdmin(sandbox_url) as admin:
+    async with open_admin(sandbox_url) as admin:
         prospect = await admin.staff_action(
             property_id=P1,
             prospect_id=created.prospect_id or "",
@@ -60,7 +60,7 @@ async def test_staff_action_returns_the_changed_prospect(
 
 
 async def test_staff_action_refuses_unknown_actions_and_prospects(sandbox_url: str) -> None:
-    async with SandboxAdmin(sandbox_url) as admin:
+    async with open_admin(sandbox_url) as admin:
         with pytest.raises(ValueError, match="unknown staff action"):
             await admin.staff_action(property_id=P1, prospect_id="x", action="delete", body={})
         with pytest.raises(httpx.HTTPStatusError) as caught:

@@ -14,8 +14,9 @@ admin URLs live in one place:
 
 from __future__ import annotations
 
-from types import TracebackType
-from typing import Any, Final, Self
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, Final
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 import httpx
@@ -41,26 +42,24 @@ def feed_url(base_url: str, *, property_id: str) -> str:
     )
 
 
+@asynccontextmanager
+async def open_admin(
+    base_url: str, *, request_timeout: float = 10.0
+) -> AsyncIterator[SandboxAdmin]:
+    """The admin client of the sandbox at ``base_url``, for the ``async with`` block
+    (``request_timeout``: seconds per HTTP request)."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=request_timeout) as http:
+        yield SandboxAdmin(http)
+
+
 class SandboxAdmin:
-    """A small async client for the sandbox's admin API; use it as an async context manager.
+    """A small async client for the sandbox's admin API; open one with :func:`open_admin`.
 
     Every call raises :class:`httpx.HTTPStatusError` for an answer other than 2xx (the
     sandbox answers 404 for an unknown property or prospect, 422 for a bad body)."""
 
-    def __init__(self, base_url: str, *, timeout: float = 10.0) -> None:
-        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout)
-
-    async def __aenter__(self) -> Self:
-        await self._http.__aenter__()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._http.__aexit__(exc_type, exc, tb)
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self._http = http
 
     async def set_webhook(self, *, url: str | None, secret: str | None = None) -> dict[str, Any]:
         """Send every staff change, signed with ``secret`` (Standard Webhooks), to ``url``;
