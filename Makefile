@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck pytest sandbox lock clean help
+.PHONY: run test test-fast lint typecheck pytest sandbox lock clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -27,9 +27,22 @@ run: $(STAMP)  ## start leadsync on the embedded default (SQLite + bundled sandb
 
 test: lint typecheck pytest  ## ruff, mypy --strict and the whole pytest suite
 
-lint: $(STAMP)
+# The fast tier: pure code and unit tests, no servers, no database (about 25 s on an idle
+# machine). `make test` stays the full check.
+FAST_TESTS := tests/architecture tests/mapping tests/merge tests/resman/mits \
+	tests/resman/client/test_resman_budget.py tests/resman/client/test_resman_classify.py \
+	tests/resman/client/test_resman_client_config.py tests/resman/client/test_resman_credentials.py \
+	tests/resman/client/test_resman_responses.py tests/resman/client/test_resman_wire.py \
+	tests/observability tests/security/test_security_crypto.py \
+	tests/realtime/test_realtime_protocol.py tests/test_reconnect.py
+
+test-fast: $(STAMP)  ## the fast tier: pure and unit tests only (no servers, no database)
+	$(BIN)/pytest -q $(FAST_TESTS)
+
+lint: $(STAMP)  ## ruff, ruff format and the import-layer contracts (lint-imports)
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
+	$(BIN)/lint-imports --no-logo
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -17,7 +17,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from fastapi import FastAPI, Request, Response
 
-from leadsync.resman.sandbox.server import SandboxServer
+from leadsync.sandbox.server import SandboxServer
 
 # aiosmtpd logs each connection at INFO from its own thread, where it can outlive the stream
 # a test's log capture handed it (a "Logging error" in the output); its errors still show.

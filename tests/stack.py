@@ -23,13 +23,13 @@ from leadsync.db.models import ResmanIntegration
 from leadsync.db.session import read_session
 from leadsync.db.types import utcnow
 from leadsync.leads.service import sync_state
-from leadsync.resman.sandbox.seed import (
+from leadsync.runtime import Runtime
+from leadsync.sandbox.seed import (
     SANDBOX_ACCOUNT_ID,
     SANDBOX_API_KEY,
     SANDBOX_PARTNER_ID,
     SANDBOX_PROPERTY_ID,
 )
-from leadsync.runtime import Runtime
 from leadsync.security.crypto import KeyRing, generate_key
 from leadsync.sync import queue
 from leadsync.sync.flags import set_push_paused

@@ -17,6 +17,8 @@ from typing import Any
 
 import httpx
 
+from leadsync.sandbox.admin_client import SandboxAdmin, open_admin
+
 FIRST = ["Maria", "James", "Aisha", "Wei", "Olivia", "Diego", "Priya", "Noah", "Fatima", "Liam"]
 LAST = ["Gomez", "Smith", "Khan", "Chen", "Johnson", "Rossi", "Patel", "Brown", "Ali", "Nguyen"]
 MESSAGES = [
@@ -128,7 +130,7 @@ class _Demo:
 
     rng: random.Random
     api: httpx.AsyncClient
-    office: httpx.AsyncClient
+    office: SandboxAdmin
     property_id: uuid.UUID
     resman_property_id: str | None
     echo: Callable[[str], None]
@@ -211,11 +213,17 @@ class _Demo:
                 days=self.rng.randrange(1, 7), hours=self.rng.randrange(1, 8)
             )
             body = {"start": start.replace(minute=0, second=0, microsecond=0).isoformat()}
-        url = f"/admin/properties/{self.resman_property_id}/prospects/{prospect_id}/{action}"
-        response = await self.office.post(url, json=body)
-        if not response.is_success:
-            self.stats.office_refusals.append(f"{label}: {response.status_code}")
-            self.echo(f"demo: the sandbox refused '{label}': {response.text[:200]}")
+        try:
+            await self.office.staff_action(
+                property_id=str(self.resman_property_id),
+                prospect_id=prospect_id,
+                action=action,
+                body=body,
+            )
+        except httpx.HTTPStatusError as refused:
+            status = refused.response.status_code
+            self.stats.office_refusals.append(f"{label}: {status}")
+            self.echo(f"demo: the sandbox refused '{label}': {refused.response.text[:200]}")
             return
         self.stats.office_actions += 1
         # The signed webhook (or the change feed) brings the change over in milliseconds.
@@ -249,7 +257,7 @@ async def drive_demo(
     headers = {"Authorization": f"Bearer {api_key}"}
     async with (
         httpx.AsyncClient(base_url=api_url, headers=headers, timeout=60) as api,
-        httpx.AsyncClient(base_url=sandbox_url or api_url, timeout=60) as office,
+        open_admin(sandbox_url or api_url, request_timeout=60) as office,
     ):
         demo = _Demo(
             rng=random.Random(seed),  # demo data only

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadsync.admin.apikeys import create_api_key
@@ -27,16 +26,17 @@ from leadsync.config import Settings
 from leadsync.db.migrate import upgrade
 from leadsync.db.types import utcnow
 from leadsync.demo import drive_demo
-from leadsync.resman.sandbox.app import ADMIN_DOCS_PATH, create_sandbox_app
-from leadsync.resman.sandbox.config import SandboxConfig
-from leadsync.resman.sandbox.seed import (
+from leadsync.runtime import Runtime
+from leadsync.sandbox.admin_client import open_admin
+from leadsync.sandbox.app import ADMIN_DOCS_PATH, create_sandbox_app
+from leadsync.sandbox.config import SandboxConfig
+from leadsync.sandbox.seed import (
     SANDBOX_ACCOUNT_ID,
     SANDBOX_API_KEY,
     SANDBOX_PARTNER_ID,
     SANDBOX_PROPERTY_ID,
 )
-from leadsync.resman.sandbox.server import SandboxServer
-from leadsync.runtime import Runtime
+from leadsync.sandbox.server import SandboxServer
 from leadsync.security.crypto import open_json, seal_json
 
 #: The demo property is fixed so restarts reuse it (and its queued jobs).
@@ -114,11 +114,8 @@ async def connect_sandbox_webhooks(*, sandbox_url: str, api_url: str, tenant: De
     integration's secret: office changes reach the chatbot in milliseconds, not at the
     next poll."""
     target = f"{api_url}/api/resman/webhooks/lead-update?integration={tenant.integration_id}"
-    async with httpx.AsyncClient(base_url=sandbox_url, timeout=10) as client:
-        response = await client.put(
-            "/admin/webhook", json={"url": target, "secret": tenant.webhook_secret}
-        )
-        response.raise_for_status()
+    async with open_admin(sandbox_url) as admin:
+        await admin.set_webhook(url=target, secret=tenant.webhook_secret)
 
 
 async def _needs_sandbox(runtime: Runtime) -> bool:

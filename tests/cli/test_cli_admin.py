@@ -17,8 +17,10 @@ from typer.core import TyperGroup
 from typer.main import get_command
 from typer.testing import CliRunner, Result
 
-from leadsync.cli_admin import apikey_app, integration_app, queue_app
-from leadsync.cli_sync import sync_app
+from leadsync.cli.apikey import apikey_app
+from leadsync.cli.integration import integration_app
+from leadsync.cli.queue import queue_app
+from leadsync.cli.sync import sync_app
 from leadsync.config import get_settings
 from leadsync.db.engine import create_engine_for, create_sessionmaker
 from leadsync.db.models import LeadSyncQueue

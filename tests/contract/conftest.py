@@ -11,10 +11,10 @@ import pytest
 
 from leadsync.resman import ResManClient, ResManCredentials
 from leadsync.resman.models import Customer, Event, EventType, Phone, Prospect
-from leadsync.resman.sandbox import seed
-from leadsync.resman.sandbox.app import create_sandbox_app
-from leadsync.resman.sandbox.config import SandboxConfig
-from leadsync.resman.sandbox.server import SandboxServer
+from leadsync.sandbox import seed
+from leadsync.sandbox.app import create_sandbox_app
+from leadsync.sandbox.config import SandboxConfig
+from leadsync.sandbox.server import SandboxServer
 
 SetFaults = Callable[..., Awaitable[dict[str, Any]]]
 

@@ -19,7 +19,7 @@ from leadsync.resman.models import (
     IDType,
     Prospect,
 )
-from leadsync.resman.sandbox import seed
+from leadsync.sandbox import seed
 
 MakeLead = Callable[..., Prospect]
 

@@ -19,7 +19,7 @@ from leadsync.resman import (
 )
 from leadsync.resman.errors import AnswerTooLargeError
 from leadsync.resman.models import Prospect
-from leadsync.resman.sandbox import seed
+from leadsync.sandbox import seed
 
 SetFaults = Callable[..., Awaitable[dict[str, Any]]]
 

@@ -13,17 +13,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadsync.app import create_app
 from leadsync.db.models import ApiKey, ApiKeyProperty, Property, ResmanIntegration
-from leadsync.resman.sandbox.app import create_sandbox_app
-from leadsync.resman.sandbox.config import SandboxConfig
-from leadsync.resman.sandbox.seed import (
+from leadsync.runtime import Runtime
+from leadsync.sandbox.app import create_sandbox_app
+from leadsync.sandbox.config import SandboxConfig
+from leadsync.sandbox.seed import (
     SANDBOX_ACCOUNT_ID,
     SANDBOX_API_KEY,
     SANDBOX_PARTNER_ID,
     SANDBOX_PROPERTY_ID,
     SANDBOX_PROPERTY_ID_2,
 )
-from leadsync.resman.sandbox.server import SandboxServer
-from leadsync.runtime import Runtime
+from leadsync.sandbox.server import SandboxServer
 from leadsync.security.apikeys import generate_api_key
 from leadsync.security.crypto import seal_json
 from stack import PATIENCE, Stack, Tenant, stack_settings

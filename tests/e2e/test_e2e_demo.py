@@ -22,16 +22,16 @@ from structlog.testing import capture_logs
 from typer.testing import CliRunner
 
 from leadsync.app import create_app
-from leadsync.cli_admin import queue_app
+from leadsync.cli.queue import queue_app
 from leadsync.config import Settings, get_settings
 from leadsync.db.models import LeadSyncQueue
 from leadsync.demo import DemoStats, drive_demo, new_person, roommate_of
 from leadsync.embedded import DemoTenant, connect_sandbox_webhooks, ensure_demo_tenant
-from leadsync.resman.sandbox.app import create_sandbox_app
-from leadsync.resman.sandbox.config import SandboxConfig
-from leadsync.resman.sandbox.seed import SANDBOX_PROPERTY_ID
-from leadsync.resman.sandbox.server import SandboxServer
 from leadsync.runtime import Runtime
+from leadsync.sandbox.app import create_sandbox_app
+from leadsync.sandbox.config import SandboxConfig
+from leadsync.sandbox.seed import SANDBOX_PROPERTY_ID
+from leadsync.sandbox.server import SandboxServer
 from stack import PATIENCE, stack_settings, wait_until
 
 #: A few minutes of `make run` (a round every 3 s) compressed into one burst.

@@ -14,7 +14,7 @@ from leadsync.db.models import ResmanIntegration
 from leadsync.db.session import read_session
 from leadsync.db.types import utcnow
 from leadsync.observability.doctor import Check, doctor_lines, run_doctor
-from leadsync.resman.sandbox.seed import SANDBOX_ACCOUNT_ID, SANDBOX_PARTNER_ID
+from leadsync.sandbox.seed import SANDBOX_ACCOUNT_ID, SANDBOX_PARTNER_ID
 from leadsync.security.crypto import seal_json
 from leadsync.sync.flags import push_paused
 from receivers import HttpReceiver, Mailbox, http_receiver, smtp_server

@@ -21,18 +21,18 @@ from leadsync.admin.integrations import add_integration
 from leadsync.app import create_app
 from leadsync.db.models import Conversation, LeadLink, LeadSyncQueue, WebhookInbox
 from leadsync.embedded import DemoTenant, connect_sandbox_webhooks
-from leadsync.resman.sandbox.app import create_sandbox_app
-from leadsync.resman.sandbox.config import SandboxConfig
-from leadsync.resman.sandbox.seed import (
+from leadsync.runtime import Runtime
+from leadsync.sandbox.app import create_sandbox_app
+from leadsync.sandbox.config import SandboxConfig
+from leadsync.sandbox.seed import (
     SANDBOX_ACCOUNT_ID,
     SANDBOX_API_KEY,
     SANDBOX_PARTNER_ID,
     SANDBOX_PROPERTY_ID,
     SANDBOX_PROPERTY_ID_2,
 )
-from leadsync.resman.sandbox.server import SandboxServer
-from leadsync.resman.sandbox.webhooks import generate_secret
-from leadsync.runtime import Runtime
+from leadsync.sandbox.server import SandboxServer
+from leadsync.sandbox.webhooks import generate_secret
 from stack import PATIENCE, Stack, Tenant, create_synced_lead, stack_settings, wait_until
 
 #: The integrations' webhook secret; only the test that also turns webhooks on uses it.

@@ -18,9 +18,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
 from leadsync.config import Settings
-from leadsync.resman.sandbox.app import create_sandbox_app
-from leadsync.resman.sandbox.server import SandboxServer
 from leadsync.runtime import Runtime
+from leadsync.sandbox.app import create_sandbox_app
+from leadsync.sandbox.server import SandboxServer
 from leadsync.security.crypto import generate_key
 from leadsync.sync.flags import set_push_paused
 from stack import PATIENCE, add_sandbox_tenant, lead_body, wait_until

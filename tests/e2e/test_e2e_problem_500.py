@@ -11,8 +11,8 @@ from structlog.testing import capture_logs
 
 from leadsync.app import create_app
 from leadsync.config import Settings
-from leadsync.resman.sandbox.server import SandboxServer
 from leadsync.runtime import Runtime
+from leadsync.sandbox.server import SandboxServer
 from leadsync.security.crypto import generate_key
 
 PII = {"email": "maria.gomez@gmail.com", "last_name": "Gomez"}

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select, update
 from typer.testing import CliRunner
 
-from leadsync.cli_sync import sync_app
+from leadsync.cli.sync import sync_app
 from leadsync.config import get_settings
 from leadsync.db.engine import create_engine_for, create_sessionmaker
 from leadsync.db.models import (

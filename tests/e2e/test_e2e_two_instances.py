@@ -23,9 +23,9 @@ from pydantic import SecretStr
 from websockets.asyncio.client import ClientConnection, connect
 
 from leadsync.config import Settings
-from leadsync.resman.sandbox.app import create_sandbox_app
-from leadsync.resman.sandbox.server import SandboxServer
 from leadsync.runtime import Runtime
+from leadsync.sandbox.app import create_sandbox_app
+from leadsync.sandbox.server import SandboxServer
 from leadsync.security.crypto import generate_key
 from stack import PATIENCE, add_sandbox_tenant, lead_body
 

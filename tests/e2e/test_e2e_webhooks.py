@@ -13,7 +13,7 @@ from sqlalchemy import select
 from standardwebhooks import Webhook
 
 from leadsync.db.models import Conversation, LeadLink, ResmanIntegration, WebhookInbox
-from leadsync.resman.sandbox.webhooks import generate_secret
+from leadsync.sandbox.webhooks import generate_secret
 from leadsync.security.crypto import open_json, seal_json
 from leadsync.sync.webhooks import replay_parked
 from stack import Stack, Tenant, create_synced_lead, wait_until

@@ -18,7 +18,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from leadsync.cli import app
-from leadsync.cli_watch import format_event, watch_events
+from leadsync.cli.watch import format_event, watch_events
 from leadsync.db.models import Conversation, RealtimeEvent
 from leadsync.realtime.events import publish
 from stack import PATIENCE, Stack, Tenant, lead_body

@@ -16,8 +16,8 @@ from factories import make_integration, make_property
 from leadsync.config import Settings
 from leadsync.db.models import LeadSyncQueue, ResmanIntegration, WebhookInbox
 from leadsync.embedded import ensure_demo_tenant
-from leadsync.resman.sandbox.seed import SANDBOX_PROPERTY_ID
 from leadsync.runtime import Runtime
+from leadsync.sandbox.seed import SANDBOX_PROPERTY_ID
 from leadsync.security.crypto import KeyRing, generate_key, seal_json
 from leadsync.sync.feed import FeedSource, FeedSubscriber, delivery_of, feed_url
 from leadsync.sync.webhook_payload import MalformedWebhookError

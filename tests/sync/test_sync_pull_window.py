@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import typer
 
-from leadsync.cli_sync import parse_time, progress_line, pull_lines
+from leadsync.cli.sync import parse_time, progress_line, pull_lines
 from leadsync.resman.search import SearchProgress
 from leadsync.sync.inbound import ApplyOutcome
 from leadsync.sync.pull_plan import (

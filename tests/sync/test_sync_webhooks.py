@@ -31,12 +31,12 @@ from leadsync.db.models import (
 )
 from leadsync.resman.client import ResManClient
 from leadsync.resman.credentials import ResManCredentials
-from leadsync.resman.sandbox.app import create_sandbox_app
-from leadsync.resman.sandbox.config import SandboxConfig
-from leadsync.resman.sandbox.seed import SANDBOX_ACCOUNT_ID, SANDBOX_API_KEY, SANDBOX_PARTNER_ID
-from leadsync.resman.sandbox.server import SandboxServer
-from leadsync.resman.sandbox.webhooks import generate_secret
 from leadsync.runtime import Runtime
+from leadsync.sandbox.app import create_sandbox_app
+from leadsync.sandbox.config import SandboxConfig
+from leadsync.sandbox.seed import SANDBOX_ACCOUNT_ID, SANDBOX_API_KEY, SANDBOX_PARTNER_ID
+from leadsync.sandbox.server import SandboxServer
+from leadsync.sandbox.webhooks import generate_secret
 from leadsync.security.crypto import generate_key, seal_json
 from leadsync.sync import queue
 from leadsync.sync.webhooks import (

@@ -8,9 +8,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from leadsync.api.deps import ERRORS, PrincipalDep, SessionDep, runtime_of
 from leadsync.api.problems import ProblemError
 from leadsync.conflicts import service
-from leadsync.leads.routes import ERRORS, PrincipalDep, SessionDep, runtime_of
 
 router = APIRouter(prefix="/api/resman/conflicts", tags=["conflicts"])
 

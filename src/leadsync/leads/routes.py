@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import uuid
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Header, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadsync.api.auth import Principal, authenticate, bearer_token
-from leadsync.db.session import read_session
+from leadsync.api.deps import ERRORS, PrincipalDep, SessionDep, runtime_of
 from leadsync.db.types import utcnow
 from leadsync.leads import service
+from leadsync.leads.after_commit import after_commit
 from leadsync.leads.schemas import (
     CreateLeadRequest,
     CreateLeadResponse,
@@ -24,75 +21,8 @@ from leadsync.leads.schemas import (
     UpdateResponse,
 )
 from leadsync.runtime import Runtime
-from leadsync.sync.flags import push_paused
 
 router = APIRouter(prefix="/api/resman", tags=["leads"])
-
-PROBLEM: dict[str, object] = {"description": "problem+json (RFC 9457)"}
-ERRORS: dict[int | str, dict[str, object]] = {
-    400: PROBLEM,
-    401: PROBLEM,
-    403: PROBLEM,
-    404: PROBLEM,
-    409: PROBLEM,
-    413: PROBLEM,
-    422: PROBLEM,
-}
-
-
-def runtime_of(request: Request) -> Runtime:
-    rt: Runtime = request.app.state.runtime
-    return rt
-
-
-async def session_dep(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session per request; the route commits at its end (the boundary)."""
-    async with runtime_of(request).sessionmaker() as session:
-        yield session
-
-
-SessionDep = Annotated[AsyncSession, Depends(session_dep)]
-
-
-async def principal_dep(
-    request: Request,
-    session: SessionDep,
-    authorization: Annotated[str | None, Header()] = None,
-) -> Principal:
-    token = bearer_token(authorization)
-    return await authenticate(session, token=token, cache=runtime_of(request).principals)
-
-
-PrincipalDep = Annotated[Principal, Depends(principal_dep)]
-
-
-async def first_attempt(rt: Runtime, job_id: uuid.UUID | None) -> None:
-    """Try the push now and wait briefly, so the answer usually carries ResMan's id.
-
-    The attempt runs as its own task: if the wait times out the push still completes in the
-    background (its lease protects it), and the client is told ``pending``.
-    """
-    if job_id is None:
-        return
-    async with rt.sessionmaker() as session:
-        if await push_paused(session):
-            return
-    task = asyncio.create_task(rt.runner.claim_and_run(job_id=job_id))
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(asyncio.shield(task), timeout=rt.settings.push_wait_seconds)
-    if not task.done():
-        rt.worker.wake()
-
-
-async def after_commit(
-    rt: Runtime, *, conversation_id: uuid.UUID, job_id: uuid.UUID | None
-) -> service.LeadSyncState:
-    """Once a change is committed: the first push attempt (if it queued one), then the lead's
-    sync state, read without taking SQLite's write lock. Shared by HTTP and WebSocket."""
-    if job_id is not None:
-        await first_attempt(rt, job_id)
-    async with read_session(rt.sessionmaker) as session:
-        return await service.sync_state(session, conversation_id=conversation_id)
 
 
 async def _finish(

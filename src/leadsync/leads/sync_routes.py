@@ -8,19 +8,13 @@ from fastapi import APIRouter, Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from leadsync.api.deps import ERRORS, PROBLEM, PrincipalDep, SessionDep, runtime_of
 from leadsync.api.problems import ProblemError
 from leadsync.db.models import Conversation, ResmanIntegration, SyncConflict
 from leadsync.db.session import begin_read
 from leadsync.db.types import utcnow
 from leadsync.leads import merging, status
-from leadsync.leads.routes import (
-    ERRORS,
-    PROBLEM,
-    PrincipalDep,
-    SessionDep,
-    first_attempt,
-    runtime_of,
-)
+from leadsync.leads.after_commit import first_attempt
 from leadsync.leads.status_schemas import (
     MergeLeadsRequest,
     MergeLeadsResponse,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -25,7 +25,6 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from leadsync.db.types import utcnow
 
 #: Seconds; the spec's latency target is 30 s, so the buckets are dense around it.
 LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 900.0)
@@ -139,7 +138,8 @@ def count_log(
 
 
 def observe_latency(*, direction: str, path: str, since: datetime) -> None:
-    seconds = max(0.0, (utcnow() - since).total_seconds())
+    # Not db.types.utcnow: the ResMan client counts calls here, and resman sits below db.
+    seconds = max(0.0, (datetime.now(UTC) - since).total_seconds())
     SYNC_LATENCY.labels(direction, path).observe(seconds)
 
 

@@ -14,10 +14,10 @@ from fastapi import APIRouter, Query, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import select
 
+from leadsync.api.deps import ERRORS, PrincipalDep, SessionDep
 from leadsync.api.problems import ProblemError
 from leadsync.db.models import ResmanIntegration
 from leadsync.db.session import read_session
-from leadsync.leads.routes import ERRORS, PrincipalDep, SessionDep
 from leadsync.observability.metrics import event_registry
 from leadsync.observability.report import PeriodError, build_report, parse_since
 from leadsync.observability.state import read_state, state_registry

@@ -8,7 +8,7 @@ from typing import Any
 
 from leadsync.api.auth import Principal
 from leadsync.leads import service, status
-from leadsync.leads.routes import after_commit
+from leadsync.leads.after_commit import after_commit
 from leadsync.realtime.protocol import Command, LeadUpdate, NewLead, StatusChange
 from leadsync.runtime import Runtime
 

@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadsync.db.engine import backend_name
 from leadsync.observability.logging import get_logger
-from leadsync.sync.backoff import retry_delay
+from leadsync.reconnect import Reconnect
 
 log = get_logger(__name__)
 
@@ -109,7 +109,7 @@ class EventListener:
         self.listening.clear()
 
     async def _run(self) -> None:
-        failures = 0
+        backoff = Reconnect(base=RECONNECT_BASE_SECONDS, cap=RECONNECT_CAP_SECONDS, rng=self._rng)
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(
@@ -119,7 +119,7 @@ class EventListener:
                     application_name="leadsync-listen",
                 ) as conn:
                     await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
-                    failures = 0
+                    backoff.succeeded()
                     self.connects += 1
                     self.listening.set()
                     log.info("listening for events", channel=self.channel, connects=self.connects)
@@ -131,18 +131,11 @@ class EventListener:
                     "event listener connection lost",
                     channel=self.channel,
                     error=type(exc).__name__,
-                    failures=failures + 1,
+                    failures=backoff.failures + 1,
                 )
             finally:
                 self.listening.clear()
-            delay = retry_delay(
-                retry_count=failures,
-                base=RECONNECT_BASE_SECONDS,
-                cap=RECONNECT_CAP_SECONDS,
-                rng=self._rng,
-            )
-            failures += 1
-            await asyncio.sleep(delay)
+            await backoff.sleep()
 
     async def _pump(self, conn: psycopg.AsyncConnection[tuple[object, ...]]) -> None:
         while True:

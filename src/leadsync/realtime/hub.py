@@ -51,7 +51,7 @@ from leadsync.observability.logging import get_logger
 from leadsync.observability.metrics import WEBSOCKET_CLIENTS
 from leadsync.realtime import eventlog
 from leadsync.realtime.protocol import CLOSE_GOING_AWAY, CLOSE_TOO_SLOW
-from leadsync.sync.backoff import retry_delay
+from leadsync.reconnect import Reconnect
 
 log = get_logger(__name__)
 
@@ -262,16 +262,15 @@ class EventHub:
         return len(rows)
 
     async def _tail(self) -> None:
-        failures = 0
+        backoff = Reconnect(base=self.config.poll_seconds, cap=5.0)
         while not self._stopping.is_set():
             self._woken.clear()  # before reading: a wake during the read re-reads at once
             try:
                 delay = await self.poll()
-                failures = 0
+                backoff.succeeded()
             except Exception as exc:  # the loop must outlive any one failure
                 log.warning("realtime log read failed", error=type(exc).__name__)
-                delay = retry_delay(retry_count=failures, base=self.config.poll_seconds, cap=5.0)
-                failures += 1
+                delay = backoff.next_delay()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._woken.wait(), timeout=delay)
 

@@ -1,6 +1,6 @@
 """A per-account request budget (token bucket) so we never flood one ResMan account.
 
-ResMan publishes no rate limits, so we throttle on our side (RESMAN_PROTOCOL.md). Each
+ResMan publishes no rate limits, so we throttle on our side (docs/RESMAN_PROTOCOL.md). Each
 AccountID has its own bucket: one busy management company cannot starve another.
 
 Callers take a token *before* the HTTP request is sent, so a task waiting for budget holds no

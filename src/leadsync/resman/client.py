@@ -1,6 +1,6 @@
 """The async ResMan client: one pooled HTTP connection set, one typed error per failure.
 
-Every call is a form-encoded ``POST {base}/{Area}/{Method}`` (RESMAN_PROTOCOL.md). The client
+Every call is a form-encoded ``POST {base}/{Area}/{Method}`` (docs/RESMAN_PROTOCOL.md). The client
 does not retry: it raises a typed error (``leadsync.resman.errors``) and the sync engine, which
 knows the job's history, decides. Each call logs one line (method, HTTP status, duration) and
 never credentials, XML or personal data.

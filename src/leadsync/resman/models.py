@@ -2,7 +2,7 @@
 
 Shared by the codec (build/parse), the client and the sandbox. Values are immutable so a
 parsed prospect can be compared, hashed and handed between tasks without defensive copies.
-Only the subset of MITS that ResMan uses for leads is modelled (see RESMAN_PROTOCOL.md).
+Only the subset of MITS that ResMan uses for leads is modelled (see docs/RESMAN_PROTOCOL.md).
 """
 
 from __future__ import annotations

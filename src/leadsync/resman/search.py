@@ -1,7 +1,7 @@
 """Stream every prospect modified in [start, end), splitting windows that overflow.
 
 SearchProspects answers HTTP 502 "buffer overflow" when a modified window holds too many
-prospects; the known remedy is to halve the window and query each half (RESMAN_PROTOCOL.md).
+prospects; the known remedy is to halve the window and query each half (docs/RESMAN_PROTOCOL.md).
 Windows are searched earliest first, so prospects arrive in window order and the caller's
 cursor can follow the progress. A window that still overflows once it is no wider than
 ``min_window`` (e.g. a bulk import stamped thousands of prospects with one timestamp) is

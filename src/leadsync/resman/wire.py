@@ -1,7 +1,7 @@
 """ResMan's wire vocabulary: method paths, date format and search criteria (pure).
 
 Dates go on the wire as ``YYYY-MM-DDTHH:MM:SS`` in UTC, without offset: ResMan reads naive
-timestamps as UTC (RESMAN_PROTOCOL.md) and the wire has whole-second precision, so sub-second
+timestamps as UTC (docs/RESMAN_PROTOCOL.md) and the wire has whole-second precision, so sub-second
 parts are truncated. Callers must pass timezone-aware datetimes; a naive one is refused rather
 than guessed.
 """

@@ -6,7 +6,8 @@ protocol do. Where an integration's feed is, in its ``sync_settings``:
 
 - ``"feed_url"``: the feed's URL, used as given (``http(s)`` is read as ``ws(s)``);
 - ``"feed": true``: derived from the credentials' ``base_url`` — its scheme made ``ws``/``wss``
-  and ``/admin/feed?property_id=<resman_property_id>`` appended (the sandbox's layout);
+  and ``/admin/feed?property_id=<resman_property_id>`` appended (the sandbox's layout, from
+  :func:`leadsync.sandbox.admin_client.feed_url`);
 - neither: no feed; webhooks and the poller keep the integration in step.
 
 A feed message is ``{"seq", "type", "origin", "property_id", "prospect_id", "data",
@@ -35,7 +36,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -47,14 +48,14 @@ from leadsync.db.models import ResmanIntegration
 from leadsync.db.session import read_session
 from leadsync.errors import DecryptionError
 from leadsync.observability.logging import get_logger
+from leadsync.reconnect import Reconnect
+from leadsync.sandbox import admin_client as sandbox_admin
 from leadsync.security.crypto import KeyRing, open_json
-from leadsync.sync.backoff import retry_delay
 from leadsync.sync.webhook_payload import Delivery, MalformedWebhookError, parse_delivery
 from leadsync.sync.webhooks import accept_delivery
 
 log = get_logger(__name__)
 
-FEED_PATH: Final = "/admin/feed"
 #: Message types that announce a prospect change (the feed also sends heartbeats).
 CHANGE_TYPES: Final = frozenset({"new_lead", "status_change", "lead_update"})
 STAFF_ORIGIN: Final = "staff"
@@ -83,13 +84,7 @@ def feed_url(
         return _as_websocket(explicit.strip())
     if sync_settings.get("feed") is not True or not base_url:
         return None
-    parts = urlsplit(base_url)
-    derived = parts._replace(
-        path=parts.path.rstrip("/") + FEED_PATH,
-        query=urlencode({"property_id": resman_property_id}),
-        fragment="",
-    )
-    return _as_websocket(urlunsplit(derived))
+    return _as_websocket(sandbox_admin.feed_url(base_url, property_id=resman_property_id))
 
 
 def _as_websocket(url: str) -> str | None:
@@ -208,7 +203,7 @@ class FeedSubscriber:
 
     async def _follow(self, source: FeedSource) -> None:
         integration_id = str(source.integration_id)
-        failures = 0
+        backoff = Reconnect(base=RECONNECT_BASE_SECONDS, cap=RECONNECT_CAP_SECONDS, rng=self._rng)
         while True:
             opened_at: float | None = None
             try:
@@ -239,15 +234,8 @@ class FeedSubscriber:
             finally:
                 self._open.discard(source.integration_id)
             if opened_at is not None and time.monotonic() - opened_at >= STABLE_SECONDS:
-                failures = 0
-            delay = retry_delay(
-                retry_count=failures,
-                base=RECONNECT_BASE_SECONDS,
-                cap=RECONNECT_CAP_SECONDS,
-                rng=self._rng,
-            )
-            failures += 1
-            await asyncio.sleep(delay)
+                backoff.succeeded()
+            await backoff.sleep()
 
     async def handle(self, source: FeedSource, raw: str | bytes) -> None:
         """Queue one message's change (if it is one). Never raises: a message we cannot

@@ -17,11 +17,11 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadsync.api.auth import Principal
+from leadsync.api.deps import ERRORS, PROBLEM, PrincipalDep, SessionDep, runtime_of
 from leadsync.api.problems import ProblemError
 from leadsync.db.models import Conversation, LeadLink, ResmanIntegration
 from leadsync.db.session import begin_read
 from leadsync.db.vocab import CONVERSATION_STATUSES
-from leadsync.leads.routes import ERRORS, PROBLEM, PrincipalDep, SessionDep, runtime_of
 from leadsync.mapping.normalize import normalize_email, normalize_phone
 from leadsync.resman.errors import ResManError
 from leadsync.sync.pull import PullError

@@ -10,9 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from leadsync.admin.queue import job_summary
+from leadsync.api.deps import ERRORS, PrincipalDep, SessionDep, runtime_of
 from leadsync.api.problems import ProblemError
 from leadsync.db.models import LeadSyncQueue, ResmanIntegration
-from leadsync.leads.routes import ERRORS, PrincipalDep, SessionDep, runtime_of
 from leadsync.sync import queue
 
 router = APIRouter(prefix="/api/resman/queue", tags=["queue"])

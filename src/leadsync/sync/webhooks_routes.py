@@ -21,11 +21,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from standardwebhooks import Webhook, WebhookVerificationError
 
+from leadsync.api.deps import PROBLEM, runtime_of
 from leadsync.api.problems import ProblemError
 from leadsync.db.models import ResmanIntegration
 from leadsync.db.session import read_session
 from leadsync.errors import DecryptionError
-from leadsync.leads.routes import PROBLEM, runtime_of
 from leadsync.observability.logging import get_logger
 from leadsync.security.crypto import KeyRing, open_json
 from leadsync.sync.webhook_payload import LeadUpdateWebhook, MalformedWebhookError, parse_delivery

@@ -1,4 +1,4 @@
-"""MITS LeadManagement 4.0 codec, as ResMan uses it (see RESMAN_PROTOCOL.md).
+"""MITS LeadManagement 4.0 codec, as ResMan uses it (see docs/RESMAN_PROTOCOL.md).
 
 Pure functions: typed model (``leadsync.resman.models``) <-> XML bytes. Every parse goes
 through :func:`safe_parse`, which refuses DOCTYPEs/entities and network access.

@@ -1,6 +1,6 @@
 """Build MITS LeadManagement 4.0 documents from the typed model.
 
-Shapes follow RESMAN_PROTOCOL.md exactly. Leaf elements and attributes whose value is None or
+Shapes follow docs/RESMAN_PROTOCOL.md exactly. Leaf elements and attributes whose value is None or
 empty are left out (ResMan treats a missing element as "unchanged", an empty one may blank a
 field); containers the model holds explicitly (``Preferences``, ``RentRange``) are written even
 when empty so that parsing gives back exactly what was built. Trees are made with lxml
