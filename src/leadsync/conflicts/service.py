@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadsync.db.models import Conversation, LeadLink, SyncConflict
+from leadsync.db.rows import load_for_change
 from leadsync.db.types import utcnow
 from leadsync.leads.convert import conversation_fields
 from leadsync.leads.field_values import InvalidValueError, validate_value
@@ -91,7 +92,7 @@ async def get_conflict(
 ) -> SyncConflict:
     conflict = await session.get(SyncConflict, conflict_id)
     if conflict is not None and property_ids is not None:
-        conv = await session.get(Conversation, conflict.conversation_id)
+        conv = await load_for_change(session, Conversation, conflict.conversation_id)
         if conv is None or conv.property_id not in property_ids:
             conflict = None
     if conflict is None:
@@ -125,7 +126,7 @@ async def dismiss_conflict(
     await _decide(
         session,
         conflict=conflict,
-        conv=await session.get(Conversation, conflict.conversation_id),
+        conv=await load_for_change(session, Conversation, conflict.conversation_id),
         status="dismissed",
         resolution="dismissed",
         by=dismissed_by,
@@ -142,7 +143,7 @@ async def close_merged_duplicate(
     await _decide(
         session,
         conflict=conflict,
-        conv=await session.get(Conversation, conflict.conversation_id),
+        conv=await load_for_change(session, Conversation, conflict.conversation_id),
         status="resolved",
         resolution="merged",
         by=by,
@@ -230,7 +231,7 @@ async def resolve_conflict(
             final = validate_value(conflict.field, value)
         except InvalidValueError as exc:
             raise ConflictError(str(exc), status=422, field="value", reason=exc.message) from None
-    conv = await session.get(Conversation, conflict.conversation_id)
+    conv = await load_for_change(session, Conversation, conflict.conversation_id)
     if conv is None:
         raise ConflictError("the conflict's lead no longer exists", status=404)
     current = fields_to_json(conversation_fields(conv))

@@ -23,6 +23,7 @@ from leadsync.api.auth import Principal
 from leadsync.api.problems import ProblemError
 from leadsync.conflicts.service import close_merged_duplicate
 from leadsync.db.models import Conversation, LeadLink, ResmanIntegration, SyncConflict
+from leadsync.db.rows import load_for_change
 from leadsync.leads.convert import conversation_fields
 from leadsync.leads.status_schemas import MergeLeadsRequest, MergeSummary
 from leadsync.mapping.from_resman import prospect_fields
@@ -53,7 +54,7 @@ class MergeOutcome:
 async def load_for_merge(
     session: AsyncSession, *, principal: Principal, conversation_id: uuid.UUID
 ) -> tuple[Conversation, ResmanIntegration]:
-    conv = await session.get(Conversation, conversation_id)
+    conv = await load_for_change(session, Conversation, conversation_id)
     if conv is None or conv.property_id not in principal.property_ids:
         raise ProblemError(
             404,
@@ -97,7 +98,7 @@ async def _take_link(
         # The prospect was stored as its own lead (a pull of a walk-in): that record is the
         # same person, so it is retired in favour of the conversation, not kept twice.
         # Chatbot conversations of the prospect stay linked: a person may chat many times.
-        retired = await session.get(Conversation, other.conversation_id)
+        retired = await load_for_change(session, Conversation, other.conversation_id)
         if retired is not None:
             retired.context = {**(retired.context or {}), "merged_into": str(conv.id)}
         await session.delete(other)
@@ -128,7 +129,7 @@ async def _follow(
     )
     theirs = fields_to_json(prospect_fields(prospect))
     for link in others.all():
-        other = await session.get(Conversation, link.conversation_id)
+        other = await load_for_change(session, Conversation, link.conversation_id)
         if other is None:
             continue
         held = merge_records(

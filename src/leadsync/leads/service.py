@@ -31,6 +31,7 @@ from leadsync.db.models import (
     StatusHistory,
     TourBooking,
 )
+from leadsync.db.rows import load_for_change
 from leadsync.db.types import utcnow
 from leadsync.leads.convert import (
     apply_lead_data,
@@ -160,7 +161,7 @@ async def accept_lead(
                     errors=[{"field": "Idempotency-Key", "message": "reused with another body"}],
                 )
             return await _existing(session, conversation_id=seen.conversation_id)
-    conv = await session.get(Conversation, body.conversation_id)
+    conv = await load_for_change(session, Conversation, body.conversation_id)
     if conv is not None and conv.property_id != data.property_id:
         raise ProblemError(
             409,
@@ -244,7 +245,7 @@ async def _existing(session: AsyncSession, *, conversation_id: uuid.UUID | None)
 async def _owned_conversation(
     session: AsyncSession, *, principal: Principal, conversation_id: uuid.UUID
 ) -> Conversation:
-    conv = await session.get(Conversation, conversation_id)
+    conv = await load_for_change(session, Conversation, conversation_id)
     # Same answer for "absent" and "another property's": a key must not learn what B holds.
     if conv is None or conv.property_id not in principal.property_ids:
         raise ProblemError(404, "Unknown lead", f"no lead {conversation_id} for this API key")

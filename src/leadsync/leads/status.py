@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from leadsync.api.auth import Principal
 from leadsync.api.problems import ProblemError
 from leadsync.db.models import Conversation, LeadLink, ResmanIntegration, StatusHistory
+from leadsync.db.rows import load_for_change
 from leadsync.leads.convert import conversation_fields
 from leadsync.leads.status_schemas import UpdateLeadStatusRequest
 from leadsync.mapping.lead import fields_to_json
@@ -50,7 +51,7 @@ async def find_lead(
     leads of the key's properties are found (others answer 404, like unknown ones)."""
     conv: Conversation | None = None
     try:
-        conv = await session.get(Conversation, uuid.UUID(lead_id))
+        conv = await load_for_change(session, Conversation, uuid.UUID(lead_id))
     except ValueError:
         conv = None
     if conv is None:
@@ -58,6 +59,9 @@ async def find_lead(
             select(Conversation)
             .join(LeadLink, LeadLink.conversation_id == Conversation.id)
             .where(LeadLink.resman_prospect_id == lead_id)
+            .order_by(LeadLink.created_at)
+            .limit(1)
+            .with_for_update(of=Conversation)
         )
     if conv is None or conv.property_id not in principal.property_ids:
         raise ProblemError(404, "Unknown lead", f"no lead {lead_id} for this API key")

@@ -17,6 +17,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadsync.db.models import Conversation, LeadLink, Property, ResmanIntegration, StatusHistory
+from leadsync.db.rows import load_for_change
 from leadsync.leads.convert import apply_fields, conversation_fields
 from leadsync.mapping.from_resman import prospect_fields, resman_context
 from leadsync.mapping.lead import fields_to_json
@@ -267,7 +268,7 @@ async def _apply_link(
     ):
         # An older state than the one we hold: it must not overwrite a newer one.
         return ApplyOutcome(link.conversation_id, "ignored")
-    conv = await session.get(Conversation, link.conversation_id)
+    conv = await load_for_change(session, Conversation, link.conversation_id)
     if conv is None:
         return ApplyOutcome(None, "ignored")
     ours = fields_to_json(guard_fields(conversation_fields(conv)))

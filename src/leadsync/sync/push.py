@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadsync.db.models import Conversation, LeadLink
+from leadsync.db.rows import load_for_change
 from leadsync.db.types import utcnow
 from leadsync.leads.convert import conversation_fields
 from leadsync.mapping.from_resman import prospect_fields
@@ -362,7 +363,7 @@ async def record_push(
     link.resman_prospect_id = sent.result.prospect_id
     link.resman_person_id = sent.result.person_id
     store_base(link, new_base=sent.new_base, resman_modified_at=None)
-    conv = await session.get(Conversation, plan.conversation_id)
+    conv = await load_for_change(session, Conversation, plan.conversation_id)
     brought_back = False
     to_domiq = sent.to_domiq
     if to_domiq is None and sent.merge is not None:
