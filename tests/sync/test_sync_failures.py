@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
 
 from leadsync.resman.classify import classify_business_error
 from leadsync.resman.errors import (
@@ -27,6 +28,8 @@ PII = "Maria Gomez, maria.gomez@gmail.com, (512) 555-0199"
         (AnswerTooLargeError(method="x", limit=10, bytes_read=11), "answer_too_large", True),
         (UnsafeAnswerError("x: unsafe XML (DOCTYPE/entity) refused"), "unsafe_xml", True),
         (OperationalError("UPDATE x", {}, Exception("database is locked")), "database", False),
+        # Another writer changed the conversation first (optimistic lock): retried, re-read.
+        (StaleDataError("UPDATE statement on table 'conversation'"), "database", False),
         (IntegrityError("INSERT", {"email": PII}, Exception("UNIQUE")), INTERNAL, True),
         (KeyError("first_name"), INTERNAL, True),
         (RuntimeError(PII), INTERNAL, True),

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm.exc import StaleDataError
 
 from leadsync.observability.logging import redact_text
 from leadsync.resman.classify import UNKNOWN_CATEGORY
@@ -64,9 +65,11 @@ def classify(exc: BaseException) -> Failure:
         return Failure("resman", not exc.retryable, None, pause=False)
     if isinstance(exc, IntegrationNotFoundError):
         return Failure("integration_missing", True, None, pause=False)
-    if isinstance(exc, OperationalError):
-        # The database itself hiccuped (a lock wait ran out, a connection dropped): not a
-        # bug and not ResMan; the job is retried with back-off like a transient failure.
+    if isinstance(exc, OperationalError | StaleDataError):
+        # The database itself hiccuped (a lock wait ran out, a connection dropped), or the
+        # optimistic lock saw another writer change the row first (a prospect's state is
+        # applied to all its conversations, whose own jobs run under other keys): not a bug
+        # and not ResMan; the job is retried with back-off and re-reads the row.
         return Failure("database", False, None, pause=False)
     return Failure(INTERNAL, True, None, pause=False)
 
