@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.core import ROW_LIMIT_SECONDS, Processes, loadavg, spread
-from bench.report import render_table
+from bench.report import render_markdown, render_table
 from bench.rows_ingest import idle_row, office_row, webhook_row
 from bench.rows_pull import pull_row
 from bench.rows_push import drain_row, push_row
@@ -216,7 +216,8 @@ async def main(argv: list[str]) -> int:
     report["finished_at"] = datetime.now(UTC).isoformat()
     args.json.write_text(json.dumps(report, indent=2))
     print(render_table(report))
-    print(f"JSON: {args.json}")
+    args.json.with_suffix(".md").write_text(render_markdown(report) + "\n")
+    print(f"JSON: {args.json}; Markdown: {args.json.with_suffix('.md')}")
     if failed:
         print(f"failed rows: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0

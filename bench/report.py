@@ -31,3 +31,22 @@ def render_table(report: dict[str, Any]) -> str:
                 f"{_cell(baseline.get(key)):<26} {ratio!s:>6}  {load}"
             )
     return "\n".join(lines)
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    """The same figures as a Markdown table (what the README's Performance section shows)."""
+    lines = [
+        "| row | figure | leadsync, median (min-max) | baseline, same run | ratio | load avg |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, row in report["rows"].items():
+        subject = row["subject"] or {}
+        baseline = row["baseline"] or {}
+        for n, (key, figure) in enumerate(subject.items()):
+            ratio = row["ratio"] if key == row["headline"] and row["ratio"] is not None else ""
+            load = "/".join(f"{x:g}" for x in row["loadavg_after"]) if n == 0 else ""
+            lines.append(
+                f"| {name if n == 0 else ''} | {key} | {_cell(figure)} | "
+                f"{_cell(baseline.get(key))} | {ratio} | {load} |"
+            )
+    return "\n".join(lines)
