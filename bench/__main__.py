@@ -15,6 +15,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -183,6 +184,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 async def main(argv: list[str]) -> int:
     args = parse_args(argv)
+    # SIGTERM cancels the run like Ctrl-C does, so every row's processes are stopped.
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     # The bench's own ResMan client (the direct baselines) logs every call at DEBUG otherwise.
     configure_logging(level="WARNING", fmt="console")
     wanted = [n for n in args.rows.split(",") if n]

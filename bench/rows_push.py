@@ -20,6 +20,7 @@ from leadsync.config import Settings
 from leadsync.mapping.lead import LeadFields
 from leadsync.mapping.to_resman import first_contact_event, lead_to_prospect
 from leadsync.resman.client import ResManClient
+from leadsync.resman.errors import ResManError, TimeoutError_
 from leadsync.resman.sandbox.seed import CHATBOT_SOURCE_NAME, prospect_source_id
 
 #: A request still unanswered after this long counts as a timeout (and is cut off).
@@ -78,7 +79,7 @@ class Clock:
         return self.wall0 + (mono - self.mono0)
 
 
-def latency_stats(latencies: list[float], timeouts: int) -> dict[str, Any]:
+def latency_stats(latencies: list[float], timeouts: int, errors: int) -> dict[str, Any]:
     # A request cut off at the timeout took at least that long: it stays in the percentiles
     # (a p99 of REQUEST_TIMEOUT means "at least"), or a stalled server would look fast.
     latencies = latencies + [REQUEST_TIMEOUT] * timeouts
@@ -86,26 +87,30 @@ def latency_stats(latencies: list[float], timeouts: int) -> dict[str, Any]:
         "p50_ms": ms(percentile(latencies, 50)),
         "p99_ms": ms(percentile(latencies, 99)),
         "timeouts": timeouts,
+        # Refused or dropped connections (an overloaded machine): counted, not measured.
+        "errors": errors,
     }
 
 
 async def direct_creates(*, sandbox_url: str, rate: float, count: int) -> dict[str, Any]:
     """The baseline: MITS creates straight to the sandbox on the same open-loop schedule."""
-    leads, latencies, timeouts = Leads(), [], 0
+    leads, latencies, timeouts, errors = Leads(), [], 0, 0
     client = ResManClient.from_settings(Settings(), base_url=sandbox_url)
 
     async def send(i: int, at: float) -> None:
-        nonlocal timeouts
+        nonlocal timeouts, errors
         try:
             async with asyncio.timeout(REQUEST_TIMEOUT):
                 await client.post_lead(creds=stacks.SANDBOX_CREDS, prospect=leads.prospect(i))
             latencies.append(time.monotonic() - at)
-        except TimeoutError:
+        except (TimeoutError, TimeoutError_):
             timeouts += 1
+        except ResManError:
+            errors += 1
 
     async with client:
         await open_loop(rate=rate, count=count, send=send)
-    return latency_stats(latencies, timeouts)
+    return latency_stats(latencies, timeouts, errors)
 
 
 async def _prospect_times(sandbox: httpx.AsyncClient, since: datetime) -> dict[str, float]:
@@ -127,7 +132,7 @@ async def post_leads(
 ) -> dict[str, Any]:
     """POST ``count`` leads at ``rate``/s; POST latency and timeouts from the scheduled send,
     then time-to-prospect (the sandbox's create time minus the scheduled send)."""
-    leads, clock, latencies, timeouts = Leads(), Clock(), [], 0
+    leads, clock, latencies, timeouts, errors = Leads(), Clock(), [], 0, 0
     scheduled: dict[str, float] = {}
     since = datetime.now(UTC)
     limits = httpx.Limits(max_connections=count, max_keepalive_connections=200)
@@ -137,7 +142,7 @@ async def post_leads(
     ):
 
         async def send(i: int, at: float) -> None:
-            nonlocal timeouts
+            nonlocal timeouts, errors
             scheduled[leads.email(i)] = clock.wall(at)
             try:
                 r = await api.post(
@@ -148,6 +153,8 @@ async def post_leads(
                 latencies.append(time.monotonic() - at)
             except httpx.TimeoutException:
                 timeouts += 1
+            except httpx.HTTPError:
+                errors += 1
 
         await open_loop(rate=rate, count=count, send=send)
 
@@ -158,7 +165,7 @@ async def post_leads(
         created = await _prospect_times(sandbox, since)
     to_prospect = [created[e] - at for e, at in scheduled.items() if e in created]
     return {
-        **latency_stats(latencies, timeouts),
+        **latency_stats(latencies, timeouts, errors),
         "to_prospect_p50_ms": ms(percentile(to_prospect, 50)),
         "to_prospect_p99_ms": ms(percentile(to_prospect, 99)),
         "missing_after_settle": count - len(to_prospect),

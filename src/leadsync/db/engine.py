@@ -116,11 +116,11 @@ def _sqlite_begin(conn: Connection, *, write_lock: WriteLock | None = None) -> N
     if write_lock is None or mode == "DEFERRED":
         conn.exec_driver_sql(f"BEGIN {mode}")
         return
-    write_lock.acquire(conn.info)  # queue behind this process's other writers (write_lock.py)
+    write_lock.acquire(conn.connection)  # queue behind the process's other writers
     try:
         conn.exec_driver_sql(f"BEGIN {mode}")
     except BaseException:
-        WriteLock.release(conn.info)
+        write_lock.release(conn.connection)
         raise
 
 

@@ -4,24 +4,26 @@ SQLite has a single write lock. Left to itself, every connection that wants it r
 inside its busy handler, sleeping 1, 2, 5 … 100 ms between tries in its own aiosqlite
 thread: under load writers poll, the lock goes to whoever happens to wake first, and the
 tail latency grows to seconds. Here a write transaction (our ``BEGIN IMMEDIATE``) first
-takes a FIFO asyncio lock, so writers of this process queue without polling and the lock is
-handed over as soon as the previous transaction ends. Read transactions (``DEFERRED``) never
-take it: WAL lets them run beside the writer. Other processes on the same file still meet
-SQLite's own lock and busy timeout.
+takes a FIFO asyncio lock, so writers of this process queue without polling, and the lock is
+handed to the next one as soon as the driver's COMMIT or ROLLBACK has returned (handing it
+over any earlier would send the next BEGIN into the busy handler's sleeps). Read
+transactions (``DEFERRED``) never take it: WAL lets them run beside the writer. Other
+processes on the same file still meet SQLite's own lock and busy timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
 import weakref
-from typing import Any, Final
+from typing import Any
 
 from sqlalchemy import Engine, event
-from sqlalchemy.engine import Connection
 from sqlalchemy.util import await_only
 
-#: Connection.info key: this pooled connection holds the process's write lock.
-_HOLDS: Final = "leadsync_write_lock"
+
+def _raw(connection: Any) -> Any:
+    """The driver connection behind a pool proxy (the dialect is handed either)."""
+    return getattr(connection, "dbapi_connection", connection)
 
 
 class WriteLock:
@@ -31,39 +33,44 @@ class WriteLock:
         self.timeout = timeout
         self._lock: asyncio.Lock | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        #: The driver connection whose transaction holds the lock.
+        self._holder: Any = None
         #: Transactions of this process queued for the lock right now.
         self.waiting = 0
 
     @property
     def held(self) -> bool:
-        return self._lock is not None and self._lock.locked()
+        return self._holder is not None
 
     def _current(self) -> asyncio.Lock:
         loop = asyncio.get_running_loop()
         if self._lock is None or self._loop is not loop:
-            self._lock, self._loop = asyncio.Lock(), loop
+            self._lock, self._loop, self._holder = asyncio.Lock(), loop, None
         return self._lock
 
-    def acquire(self, info: dict[Any, Any]) -> None:
-        """Take the lock for the connection owning ``info`` (called inside SQLAlchemy's
+    def acquire(self, connection: Any) -> None:
+        """Take the lock for ``connection``'s transaction (called inside SQLAlchemy's
         greenlet bridge, so it may await). A connection that holds it keeps it."""
-        if info.get(_HOLDS):
+        raw = _raw(connection)
+        if raw is not None and self._holder is raw:
             return
         lock = self._current()
-        # Bounded like SQLite's own busy timeout: a writer that waits this long is a bug
-        # (a transaction left open), and fails instead of hanging the process.
         self.waiting += 1
         try:
+            # Bounded like SQLite's own busy timeout: a writer that waits this long is a bug
+            # (a transaction left open), and fails instead of hanging the process.
             await_only(asyncio.wait_for(lock.acquire(), timeout=self.timeout))
         finally:
             self.waiting -= 1
-        info[_HOLDS] = lock
+        self._holder = raw
 
-    @staticmethod
-    def release(info: dict[Any, Any]) -> None:
-        lock = info.pop(_HOLDS, None)
-        if lock is not None and lock.locked():
-            lock.release()
+    def release(self, connection: Any) -> None:
+        """Give the lock back if ``connection`` holds it (idempotent)."""
+        if self._holder is None or self._holder is not _raw(connection):
+            return
+        self._holder = None
+        if self._lock is not None and self._lock.locked():
+            self._lock.release()
 
 
 _LOCKS: weakref.WeakKeyDictionary[Engine, WriteLock] = weakref.WeakKeyDictionary()
@@ -74,23 +81,35 @@ def install_write_lock(engine: Engine, *, timeout: float) -> WriteLock:
     ``begin`` hook calls `WriteLock.acquire` before ``BEGIN IMMEDIATE``; every way a
     transaction or connection can end gives the lock back."""
     lock = WriteLock(timeout=timeout)
+    dialect = engine.dialect
+    commit, rollback = dialect.do_commit, dialect.do_rollback
 
-    def on_end(conn: Connection) -> None:
-        WriteLock.release(conn.info)
+    # SQLAlchemy has no event after the driver's COMMIT/ROLLBACK (ConnectionEvents fire
+    # before it), so this engine's dialect gets thin wrappers that release once it returned.
+    def do_commit(dbapi_connection: Any) -> None:
+        try:
+            commit(dbapi_connection)
+        finally:
+            lock.release(dbapi_connection)
 
-    def on_returned(_dbapi: Any, record: Any, _reset_state: Any) -> None:
-        WriteLock.release(record.info)
+    def do_rollback(dbapi_connection: Any) -> None:
+        try:
+            rollback(dbapi_connection)
+        finally:
+            lock.release(dbapi_connection)
 
-    def on_invalidated(_dbapi: Any, record: Any, _exception: Any) -> None:
-        WriteLock.release(record.info)
+    dialect.do_commit = do_commit  # type: ignore[method-assign]
+    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
 
-    def on_closed(_dbapi: Any, record: Any) -> None:
-        WriteLock.release(record.info)
+    def on_returned(dbapi_connection: Any, _record: Any, _reset_state: Any) -> None:
+        lock.release(dbapi_connection)
 
-    # commit/rollback fire just before the driver's COMMIT/ROLLBACK: the next writer may
-    # reach BEGIN while it finishes, which SQLite's busy handler bridges in a millisecond.
-    event.listen(engine, "commit", on_end)
-    event.listen(engine, "rollback", on_end)
+    def on_invalidated(dbapi_connection: Any, _record: Any, _exception: Any) -> None:
+        lock.release(dbapi_connection)
+
+    def on_closed(dbapi_connection: Any, _record: Any) -> None:
+        lock.release(dbapi_connection)
+
     # A connection returned, invalidated or closed mid-transaction must not keep the lock.
     event.listen(engine.pool, "reset", on_returned)
     event.listen(engine.pool, "invalidate", on_invalidated)
