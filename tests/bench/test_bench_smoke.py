@@ -61,7 +61,7 @@ def run_bench(row: str, tmp_path: Path) -> tuple[dict[str, Any], str]:
         env=env,
         capture_output=True,
         text=True,
-        timeout=110,
+        timeout=280,
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -89,6 +89,7 @@ def check_row(report: dict[str, Any], stdout: str, name: str) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)  # start-ups of several processes on a loaded 2-core machine
 @pytest.mark.parametrize("name", SQLITE_ROWS)
 def test_bench_row_runs_on_sqlite(name: str, tmp_path: Path) -> None:
     report, stdout = run_bench(name, tmp_path)
@@ -96,6 +97,7 @@ def test_bench_row_runs_on_sqlite(name: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)
 @pytest.mark.postgres
 @pytest.mark.skipif(POSTGRES_URL is None, reason="needs LEADSYNC_TEST_POSTGRES_URL")
 @pytest.mark.parametrize("name", POSTGRES_ROWS)
