@@ -6,8 +6,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+BENCH_STAMP := $(VENV)/.bench-stamp
 
-.PHONY: run test test-fast lint typecheck pytest sandbox lock clean help
+.PHONY: run test test-fast lint typecheck pytest sandbox lock bench bench-lock clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -40,8 +41,8 @@ test-fast: $(STAMP)  ## the fast tier: pure and unit tests only (no servers, no 
 	$(BIN)/pytest -q $(FAST_TESTS)
 
 lint: $(STAMP)  ## ruff, ruff format and the import-layer contracts (lint-imports)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/lint-imports --no-logo
 
 typecheck: $(STAMP)
@@ -52,6 +53,19 @@ pytest: $(STAMP)
 
 sandbox: $(STAMP)  ## run only the ResMan sandbox on port 8765
 	$(BIN)/leadsync sandbox --port 8765
+
+# The benchmarks' own dependencies (procrastinate, the queue row's baseline): a separate
+# hash-locked file, so the service's requirements.lock stays as it is.
+$(BENCH_STAMP): $(STAMP) bench/requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r bench/requirements.lock
+	@touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)  ## every benchmark row beside its baseline (BENCH_QUICK=1: small sizes)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+bench-lock:  ## re-resolve bench/requirements.lock (needs uv: pip install uv)
+	uv pip compile bench/requirements.in -c requirements.lock --universal --python-version 3.11 \
+		--generate-hashes --quiet -o bench/requirements.lock
 
 lock:  ## re-resolve requirements.lock from pyproject.toml (needs uv: pip install uv)
 	uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \

@@ -100,6 +100,13 @@ class Settings(BaseSettings):
         description="How long POST /api/resman/leads waits for the first push attempt "
         "before answering sync_status=pending.",
     )
+    push_inline_limit: int = Field(
+        default=64,
+        ge=0,
+        description="Most first push attempts the API runs inline at once (about the worker's "
+        "concurrency); beyond it a request answers sync_status=pending at once and the worker "
+        "pushes the lead. 0: never inline.",
+    )
     pull_interval_seconds: float = Field(
         default=10.0, gt=0, description="How often each integration is polled."
     )

@@ -24,6 +24,7 @@ from leadsync.resman.client import ResManClient
 from leadsync.security.crypto import KeyRing, load_keys, open_json
 from leadsync.sync.feed import FeedSubscriber
 from leadsync.sync.flags import push_paused
+from leadsync.sync.inline import InlineAttempts
 from leadsync.sync.policy import RetryPolicy
 from leadsync.sync.runner import JobRunner
 from leadsync.sync.scheduler import PullLocks, PullScheduler
@@ -51,6 +52,8 @@ class Runtime:
     hub: EventHub
     #: Wakes the hub when another instance commits events (PostgreSQL; no-op on SQLite).
     listener: EventListener
+    #: The API's inline first push attempts, at most ``push_inline_limit`` at once.
+    inline: InlineAttempts
     clients: dict[str, ResManClient] = field(default_factory=dict)
     _worker_task: asyncio.Task[None] | None = None
     _scheduler_task: asyncio.Task[None] | None = None
@@ -107,6 +110,10 @@ class Runtime:
             feeds=FeedSubscriber(sessionmaker=sessionmaker, keys=keys, worker_wake=worker.wake),
             hub=hub,
             listener=EventListener(url=settings.effective_database_url, on_notify=hub.wake),
+            inline=InlineAttempts(
+                attempt=lambda job_id: runner.claim_and_run(job_id=job_id),
+                limit=settings.push_inline_limit,
+            ),
             clients=clients,
         )
 
@@ -156,6 +163,7 @@ class Runtime:
         if self._worker_task is not None:
             await self._worker_task
             self._worker_task = None
+        await self.inline.drain()
         if self._scheduler_task is not None:
             await self._scheduler_task
             self._scheduler_task = None

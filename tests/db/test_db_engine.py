@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -21,7 +21,10 @@ from leadsync.db.engine import (
 )
 from leadsync.db.migrate import upgrade
 from leadsync.db.models import Conversation, Property
+from leadsync.db.session import read_session
+from leadsync.db.write_lock import write_lock_of
 from leadsync.errors import ConfigurationError
+from stack import wait_until
 
 SessionFactory = async_sessionmaker[AsyncSession]
 
@@ -185,3 +188,88 @@ async def test_stale_conversation_update_is_refused(session_factory: SessionFact
         kept = await session.get(Conversation, conversation.id)
         assert kept is not None
         assert (kept.status, kept.version) == ("contacted", 2)
+
+
+# --- the process's SQLite write lock (db/write_lock.py) -----------------------------------
+async def test_sqlite_writers_queue_in_the_process_and_readers_pass(
+    sqlite_sessions: SessionFactory,
+) -> None:
+    session_factory = sqlite_sessions
+    engine = session_factory.kw["bind"]
+    lock = write_lock_of(engine.sync_engine)
+    assert lock is not None
+    conversation = await _new_conversation(session_factory)
+    async with session_factory() as first:
+        row = await first.get(Conversation, conversation.id)  # BEGIN IMMEDIATE: holds it
+        assert row is not None
+        assert lock.held
+
+        async def second_writer() -> None:
+            async with session_factory() as session, session.begin():
+                other = await session.get(Conversation, conversation.id)
+                assert other is not None
+                other.lead_score = (other.lead_score or 0) + 1
+
+        waiting = asyncio.create_task(second_writer())
+
+        async def queued() -> bool:
+            return lock.waiting == 1
+
+        await wait_until(queued, within=30)
+        # A reader is not queued behind the writers (WAL, DEFERRED).
+        async with read_session(session_factory) as reader:
+            assert await reader.scalar(select(func.count()).select_from(Conversation)) == 1
+        assert not waiting.done()
+        row.lead_score = 50
+        await first.commit()
+    await waiting
+    assert not lock.held
+    async with read_session(session_factory) as reader:
+        score = await reader.scalar(
+            select(Conversation.lead_score).where(Conversation.id == conversation.id)
+        )
+    assert score == 51
+
+
+async def test_sqlite_write_lock_is_given_back_however_a_transaction_ends(
+    sqlite_sessions: SessionFactory,
+) -> None:
+    session_factory = sqlite_sessions
+    lock = write_lock_of(session_factory.kw["bind"].sync_engine)
+    assert lock is not None
+
+    async def fail_inside() -> None:
+        async with session_factory() as session, session.begin():
+            await session.execute(select(1))
+            assert lock.held
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        await fail_inside()
+    assert not lock.held
+    async with session_factory() as session:
+        await session.execute(select(1))
+        assert lock.held
+    assert not lock.held  # closed without commit: rolled back on return
+    async with session_factory() as session:
+        await session.execute(select(1))
+        await session.commit()
+        assert not lock.held
+        await session.execute(select(1))  # the session's next transaction takes it again
+        assert lock.held
+    assert not lock.held
+
+
+async def test_many_concurrent_sqlite_writers_all_commit(sqlite_sessions: SessionFactory) -> None:
+    session_factory = sqlite_sessions
+
+    async def write(n: int) -> None:
+        async with session_factory() as session, session.begin():
+            session.add(Property(name=f"Concurrent {n}"))
+
+    await asyncio.gather(*(write(n) for n in range(40)))
+    async with read_session(session_factory) as reader:
+        names = await reader.scalars(
+            select(Property.name).where(Property.name.like("Concurrent %"))
+        )
+        assert len(set(names)) == 40

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from leadsync.db.write_lock import WriteLock, install_write_lock
 from leadsync.errors import ConfigurationError
 
 #: Milliseconds a SQLite connection waits for the write lock before failing "database is locked".
@@ -104,7 +105,7 @@ def _sqlite_on_connect(dbapi_connection: Any, *, foreign_keys: bool) -> None:
         cursor.close()
 
 
-def _sqlite_begin(conn: Connection) -> None:
+def _sqlite_begin(conn: Connection, *, write_lock: WriteLock | None = None) -> None:
     # IMMEDIATE by default: the transaction takes the write lock up front, waiting up to the
     # busy timeout. A DEFERRED transaction that read first and writes later fails at once
     # with "database is locked" when another writer committed meanwhile, and busy_timeout
@@ -112,21 +113,37 @@ def _sqlite_begin(conn: Connection) -> None:
     mode = conn.get_execution_options().get(SQLITE_BEGIN, "IMMEDIATE")
     if mode not in ("IMMEDIATE", "DEFERRED", "EXCLUSIVE"):
         raise ValueError(f"{SQLITE_BEGIN} must be IMMEDIATE, DEFERRED or EXCLUSIVE")
-    conn.exec_driver_sql(f"BEGIN {mode}")
+    if write_lock is None or mode == "DEFERRED":
+        conn.exec_driver_sql(f"BEGIN {mode}")
+        return
+    write_lock.acquire(conn.connection)  # queue behind the process's other writers
+    try:
+        conn.exec_driver_sql(f"BEGIN {mode}")
+    except BaseException:
+        write_lock.release(conn.connection)
+        raise
 
 
-def install_sqlite_hooks(engine: Engine, *, foreign_keys: bool = True) -> None:
+def install_sqlite_hooks(
+    engine: Engine, *, foreign_keys: bool = True, write_lock: bool = False
+) -> None:
     """Apply leadsync's SQLite connection settings and transaction control to `engine`.
 
     `foreign_keys=False` is for migrations only: SQLite's ALTER is "copy the table, drop the
     old one", and with enforcement on, that DROP would cascade into child tables.
+    `write_lock` (async engines only) queues the process's writers on an asyncio lock.
     """
 
     def on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
         _sqlite_on_connect(dbapi_connection, foreign_keys=foreign_keys)
 
+    lock = install_write_lock(engine, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000) if write_lock else None
+
+    def on_begin(conn: Connection) -> None:
+        _sqlite_begin(conn, write_lock=lock)
+
     event.listen(engine, "connect", on_connect)
-    event.listen(engine, "begin", _sqlite_begin)
+    event.listen(engine, "begin", on_begin)
 
 
 def create_engine_for(
@@ -141,7 +158,7 @@ def create_engine_for(
     if backend_name(normalized) == "sqlite":
         _ensure_sqlite_folder(normalized)
         engine = create_async_engine(normalized, echo=echo, **_SQLITE_ENGINE_OPTIONS)
-        install_sqlite_hooks(engine.sync_engine)
+        install_sqlite_hooks(engine.sync_engine, write_lock=True)
         return engine
     return create_async_engine(
         normalized,

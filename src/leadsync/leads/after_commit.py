@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import uuid
 
 from leadsync.db.session import read_session
@@ -16,18 +14,17 @@ from leadsync.sync.flags import push_paused
 async def first_attempt(rt: Runtime, job_id: uuid.UUID | None) -> None:
     """Try the push now and wait briefly, so the answer usually carries ResMan's id.
 
-    The attempt runs as its own task: if the wait times out the push still completes in the
-    background (its lease protects it), and the client is told ``pending``.
+    At most ``push_inline_limit`` attempts run at once (sync/inline.py): beyond that, and
+    whenever the wait runs out, the client is told ``pending`` and the worker finishes the
+    job (an attempt still running completes in the background; its lease protects it).
     """
     if job_id is None:
         return
-    async with rt.sessionmaker() as session:
+    async with read_session(rt.sessionmaker) as session:
         if await push_paused(session):
             return
-    task = asyncio.create_task(rt.runner.claim_and_run(job_id=job_id))
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(asyncio.shield(task), timeout=rt.settings.push_wait_seconds)
-    if not task.done():
+    task = rt.inline.start(job_id)
+    if task is None or not await rt.inline.wait(task, within=rt.settings.push_wait_seconds):
         rt.worker.wake()
 
 

@@ -1,0 +1,1 @@
+"""leadsync's benchmark suite: `make bench` (see bench/__main__.py and the README)."""

@@ -1,0 +1,52 @@
+"""The bench's table: one line per figure, subject and baseline medians with their spread."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _cell(figure: dict[str, Any] | None) -> str:
+    if not figure or figure.get("median") is None:
+        return "-"
+    median, low, high = figure["median"], figure["min"], figure["max"]
+    if low == high:
+        return f"{median:g}"
+    return f"{median:g} ({low:g}-{high:g})"
+
+
+def render_table(report: dict[str, Any]) -> str:
+    lines = [
+        f"leadsync bench, {report['repeats']} repeat(s), {report['machine']['cpus']} CPUs",
+        f"{'row':<24} {'figure':<22} {'leadsync (min-max)':<26} {'baseline (min-max)':<26} "
+        f"{'ratio':>6}  loadavg",
+    ]
+    for name, row in report["rows"].items():
+        subject = row["subject"] or {}
+        baseline = row["baseline"] or {}
+        for n, (key, figure) in enumerate(subject.items()):
+            ratio = row["ratio"] if key == row["headline"] and row["ratio"] is not None else ""
+            load = "/".join(f"{x:g}" for x in row["loadavg_after"]) if n == 0 else ""
+            lines.append(
+                f"{name if n == 0 else '':<24} {key:<22} {_cell(figure):<26} "
+                f"{_cell(baseline.get(key)):<26} {ratio!s:>6}  {load}"
+            )
+    return "\n".join(lines)
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    """The same figures as a Markdown table (what the README's Performance section shows)."""
+    lines = [
+        "| row | figure | leadsync, median (min-max) | baseline, same run | ratio | load avg |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, row in report["rows"].items():
+        subject = row["subject"] or {}
+        baseline = row["baseline"] or {}
+        for n, (key, figure) in enumerate(subject.items()):
+            ratio = row["ratio"] if key == row["headline"] and row["ratio"] is not None else ""
+            load = "/".join(f"{x:g}" for x in row["loadavg_after"]) if n == 0 else ""
+            lines.append(
+                f"| {name if n == 0 else ''} | {key} | {_cell(figure)} | "
+                f"{_cell(baseline.get(key))} | {ratio} | {load} |"
+            )
+    return "\n".join(lines)
