@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from leadsync.sandbox.seed import CHATBOT_SOURCE_NAME, prospect_source_id
 
 from bench import stacks
 from bench.core import Processes, closed_loop, ms, open_loop, percentile, wait_for
@@ -22,6 +21,7 @@ from leadsync.mapping.lead import LeadFields
 from leadsync.mapping.to_resman import first_contact_event, lead_to_prospect
 from leadsync.resman.client import ResManClient
 from leadsync.resman.errors import ResManError, TimeoutError_
+from leadsync.sandbox.seed import CHATBOT_SOURCE_NAME, prospect_source_id
 
 #: A request still unanswered after this long counts as a timeout (and is cut off).
 REQUEST_TIMEOUT = 10.0

@@ -14,17 +14,17 @@ from dataclasses import dataclass
 
 import psycopg
 from cryptography.fernet import Fernet
+from sqlalchemy.engine import make_url
+
+from bench.core import Proc, Processes, free_port, wait_http
+from leadsync.embedded import DEMO_KEY_FILE, DEMO_PROPERTY_ID
+from leadsync.resman.credentials import ResManCredentials
 from leadsync.sandbox.seed import (
     SANDBOX_ACCOUNT_ID,
     SANDBOX_API_KEY,
     SANDBOX_PARTNER_ID,
     SANDBOX_PROPERTY_ID,
 )
-from sqlalchemy.engine import make_url
-
-from bench.core import Proc, Processes, free_port, wait_http
-from leadsync.embedded import DEMO_KEY_FILE, DEMO_PROPERTY_ID
-from leadsync.resman.credentials import ResManCredentials
 
 __all__ = ["SANDBOX_CREDS", "SANDBOX_PROPERTY_ID", "Tenant"]
 
