@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from stack import Stack, lead_body, wait_until
+from stack import Stack, lead_body, synced_prospect, wait_until
 
 
 async def test_lead_appears_in_resman_with_every_field(stack: Stack) -> None:
@@ -17,9 +17,12 @@ async def test_lead_appears_in_resman_with_every_field(stack: Stack) -> None:
     assert response.status_code == 201, response.text
     answer = response.json()
     assert answer["success"] is True
-    assert answer["sync_status"] == "success"
-    prospect_id = answer["resman_lead_id"]
-    assert prospect_id
+    # The answer carries ResMan's id when the inline first attempt wins; when the worker
+    # claimed the job first (a race, not a failure) it says `pending` and the push finishes.
+    assert answer["sync_status"] in ("success", "pending")
+    prospect_id = await synced_prospect(stack, answer["conversation_id"])
+    if answer["sync_status"] == "success":
+        assert answer["resman_lead_id"] == prospect_id
     [found] = await stack.resman_prospects(stack.a)
     assert found["prospect_id"] == prospect_id
     assert (found["first_name"], found["last_name"]) == ("Maria", "Gomez")
@@ -82,7 +85,8 @@ async def test_tour_booking_becomes_an_appointment_in_utc(stack: Stack) -> None:
         headers=stack.auth(stack.a),
     )
     assert tour.status_code == 201, tour.text
-    assert tour.json()["sync_status"] == "success"
+    assert tour.json()["sync_status"] in ("success", "pending")
+    await synced_prospect(stack, conversation_id)
     [found] = await stack.resman_prospects(stack.a)
     events = found["prospect"]["events"]  # type: ignore[index]
     appointments = [e for e in events if e["event_type"] == "Appointment"]
