@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 
@@ -14,22 +15,27 @@ def _cell(figure: dict[str, Any] | None) -> str:
     return f"{median:g} ({low:g}-{high:g})"
 
 
-def render_table(report: dict[str, Any]) -> str:
-    lines = [
-        f"leadsync bench, {report['repeats']} repeat(s), {report['machine']['cpus']} CPUs",
-        f"{'row':<24} {'figure':<22} {'leadsync (min-max)':<26} {'baseline (min-max)':<26} "
-        f"{'ratio':>6}  loadavg",
-    ]
+def _lines(report: dict[str, Any]) -> Iterator[tuple[str, str, str, str, str, str]]:
+    """Each figure of each row as (row, figure, leadsync, baseline, ratio, load average);
+    the row name, and its load average, only on the row's first line."""
     for name, row in report["rows"].items():
         subject = row["subject"] or {}
         baseline = row["baseline"] or {}
         for n, (key, figure) in enumerate(subject.items()):
             ratio = row["ratio"] if key == row["headline"] and row["ratio"] is not None else ""
             load = "/".join(f"{x:g}" for x in row["loadavg_after"]) if n == 0 else ""
-            lines.append(
-                f"{name if n == 0 else '':<24} {key:<22} {_cell(figure):<26} "
-                f"{_cell(baseline.get(key)):<26} {ratio!s:>6}  {load}"
-            )
+            first = name if n == 0 else ""
+            yield first, key, _cell(figure), _cell(baseline.get(key)), str(ratio), load
+
+
+def render_table(report: dict[str, Any]) -> str:
+    lines = [
+        f"leadsync bench, {report['repeats']} repeat(s), {report['machine']['cpus']} CPUs",
+        f"{'row':<24} {'figure':<22} {'leadsync (min-max)':<26} {'baseline (min-max)':<26} "
+        f"{'ratio':>6}  loadavg",
+    ]
+    for name, key, ours, theirs, ratio, load in _lines(report):
+        lines.append(f"{name:<24} {key:<22} {ours:<26} {theirs:<26} {ratio:>6}  {load}")
     return "\n".join(lines)
 
 
@@ -39,14 +45,6 @@ def render_markdown(report: dict[str, Any]) -> str:
         "| row | figure | leadsync, median (min-max) | baseline, same run | ratio | load avg |",
         "|---|---|---|---|---|---|",
     ]
-    for name, row in report["rows"].items():
-        subject = row["subject"] or {}
-        baseline = row["baseline"] or {}
-        for n, (key, figure) in enumerate(subject.items()):
-            ratio = row["ratio"] if key == row["headline"] and row["ratio"] is not None else ""
-            load = "/".join(f"{x:g}" for x in row["loadavg_after"]) if n == 0 else ""
-            lines.append(
-                f"| {name if n == 0 else ''} | {key} | {_cell(figure)} | "
-                f"{_cell(baseline.get(key))} | {ratio} | {load} |"
-            )
+    for name, key, ours, theirs, ratio, load in _lines(report):
+        lines.append(f"| {name} | {key} | {ours} | {theirs} | {ratio} | {load} |")
     return "\n".join(lines)
