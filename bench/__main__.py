@@ -30,7 +30,7 @@ from bench.rows_ingest import idle_row, office_row, webhook_row
 from bench.rows_pull import pull_row
 from bench.rows_push import drain_row, push_row
 from bench.rows_queue import queue_row
-from leadsync.observability.logging import configure_logging
+from leadsync.telemetry.logging import configure_logging
 
 Runner = Callable[[Processes, "Sizes", str | None], Awaitable[dict[str, Any]]]
 

@@ -22,8 +22,8 @@ from leadsync.config import Settings
 from leadsync.db.engine import create_engine_for, create_sessionmaker
 from leadsync.db.migrate import upgrade
 from leadsync.security.crypto import load_keys
-from leadsync.sync import queue
-from leadsync.sync.queue import ClaimedJob
+from leadsync.sync.queue import repository as queue
+from leadsync.sync.queue.repository import ClaimedJob
 from leadsync.sync.worker import Worker
 
 

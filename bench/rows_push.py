@@ -20,7 +20,7 @@ from leadsync.config import Settings
 from leadsync.mapping.lead import LeadFields
 from leadsync.mapping.to_resman import first_contact_event, lead_to_prospect
 from leadsync.resman.client import ResManClient
-from leadsync.resman.errors import ResManError, TimeoutError_
+from leadsync.resman.errors import ResManError, ResManTimeoutError
 from leadsync.sandbox.seed import CHATBOT_SOURCE_NAME, prospect_source_id
 
 #: A request still unanswered after this long counts as a timeout (and is cut off).
@@ -103,7 +103,7 @@ async def direct_creates(*, sandbox_url: str, rate: float, count: int) -> dict[s
             async with asyncio.timeout(REQUEST_TIMEOUT):
                 await client.post_lead(creds=stacks.SANDBOX_CREDS, prospect=leads.prospect(i))
             latencies.append(time.monotonic() - at)
-        except (TimeoutError, TimeoutError_):
+        except (TimeoutError, ResManTimeoutError):
             timeouts += 1
         except ResManError:
             errors += 1

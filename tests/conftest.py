@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from leadsync.config import get_settings
 from leadsync.db.engine import create_engine_for, create_sessionmaker, normalize_url
 from leadsync.db.migrate import upgrade
-from leadsync.sync import flags
+from leadsync.sync.queue import flags
 
 PG_URL_ENV = "LEADSYNC_TEST_POSTGRES_URL"
 _PG_SKIP_REASON = (

@@ -31,8 +31,8 @@ from leadsync.sandbox.seed import (
     SANDBOX_PROPERTY_ID,
 )
 from leadsync.security.crypto import KeyRing, generate_key
-from leadsync.sync import queue
-from leadsync.sync.flags import set_push_paused
+from leadsync.sync.queue import repository as queue
+from leadsync.sync.queue.flags import set_push_paused
 
 
 @dataclass

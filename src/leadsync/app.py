@@ -13,13 +13,13 @@ from leadsync.api.problems import install_problem_handlers
 from leadsync.config import Settings, get_settings
 from leadsync.conflicts.routes import router as conflicts_router
 from leadsync.leads.routes import router as leads_router
-from leadsync.leads.sync_routes import router as lead_sync_router
+from leadsync.leads.status_and_merge_routes import router as lead_sync_router
 from leadsync.observability.routes import router as metrics_router
 from leadsync.realtime.ws import router as realtime_router
 from leadsync.runtime import Runtime
-from leadsync.sync.pull_routes import router as pull_router
-from leadsync.sync.routes import router as queue_router
-from leadsync.sync.webhooks_routes import router as webhooks_router
+from leadsync.sync.inbound.webhook_routes import router as webhooks_router
+from leadsync.sync.pull.routes import router as pull_router
+from leadsync.sync.queue.dead_letter_routes import router as queue_router
 
 
 def create_app(

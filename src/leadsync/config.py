@@ -62,7 +62,7 @@ class Settings(BaseSettings):
         description="Total time one ResMan call may take, body included (a slow endless "
         "stream is cut here even when every read is within the read timeout).",
     )
-    # --- retries and circuit breaker (see sync/breaker.py) ----------------------------
+    # --- retries and circuit breaker (see sync/queue/breaker.py) ----------------------------
     retry_base_seconds: float = Field(default=0.5, gt=0, description="Back-off base.")
     retry_cap_seconds: float = Field(default=300.0, gt=0, description="Longest back-off.")
     retry_unknown_error_base_seconds: float = Field(

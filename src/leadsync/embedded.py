@@ -97,7 +97,7 @@ async def ensure_demo_tenant(
         existing.api_credentials = seal_json(credentials, keys=runtime.keys)
         existing.updated_at = utcnow()
     if (existing.sync_settings or {}).get("feed") is not True:
-        # Follow the sandbox's change feed (sync/feed.py): office changes arrive at once
+        # Follow the sandbox's change feed (sync/inbound/feed.py): office changes arrive at once
         # even where webhooks cannot reach us.
         existing.sync_settings = {**(existing.sync_settings or {}), "feed": True}
     key_file = runtime.settings.data_dir / DEMO_KEY_FILE

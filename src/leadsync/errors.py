@@ -16,3 +16,24 @@ class ConfigurationError(LeadsyncError):
 
 class DecryptionError(LeadsyncError):
     """Stored ciphertext could not be opened with any configured key."""
+
+
+class DomainError(LeadsyncError):
+    """A request the domain refuses. Services raise it; the API answers it as a problem
+    document (api/problems.py), the WebSocket as an error message. ``status`` uses HTTP's
+    numbers as the shared vocabulary: 400 refused, 404 unknown (or not this key's), 409 not
+    in a state that allows it, 422 an invalid value (``errors`` names the fields)."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        *,
+        errors: list[dict[str, str]] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.errors = errors

@@ -2,7 +2,7 @@
 change feed, the PostgreSQL LISTEN fan-out, the event-log tail, ``leadsync watch``).
 
 Each failed attempt waits longer (exponential, capped, "equal jitter" from
-:func:`leadsync.sync.backoff.retry_delay`, so many clients that lost the same server spread
+:func:`leadsync.backoff.retry_delay`, so many clients that lost the same server spread
 out); a success starts over from ``base``. What counts as a success is the caller's call: a
 LISTEN that took, a feed that stayed up a few seconds, a subscription the server confirmed.
 """
@@ -13,7 +13,7 @@ import asyncio
 import random
 from dataclasses import dataclass, field
 
-from leadsync.sync.backoff import retry_delay
+from leadsync.backoff import retry_delay
 
 
 @dataclass(slots=True)

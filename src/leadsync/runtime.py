@@ -16,20 +16,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from leadsync.api.auth import PrincipalCache
 from leadsync.config import Settings
 from leadsync.db.engine import create_engine_for, create_sessionmaker
-from leadsync.observability import metrics
 from leadsync.observability.alerting import evaluator_for
 from leadsync.realtime.fanout import EventListener
 from leadsync.realtime.hub import EventHub, HubConfig
 from leadsync.resman.client import ResManClient
 from leadsync.security.crypto import KeyRing, load_keys, open_json
-from leadsync.sync.feed import FeedSubscriber
-from leadsync.sync.flags import push_paused
+from leadsync.sync.inbound.feed import FeedSubscriber
 from leadsync.sync.inline import InlineAttempts
-from leadsync.sync.policy import RetryPolicy
+from leadsync.sync.pull.scheduler import PullLocks, PullScheduler
+from leadsync.sync.queue.flags import push_paused
+from leadsync.sync.queue.policy import RetryPolicy
+from leadsync.sync.queue.targets import TargetCache
 from leadsync.sync.runner import JobRunner
-from leadsync.sync.scheduler import PullLocks, PullScheduler
-from leadsync.sync.targets import TargetCache
 from leadsync.sync.worker import Worker
+from leadsync.telemetry import metrics
 
 
 def worker_id() -> str:
@@ -126,7 +126,8 @@ class Runtime:
             self._scheduler_task = asyncio.create_task(self.scheduler.run(self._stop))
 
     def start_feeds(self) -> None:
-        """Follow the ResMan change feeds of the integrations that have one (sync/feed.py)."""
+        """Follow the ResMan change feeds of the integrations that have one
+        (sync/inbound/feed.py)."""
         if self._feeds_task is None:
             self._feeds_task = asyncio.create_task(self.feeds.run(self._stop))
 

@@ -24,7 +24,7 @@ from leadsync.admin.integrations import (
 )
 from leadsync.db.models import Property, ResmanIntegration
 from leadsync.security.crypto import KeyRing, generate_key, open_json
-from leadsync.sync.targets import credentials_from
+from leadsync.sync.queue.targets import credentials_from
 
 API_KEY = "rk-0f1e2d3c4b5a69788796a5b4c3d2e1f0-zq"
 PARTNER_ID = "partner-7c41e9d2-aa"

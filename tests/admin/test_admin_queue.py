@@ -15,8 +15,8 @@ from leadsync.admin.queue import dead_letters, list_queue, queue_stats, replay_d
 from leadsync.db.models import AppSetting, LeadSyncQueue
 from leadsync.db.types import utcnow
 from leadsync.security.crypto import KeyRing, generate_key
-from leadsync.sync import flags
-from leadsync.sync.queue import enqueue
+from leadsync.sync.queue import flags
+from leadsync.sync.queue.repository import enqueue
 
 LEAD_EMAIL = "jordan.prospect@example.com"
 

@@ -1,7 +1,8 @@
 """The import-linter contracts of pyproject.toml (run by `make lint`) can fail: each is run
-against a copy of src/ with one import that breaks it, and must be the one contract broken
+against a copy of src/ with one import that breaks it, and must be the contract broken
 (the violations sit in modules no other contract's source reaches: contracts also forbid
-indirect imports, so e.g. a violation in resman.models would break the sandbox's too).
+indirect imports, so e.g. a violation in resman.models would break the sandbox's too), or
+the layers contract beside it when the import also runs back up.
 
 Also: the sandbox's contract forbids every part of the app, including parts added later
 (a forbidden-list contract only knows the names written in it)."""
@@ -49,22 +50,36 @@ def _lint_imports(cwd: Path) -> tuple[int, dict[str, str]]:
     return done.returncode, verdicts
 
 
+LAYERS = "layers"
+
+
 @pytest.mark.parametrize(
-    ("contract", "module", "violation"),
+    ("broken", "module", "violation"),
     [
-        ("pure-core", "merge/values.py", "import leadsync.db.session"),
-        ("pure-core", "mapping/lead.py", "import httpx"),
-        ("pure-core", "mapping/status.py", "import leadsync.resman.client"),
-        ("resman-below-engine", "resman/client.py", "import leadsync.sync.flags"),
-        ("resman-below-engine", "resman/search.py", "import leadsync.leads.service"),
-        ("sandbox-standalone", "sandbox/seed.py", "import leadsync.config"),
-        ("sandbox-standalone", "sandbox/state.py", "import leadsync.resman.client"),
-        ("routers-apart", "sync/routes.py", "import leadsync.leads.routes"),
-        ("routers-apart", "realtime/ws.py", "import leadsync.conflicts.routes"),
+        # Each contract fails alone where it is the only rule a violation breaks, and the
+        # layers contract catches every import that runs back up, alone or beside another.
+        ({"pure-core"}, "mapping/lead.py", "import httpx"),
+        ({"pure-core", LAYERS}, "merge/values.py", "import leadsync.db.session"),
+        ({"pure-core"}, "mapping/status.py", "import leadsync.resman.client"),
+        ({"resman-below-engine", LAYERS}, "resman/client.py", "import leadsync.sync.queue.flags"),
+        ({"resman-below-engine", LAYERS}, "resman/search.py", "import leadsync.leads.service"),
+        ({"sandbox-standalone"}, "sandbox/seed.py", "import leadsync.config"),
+        ({"sandbox-standalone"}, "sandbox/state.py", "import leadsync.resman.client"),
+        ({"routers-apart"}, "realtime/ws.py", "import leadsync.leads.routes"),
+        ({"routers-apart", LAYERS}, "realtime/ws.py", "import leadsync.conflicts.routes"),
+        # The sync engine imports nothing of the layers above it: leads, realtime, routers.
+        ({LAYERS}, "sync/writeback.py", "import leadsync.leads.service"),
+        ({LAYERS}, "sync/push/record.py", "import leadsync.realtime.hub"),
+        # The runtime imports the engine's dispatch: through it, a flow would import the runner.
+        ({LAYERS, "engine-flows"}, "sync/inbound/apply.py", "import leadsync.runtime"),
+        ({LAYERS, "engine-flows"}, "api/deps.py", "import leadsync.runtime"),
+        ({"engine-flows"}, "sync/queue/repository.py", "import leadsync.sync.push.send"),
+        ({"engine-flows"}, "sync/writeback.py", "import leadsync.sync.inbound.apply"),
+        ({"engine-flows"}, "sync/push/send.py", "import leadsync.sync.runner"),
     ],
 )
 def test_each_contract_fails_when_violated(
-    tmp_path: Path, contract: str, module: str, violation: str
+    tmp_path: Path, broken: set[str], module: str, violation: str
 ) -> None:
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     copy = tmp_path / "src" / "leadsync"
@@ -76,9 +91,25 @@ def test_each_contract_fails_when_violated(
 
     names = {c["id"]: c["name"] for c in _contracts().values()}
     assert code == 1
-    assert verdicts == {
-        name: "BROKEN" if key == contract else "KEPT" for key, name in names.items()
-    }
+    assert verdicts == {name: "BROKEN" if key in broken else "KEPT" for key, name in names.items()}
+
+
+def test_a_type_only_import_of_the_runtime_is_allowed(tmp_path: Path) -> None:
+    """The runtime may be named in type hints below it (under TYPE_CHECKING), never imported."""
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    copy = tmp_path / "src" / "leadsync"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    target = copy / "sync" / "writeback.py"
+    target.write_text(
+        target.read_text()
+        + "\nfrom typing import TYPE_CHECKING  # noqa\n"
+        + "if TYPE_CHECKING:\n    import leadsync.runtime  # noqa\n"
+    )
+
+    code, verdicts = _lint_imports(tmp_path)
+
+    assert code == 0, verdicts
+    assert set(verdicts.values()) == {"KEPT"}
 
 
 def _modules_under(package: Path, prefix: str) -> set[str]:

@@ -26,8 +26,8 @@ from leadsync.db.engine import create_engine_for, create_sessionmaker
 from leadsync.db.models import LeadSyncQueue
 from leadsync.db.types import utcnow
 from leadsync.security.crypto import generate_key
-from leadsync.sync import flags
-from leadsync.sync.queue import enqueue
+from leadsync.sync.queue import flags
+from leadsync.sync.queue.repository import enqueue
 
 API_KEY = "rk-live-9a8b7c6d5e4f3a2b1c0d-xy"
 PARTNER_ID = "partner-77aa88bb99cc"

@@ -15,12 +15,12 @@ from structlog.testing import capture_logs
 from leadsync.resman import (
     AuthenticationError,
     BusinessError,
-    ConnectionError_,
     RateLimitedError,
     ResManClient,
+    ResManConnectionError,
     ResManCredentials,
     ResManError,
-    TimeoutError_,
+    ResManTimeoutError,
     TransientError,
     WindowOverflowError,
 )
@@ -87,7 +87,7 @@ async def test_hang_beyond_the_read_timeout_is_a_timeout(
     await set_faults(timeout_rate=1.0, hang_seconds=2.0)
     impatient = ResManClient(base_url=sandbox_url, timeout=httpx.Timeout(0.2, connect=5.0))
     async with impatient:
-        with pytest.raises(TimeoutError_) as info:
+        with pytest.raises(ResManTimeoutError) as info:
             await _sources(impatient, creds)
     assert info.value.retryable
 
@@ -97,7 +97,7 @@ async def test_reset_is_a_connection_error(
     client: ResManClient, creds: ResManCredentials, set_faults: SetFaults, call: Call
 ) -> None:
     await set_faults(reset_rate=1.0)
-    with pytest.raises(ConnectionError_) as info:
+    with pytest.raises(ResManConnectionError) as info:
         await call(client, creds)
     assert info.value.retryable
 
@@ -108,7 +108,7 @@ async def test_refused_connection_is_a_connection_error(creds: ResManCredentials
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     async with ResManClient(base_url=f"http://127.0.0.1:{port}") as nowhere:
-        with pytest.raises(ConnectionError_):
+        with pytest.raises(ResManConnectionError):
             await _sources(nowhere, creds)
 
 

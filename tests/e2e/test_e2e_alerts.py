@@ -22,7 +22,7 @@ from leadsync.observability.alert_rules import load_rules
 from leadsync.observability.alerting import AlertEvaluator, database_sampler
 from leadsync.observability.notifiers import EmailNotifier, PagerDutyNotifier, SlackNotifier
 from leadsync.observability.state import read_state
-from leadsync.sync.flags import set_push_paused
+from leadsync.sync.queue.flags import set_push_paused
 from receivers import HttpReceiver, Mailbox, http_receiver, smtp_server
 from stack import Stack, lead_body, wait_until
 

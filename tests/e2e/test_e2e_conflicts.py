@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import select
 
 from leadsync.db.models import Conversation
-from leadsync.sync import queue
-from leadsync.sync.flags import reset_cache, set_push_paused
+from leadsync.sync.queue import repository as queue
+from leadsync.sync.queue.flags import reset_cache, set_push_paused
 from stack import Stack, create_synced_lead, lead_body, wait_until
 
 

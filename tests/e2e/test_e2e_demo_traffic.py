@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from leadsync.db.models import Conversation, LeadLink, LeadSyncQueue
 from leadsync.demo import drive_demo
-from leadsync.sync import queue
+from leadsync.sync.queue import repository as queue
 from stack import Stack, wait_until
 
 

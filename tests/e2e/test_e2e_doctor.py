@@ -16,7 +16,7 @@ from leadsync.db.types import utcnow
 from leadsync.observability.doctor import Check, doctor_lines, run_doctor
 from leadsync.sandbox.seed import SANDBOX_ACCOUNT_ID, SANDBOX_PARTNER_ID
 from leadsync.security.crypto import seal_json
-from leadsync.sync.flags import push_paused
+from leadsync.sync.queue.flags import push_paused
 from receivers import HttpReceiver, Mailbox, http_receiver, smtp_server
 from stack import Stack, lead_body, wait_until
 

@@ -22,7 +22,7 @@ from leadsync.runtime import Runtime
 from leadsync.sandbox.app import create_sandbox_app
 from leadsync.sandbox.server import SandboxServer
 from leadsync.security.crypto import generate_key
-from leadsync.sync.flags import set_push_paused
+from leadsync.sync.queue.flags import set_push_paused
 from stack import PATIENCE, add_sandbox_tenant, lead_body, wait_until
 
 pytestmark = pytest.mark.parametrize(

@@ -18,8 +18,8 @@ from typer.testing import CliRunner
 from leadsync.cli import app as cli_app
 from leadsync.config import get_settings
 from leadsync.db.models import LeadSyncLog, LeadSyncQueue
-from leadsync.observability.logging import configure_logging
 from leadsync.security.crypto import generate_key
+from leadsync.telemetry.logging import configure_logging
 from stack import Stack, lead_body, wait_until
 
 FIRST, LAST = "Zephyrine", "Quillfeather"

@@ -29,9 +29,9 @@ from leadsync.db.models import (
     ResmanIntegration,
 )
 from leadsync.db.types import utcnow
-from leadsync.sync import pull_routes
-from leadsync.sync.flags import set_push_paused
-from leadsync.sync.scheduler import PullLocks, PullScheduler, advisory_key
+from leadsync.sync.pull import routes as pull_routes
+from leadsync.sync.pull.scheduler import PullLocks, PullScheduler, advisory_key
+from leadsync.sync.queue.flags import set_push_paused
 from stack import Stack, Tenant, create_synced_lead, wait_until
 
 HISTORY = datetime(2024, 6, 1, tzinfo=UTC)

@@ -144,7 +144,7 @@ async def test_every_lead_syncs_once_under_faults(stack: Stack) -> None:
 
 
 async def _drained(stack: Stack) -> bool:
-    from leadsync.sync import queue
+    from leadsync.sync.queue import repository as queue
 
     async with stack.runtime.sessionmaker() as session:
         counts = await queue.counts_by_state(session)

@@ -10,9 +10,9 @@ from sqlalchemy import select
 from leadsync.db.models import LeadLink
 from leadsync.db.types import utcnow
 from leadsync.runtime import Runtime
-from leadsync.sync import queue
-from leadsync.sync.flags import set_push_paused
-from leadsync.sync.push import push_lead
+from leadsync.sync.push.record import push_lead
+from leadsync.sync.queue import repository as queue
+from leadsync.sync.queue.flags import set_push_paused
 from stack import Stack, claim_behind_the_switch, lead_body, wait_until
 
 

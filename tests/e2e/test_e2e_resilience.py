@@ -13,9 +13,10 @@ from prometheus_client import REGISTRY
 from structlog.testing import capture_logs
 
 from leadsync.db.models import LeadSyncQueue
-from leadsync.sync import circuit_store, queue
-from leadsync.sync.breaker import BreakerSettings
-from leadsync.sync.policy import RetryPolicy
+from leadsync.sync.queue import circuit_store
+from leadsync.sync.queue import repository as queue
+from leadsync.sync.queue.breaker import BreakerSettings
+from leadsync.sync.queue.policy import RetryPolicy
 from leadsync.sync.runner import JobRunner
 from leadsync.sync.worker import Worker
 from stack import Stack, lead_body, wait_until

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 
 from leadsync.db.models import Conversation, LeadLink
-from leadsync.sync import queue
+from leadsync.sync.queue import repository as queue
 from stack import Stack, lead_body, wait_until
 
 WITHIN = 90.0

@@ -15,7 +15,7 @@ from standardwebhooks import Webhook
 from leadsync.db.models import Conversation, LeadLink, ResmanIntegration, WebhookInbox
 from leadsync.sandbox.webhooks import generate_secret
 from leadsync.security.crypto import open_json, seal_json
-from leadsync.sync.webhooks import replay_parked
+from leadsync.sync.inbound.webhooks import replay_parked
 from stack import Stack, Tenant, create_synced_lead, wait_until
 
 PATH = "/api/resman/webhooks/lead-update"

@@ -20,7 +20,7 @@ from websockets.exceptions import ConnectionClosed
 from leadsync.cli import app
 from leadsync.cli.watch import format_event, watch_events
 from leadsync.db.models import Conversation, RealtimeEvent
-from leadsync.realtime.events import publish
+from leadsync.events import publish
 from stack import PATIENCE, Stack, Tenant, lead_body, synced_prospect
 
 EVENTS = {"new_lead", "lead_update", "status_change", "sync_conflict"}

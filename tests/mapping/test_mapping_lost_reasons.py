@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from leadsync.mapping.lost_reasons import choose_lost_reason, reason_key
-from leadsync.sync.push_events import build_events
+from leadsync.sync.push.events import build_events
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 

@@ -11,7 +11,7 @@ import structlog
 from hypothesis import given
 from hypothesis import strategies as st
 
-from leadsync.observability.logging import (
+from leadsync.telemetry.logging import (
     REDACTED,
     configure_logging,
     get_logger,

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from factories import make_property
-from leadsync.realtime.events import publish
+from leadsync.events import publish
 from leadsync.realtime.fanout import RESYNC, EventListener
 from stack import PATIENCE, wait_until
 

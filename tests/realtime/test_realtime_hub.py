@@ -18,8 +18,8 @@ from factories import make_property
 from leadsync.config import Settings
 from leadsync.db.models import RealtimeEvent
 from leadsync.db.types import utcnow
+from leadsync.events import publish
 from leadsync.realtime.eventlog import must_resync
-from leadsync.realtime.events import publish
 from leadsync.realtime.hub import EventHub, HubConfig, Subscription
 from leadsync.realtime.protocol import CLOSE_GOING_AWAY, CLOSE_TOO_SLOW
 from stack import PATIENCE

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from leadsync.api.problems import ProblemError
-from leadsync.observability.logging import redact_text
 from leadsync.realtime.protocol import (
     CLOSE_PROTOCOL,
     CloseConnection,
@@ -27,6 +26,7 @@ from leadsync.realtime.protocol import (
     parse_subscribe,
     system_text,
 )
+from leadsync.telemetry.logging import redact_text
 from stack import lead_body
 
 

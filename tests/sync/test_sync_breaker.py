@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from leadsync.sync.breaker import (
+from leadsync.sync.queue.breaker import (
     BreakerSettings,
     CircuitBreaker,
     CircuitState,

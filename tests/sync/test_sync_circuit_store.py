@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from factories import make_integration, make_property
 from leadsync.db.models import ResmanIntegration
 from leadsync.db.types import utcnow
-from leadsync.sync import circuit_store
+from leadsync.sync.queue import circuit_store
 
 Sessions = async_sessionmaker[AsyncSession]
 

@@ -9,12 +9,12 @@ from sqlalchemy.orm.exc import StaleDataError
 from leadsync.resman.classify import classify_business_error
 from leadsync.resman.errors import (
     AnswerTooLargeError,
-    ConnectionError_,
     RateLimitedError,
+    ResManConnectionError,
     TransientError,
     UnsafeAnswerError,
 )
-from leadsync.sync.failures import INTERNAL, classify, safe_message
+from leadsync.sync.queue.failures import INTERNAL, classify, safe_message
 
 PII = "Maria Gomez, maria.gomez@gmail.com, (512) 555-0199"
 
@@ -23,7 +23,7 @@ PII = "Maria Gomez, maria.gomez@gmail.com, (512) 555-0199"
     ("exc", "category", "permanent"),
     [
         (TransientError("x: HTTP 503", status_code=503), "transient", False),
-        (ConnectionError_("x: connection failed"), "transient", False),
+        (ResManConnectionError("x: connection failed"), "transient", False),
         (RateLimitedError("x: HTTP 429", retry_after=3.0), "rate_limited", False),
         (AnswerTooLargeError(method="x", limit=10, bytes_read=11), "answer_too_large", True),
         (UnsafeAnswerError("x: unsafe XML (DOCTYPE/entity) refused"), "unsafe_xml", True),

@@ -19,8 +19,8 @@ from leadsync.embedded import ensure_demo_tenant
 from leadsync.runtime import Runtime
 from leadsync.sandbox.seed import SANDBOX_PROPERTY_ID
 from leadsync.security.crypto import KeyRing, generate_key, seal_json
-from leadsync.sync.feed import FeedSource, FeedSubscriber, delivery_of, feed_url
-from leadsync.sync.webhook_payload import MalformedWebhookError
+from leadsync.sync.inbound.feed import FeedSource, FeedSubscriber, delivery_of, feed_url
+from leadsync.sync.inbound.payload import MalformedWebhookError
 
 RESMAN_PROPERTY = SANDBOX_PROPERTY_ID
 OTHER_PROPERTY = "c7d2e9f0-8b1a-4c3d-9e5f-6a7b8c9d0e12"

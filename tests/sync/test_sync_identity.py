@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from leadsync.mapping.lead import LeadFields
-from leadsync.sync.identity import name_words, names_compatible, verdict
+from leadsync.sync.push.identity import name_words, names_compatible, verdict
 
 PHONE = "+15125550199"
 

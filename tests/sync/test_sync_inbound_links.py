@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from factories import make_conversation, make_integration, make_property
 from leadsync.db.models import Conversation, LeadLink, LeadSyncQueue
 from leadsync.resman.models import Customer, CustomerType, Event, Identification, Phone, Prospect
-from leadsync.sync.inbound import apply_prospect
+from leadsync.sync.inbound.apply import apply_prospect
 
 PROSPECT_ID = "P-100"
 

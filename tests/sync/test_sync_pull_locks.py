@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from factories import make_integration, make_property
 from leadsync.db.types import utcnow
 from leadsync.resman.interface import ResManAPI
-from leadsync.sync.scheduler import PullBusyError, PullLocks, PullScheduler, advisory_key
-from leadsync.sync.targets import TargetCache
+from leadsync.sync.pull.scheduler import PullBusyError, PullLocks, PullScheduler, advisory_key
+from leadsync.sync.queue.targets import TargetCache
 
 
 def _unreachable_targets() -> TargetCache:

@@ -12,14 +12,14 @@ import typer
 
 from leadsync.cli.sync import parse_time, progress_line, pull_lines
 from leadsync.resman.search import SearchProgress
-from leadsync.sync.inbound import ApplyOutcome
-from leadsync.sync.pull_plan import (
+from leadsync.sync.inbound.apply import ApplyOutcome
+from leadsync.sync.pull.plan import (
     DEFAULT_INITIAL_LOOKBACK,
     PullSummary,
     advance_cursor,
     plan_window,
 )
-from leadsync.sync.scheduler import advisory_key, next_delay
+from leadsync.sync.pull.scheduler import advisory_key, next_delay
 
 NOW = datetime(2026, 11, 25, 12, 0, 30, 750_000, tzinfo=UTC)
 CURSOR = datetime(2026, 11, 25, 11, 50, 0, tzinfo=UTC)

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from factories import make_integration, make_property
 from leadsync.db.models import LeadSyncQueue, ResmanIntegration
 from leadsync.db.types import utcnow
-from leadsync.sync import queue
+from leadsync.sync.queue import repository as queue
 
 LEASE = timedelta(seconds=30)
 
@@ -253,7 +253,7 @@ async def test_kill_switch_is_honoured_by_the_claim_itself(
     still believes: the claim statement reads the switch. Refresh jobs are not pushes and
     keep running."""
     from leadsync.db.models import AppSetting
-    from leadsync.sync import flags
+    from leadsync.sync.queue import flags
 
     integration_id, per_lead = await _setup(session_factory, leads=2, jobs_per_lead=1)
     async with session_factory() as session, session.begin():

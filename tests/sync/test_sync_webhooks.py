@@ -38,13 +38,14 @@ from leadsync.sandbox.seed import SANDBOX_ACCOUNT_ID, SANDBOX_API_KEY, SANDBOX_P
 from leadsync.sandbox.server import SandboxServer
 from leadsync.sandbox.webhooks import generate_secret
 from leadsync.security.crypto import generate_key, seal_json
-from leadsync.sync import queue
-from leadsync.sync.webhooks import (
+from leadsync.sync.inbound.webhooks import (
     NOT_IN_RESMAN,
     OLDER_THAN_HELD,
     process_inbox_job,
     replay_parked,
 )
+from leadsync.sync.queue import repository as queue
+from leadsync.sync.queue.jobs import RefreshJob
 
 RESMAN_PROPERTY = "5b8a3b6e-2f3c-4a8e-9a51-2d1f6a7c9e01"
 OTHER_RESMAN_PROPERTY = "c7d2e9f0-8b1a-4c3d-9e5f-6a7b8c9d0e12"
@@ -474,7 +475,11 @@ async def _run_job(receiver: Receiver, *, client: ResManClient, creds: ResManCre
         assert integration is not None
         await session.commit()
         state = await process_inbox_job(
-            session, job=job, integration=integration, client=client, creds=creds
+            session,
+            job=RefreshJob.from_data(job.sync_data),
+            integration=integration,
+            client=client,
+            creds=creds,
         )
         await session.commit()
     return state
@@ -525,7 +530,11 @@ async def test_processing_refuses_a_session_inside_a_transaction(receiver: Recei
         async with ResManClient(base_url=NOWHERE) as client:
             with pytest.raises(RuntimeError, match="no transaction open"):
                 await process_inbox_job(
-                    session, job=job, integration=integration, client=client, creds=creds
+                    session,
+                    job=RefreshJob.from_data(job.sync_data),
+                    integration=integration,
+                    client=client,
+                    creds=creds,
                 )
 
 

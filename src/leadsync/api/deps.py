@@ -8,13 +8,17 @@ from one another.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Header, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadsync.api.auth import Principal, authenticate, bearer_token
-from leadsync.runtime import Runtime
+
+if TYPE_CHECKING:
+    # The runtime wires every layer together; those that only use it import it for types
+    # alone, so no import runs back up to it (see pyproject's import contracts).
+    from leadsync.runtime import Runtime
 
 PROBLEM: dict[str, object] = {"description": "problem+json (RFC 9457)"}
 ERRORS: dict[int | str, dict[str, object]] = {

@@ -14,14 +14,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from leadsync.observability.logging import get_logger
+from leadsync.errors import DomainError
+from leadsync.telemetry.logging import get_logger
 
 PROBLEM_JSON = "application/problem+json"
 CORRELATION_HEADER = "X-Correlation-ID"
 
 
-class ProblemError(Exception):
-    """Raise from a route or service to answer with a problem document."""
+class ProblemError(DomainError):
+    """Raise from a route to answer with a problem document (services raise the plain
+    :class:`~leadsync.errors.DomainError`; both are answered the same way)."""
 
     def __init__(
         self,
@@ -32,11 +34,7 @@ class ProblemError(Exception):
         errors: list[dict[str, str]] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.title = title
-        self.detail = detail
-        self.errors = errors
+        super().__init__(status, title, detail, errors=errors)
         self.headers = headers
 
 
@@ -96,15 +94,15 @@ def install_problem_handlers(app: FastAPI) -> None:
             status=status, title=title, detail=detail, instance=request.url.path, errors=errors
         )
 
-    @app.exception_handler(ProblemError)
-    async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
+    @app.exception_handler(DomainError)
+    async def _problem(request: Request, exc: DomainError) -> JSONResponse:
         return problem_response(
             status=exc.status,
             title=exc.title,
             detail=exc.detail,
             instance=request.url.path,
             errors=exc.errors,
-            headers=exc.headers,
+            headers=exc.headers if isinstance(exc, ProblemError) else None,
         )
 
     @app.exception_handler(StarletteHTTPException)

@@ -18,7 +18,7 @@ from leadsync.cli.queue import queue_app
 from leadsync.cli.sync import sync_app
 from leadsync.cli.watch import watch
 from leadsync.config import get_settings
-from leadsync.observability.logging import configure_logging
+from leadsync.telemetry.logging import configure_logging
 
 app = typer.Typer(
     name="leadsync",

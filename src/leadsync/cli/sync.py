@@ -24,9 +24,9 @@ from leadsync.errors import LeadsyncError
 from leadsync.resman.errors import ResManError
 from leadsync.resman.search import SearchProgress
 from leadsync.runtime import Runtime
-from leadsync.sync.flags import push_paused, set_push_paused
-from leadsync.sync.pull_plan import PullSummary
-from leadsync.sync.runner import classify
+from leadsync.sync.pull.plan import PullSummary
+from leadsync.sync.queue.failures import classify
+from leadsync.sync.queue.flags import push_paused, set_push_paused
 
 sync_app = typer.Typer(
     help="The global kill switch (pause and resume every push to ResMan), and pulls on demand.",

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from leadsync.api.deps import ERRORS, PrincipalDep, SessionDep, runtime_of
-from leadsync.api.problems import ProblemError
 from leadsync.conflicts import service
 
 router = APIRouter(prefix="/api/resman/conflicts", tags=["conflicts"])
@@ -37,17 +36,6 @@ class ResolveRequest(BaseModel):
         return self
 
 
-def _problem(exc: service.ConflictError) -> ProblemError:
-    if exc.field is not None:
-        return ProblemError(
-            exc.status,
-            "Invalid request",
-            str(exc),
-            errors=[{"field": exc.field, "message": exc.reason or str(exc)}],
-        )
-    return ProblemError(exc.status, "Conflict not resolvable", str(exc))
-
-
 @router.get("", response_model=ConflictList, responses=ERRORS)
 async def list_conflicts(
     session: SessionDep,
@@ -68,12 +56,9 @@ async def list_conflicts(
 async def show_conflict(
     conflict_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
 ) -> dict[str, Any]:
-    try:
-        row = await service.get_conflict(
-            session, conflict_id=conflict_id, property_ids=principal.property_ids
-        )
-    except service.ConflictError as exc:
-        raise _problem(exc) from exc
+    row = await service.get_conflict(
+        session, conflict_id=conflict_id, property_ids=principal.property_ids
+    )
     return service.describe(row)
 
 
@@ -87,16 +72,13 @@ async def resolve_conflict(
 ) -> dict[str, Any]:
     """Pick a side or give the final value; it reaches both sides."""
     kwargs: dict[str, Any] = {"pick": body.pick} if body.pick else {"value": body.value}
-    try:
-        row = await service.resolve_conflict(
-            session,
-            conflict_id=conflict_id,
-            resolved_by=body.resolved_by,
-            property_ids=principal.property_ids,
-            **kwargs,
-        )
-    except service.ConflictError as exc:
-        raise _problem(exc) from exc
+    row = await service.resolve_conflict(
+        session,
+        conflict_id=conflict_id,
+        resolved_by=body.resolved_by,
+        property_ids=principal.property_ids,
+        **kwargs,
+    )
     result = service.describe(row)
     await session.commit()
     runtime_of(request).worker.wake()
@@ -112,15 +94,12 @@ async def dismiss_conflict(
 ) -> dict[str, Any]:
     """Close a conflict without changing either side (a possible duplicate: "two different
     people")."""
-    try:
-        row = await service.dismiss_conflict(
-            session,
-            conflict_id=conflict_id,
-            dismissed_by=body.dismissed_by if body else "api",
-            property_ids=principal.property_ids,
-        )
-    except service.ConflictError as exc:
-        raise _problem(exc) from exc
+    row = await service.dismiss_conflict(
+        session,
+        conflict_id=conflict_id,
+        dismissed_by=body.dismissed_by if body else "api",
+        property_ids=principal.property_ids,
+    )
     result = service.describe(row)
     await session.commit()
     return result

@@ -20,28 +20,27 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadsync.db.models import Conversation, LeadLink, SyncConflict
 from leadsync.db.rows import load_for_change
-from leadsync.db.types import utcnow
-from leadsync.leads.convert import conversation_fields
+from leadsync.errors import DomainError
 from leadsync.leads.field_values import InvalidValueError, validate_value
 from leadsync.mapping.lead import fields_to_json
 from leadsync.merge import agreed
-from leadsync.realtime.events import publish
-from leadsync.sync.inbound import enqueue_push_of
-from leadsync.sync.reconcile import write_domiq
-from leadsync.sync.synclog import log_sync
+from leadsync.sync.conflict_records import decide_conflict
+from leadsync.sync.records import conversation_fields
+from leadsync.sync.writeback import WriteBack, apply_merge, write_domiq
 
 
-class ConflictError(ValueError):
+class ConflictError(DomainError):
     """A resolution that cannot be applied (unknown, already resolved, bad choice)."""
 
     def __init__(
         self, message: str, *, status: int = 400, field: str | None = None, reason: str = ""
     ) -> None:
-        super().__init__(message)
-        self.status = status
-        #: The request field at fault (``value``), with why, for a problem's ``errors``.
-        self.field = field
-        self.reason = reason
+        if field is None:
+            super().__init__(status, "Conflict not resolvable", message)
+        else:
+            # The request field at fault (``value``), with why.
+            errors = [{"field": field, "message": reason or message}]
+            super().__init__(status, "Invalid request", message, errors=errors)
 
 
 def describe(conflict: SyncConflict) -> dict[str, Any]:
@@ -123,7 +122,7 @@ async def dismiss_conflict(
     two different people"; for a data conflict, the values stay as they are (a later change
     on both sides parks a new one)."""
     conflict = await _open_conflict(session, conflict_id=conflict_id, property_ids=property_ids)
-    await _decide(
+    await decide_conflict(
         session,
         conflict=conflict,
         conv=await load_for_change(session, Conversation, conflict.conversation_id),
@@ -133,71 +132,6 @@ async def dismiss_conflict(
         details={"type": conflict.conflict_type},
     )
     return conflict
-
-
-async def close_merged_duplicate(
-    session: AsyncSession, *, conflict: SyncConflict, merged_into: str, by: str
-) -> None:
-    """A ``duplicate_lead`` conflict the merge API answered: both records are one person,
-    in ResMan prospect ``merged_into``."""
-    await _decide(
-        session,
-        conflict=conflict,
-        conv=await load_for_change(session, Conversation, conflict.conversation_id),
-        status="resolved",
-        resolution="merged",
-        by=by,
-        value={"merged_into": merged_into},
-        resman_lead_id=merged_into,
-        details={"type": conflict.conflict_type, "merged_into": merged_into},
-    )
-
-
-async def _decide(
-    session: AsyncSession,
-    *,
-    conflict: SyncConflict,
-    conv: Conversation | None,
-    status: str,
-    resolution: str,
-    by: str,
-    value: Any = None,
-    resman_lead_id: str | None = None,
-    details: dict[str, Any],
-) -> None:
-    """Close the conflict as a person decided, log it and tell the subscribers."""
-    conflict.status = status
-    conflict.resolution = resolution
-    conflict.resolved_value = value
-    conflict.resolved_by = by
-    conflict.resolved_at = utcnow()
-    if conv is not None:
-        await publish(
-            session,
-            property_id=conv.property_id,
-            event_type="sync_conflict",
-            source="domiq",
-            data={
-                "conflict_id": str(conflict.id),
-                "conversation_id": str(conv.id),
-                "field": conflict.field,
-                "conflict_type": conflict.conflict_type,
-                "status": status,
-                "resolved_value": value,
-            },
-        )
-    await log_sync(
-        session,
-        conversation_id=conflict.conversation_id,
-        integration_id=conflict.integration_id,
-        direction="bidirectional",
-        status="success",
-        sync_type="status_change" if conflict.field == "status" else "update",
-        resman_lead_id=resman_lead_id,
-        conflict_resolution="manual_review",
-        details={"field": conflict.field, "conflict": str(conflict.id), **details},
-    )
-    await session.flush()
 
 
 async def resolve_conflict(
@@ -234,28 +168,31 @@ async def resolve_conflict(
     conv = await load_for_change(session, Conversation, conflict.conversation_id)
     if conv is None:
         raise ConflictError("the conflict's lead no longer exists", status=404)
-    current = fields_to_json(conversation_fields(conv))
-    await write_domiq(
-        session,
-        conv=conv,
-        changes={conflict.field: final} if current.get(conflict.field) != final else {},
-        changed_by=resolved_by,
-    )
     link = await session.scalar(select(LeadLink).where(LeadLink.conversation_id == conv.id))
-    if link is not None:
-        # The base becomes ResMan's current value: the chosen value then differs from it on
-        # our side only, which the next push carries over (and equals it if ResMan was picked).
-        link.base = agreed(link.base or {}, {conflict.field: conflict.resman_value})
-        link.base_updated_at = utcnow()
-    if conflict.integration_id is not None and final != conflict.resman_value:
-        await enqueue_push_of(
+    current = fields_to_json(conversation_fields(conv))
+    to_domiq = {conflict.field: final} if current.get(conflict.field) != final else {}
+    if conflict.integration_id is None:  # the integration was removed: our side only
+        await write_domiq(session, conv=conv, changes=to_domiq, changed_by=resolved_by)
+    else:
+        base = link.base if link is not None and link.base else {}
+        await apply_merge(
             session,
             conv=conv,
+            link=link,
             integration_id=conflict.integration_id,
-            values=fields_to_json(conversation_fields(conv)),
-            only=[conflict.field],
+            change=WriteBack(
+                to_domiq=to_domiq,
+                push=(conflict.field,) if final != conflict.resman_value else (),
+                # The base becomes ResMan's current value: the chosen value then differs from
+                # it on our side only, which the push carries over (equal if ResMan was picked).
+                base=agreed(base, {conflict.field: conflict.resman_value}),
+            ),
+            direction="bidirectional",
+            changed_by=resolved_by,
+            resman_lead_id=link.resman_prospect_id if link else None,
+            source="domiq",
         )
-    await _decide(
+    await decide_conflict(
         session,
         conflict=conflict,
         conv=conv,

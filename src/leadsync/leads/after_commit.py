@@ -4,11 +4,16 @@
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
 from leadsync.db.session import read_session
 from leadsync.leads import service
-from leadsync.runtime import Runtime
-from leadsync.sync.flags import push_paused
+from leadsync.sync.queue.flags import push_paused
+
+if TYPE_CHECKING:
+    # The runtime wires every layer together; those that only use it import it for types
+    # alone, so no import runs back up to it (see pyproject's import contracts).
+    from leadsync.runtime import Runtime
 
 
 async def first_attempt(rt: Runtime, job_id: uuid.UUID | None) -> None:

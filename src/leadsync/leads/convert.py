@@ -1,38 +1,14 @@
-"""Request bodies <-> stored conversation <-> the engine's LeadFields (pure)."""
+"""Request bodies <-> stored conversation (pure). The engine's side of a conversation (its
+LeadFields) is :mod:`leadsync.sync.records`."""
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from leadsync.db.models import Conversation
 from leadsync.leads.schemas import LeadData, PetDetails, UpdateLeadRequest
-from leadsync.mapping.lead import LeadFields, LeadNarrative, PetInfo
+from leadsync.mapping.lead import LeadNarrative
 from leadsync.mapping.to_resman import parse_bedrooms
-
-
-def _pets(has_pets: bool | None, details: dict[str, Any] | None) -> tuple[PetInfo, ...]:
-    if not has_pets and not details:
-        return ()
-    details = details or {}
-    return (PetInfo(str(details.get("type") or "pet"), int(details.get("count") or 1)),)
-
-
-def conversation_fields(conv: Conversation) -> LeadFields:
-    return LeadFields(
-        first_name=conv.first_name,
-        last_name=conv.last_name,
-        email=conv.email,
-        phone=conv.phone,
-        move_in_date=conv.move_in_date,
-        budget_min=Decimal(conv.budget_min) if conv.budget_min is not None else None,
-        budget_max=Decimal(conv.budget_max) if conv.budget_max is not None else None,
-        bedrooms=conv.bedrooms,
-        occupants=conv.occupants,
-        pets=_pets(conv.has_pets, conv.pet_details),
-        status=conv.status,
-    )
 
 
 def conversation_narrative(conv: Conversation) -> LeadNarrative:
@@ -96,28 +72,3 @@ def apply_update(conv: Conversation, update: UpdateLeadRequest) -> None:
         conv.pet_details = _pet_json(update.pet_details)
     if "lead_score" in given and update.lead_score is not None:
         conv.lead_score = round(update.lead_score)
-
-
-def apply_fields(conv: Conversation, changes: dict[str, Any]) -> None:
-    """Write engine-side values (the JSON snapshot form of LeadFields) onto the conversation."""
-    for name, value in changes.items():
-        if name in ("first_name", "last_name", "email", "phone"):
-            setattr(conv, name, value)
-        elif name == "move_in_date":
-            conv.move_in_date = date.fromisoformat(value) if value else None
-        elif name in ("budget_min", "budget_max"):
-            setattr(conv, name, round(Decimal(str(value))) if value is not None else None)
-        elif name in ("bedrooms", "occupants"):
-            setattr(conv, name, value)
-        elif name == "pets":
-            pets = list(value or [])
-            conv.has_pets = bool(pets)
-            conv.pet_details = (
-                {"type": pets[0]["pet_type"], "count": int(pets[0].get("count", 1))}
-                if pets
-                else None
-            )
-        elif name == "status":
-            conv.status = str(value)
-        else:
-            raise ValueError(f"unknown lead field {name!r}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Header, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,13 +20,17 @@ from leadsync.leads.schemas import (
     UpdateLeadRequest,
     UpdateResponse,
 )
-from leadsync.runtime import Runtime
+
+if TYPE_CHECKING:
+    # The runtime wires every layer together; those that only use it import it for types
+    # alone, so no import runs back up to it (see pyproject's import contracts).
+    from leadsync.runtime import Runtime
 
 router = APIRouter(prefix="/api/resman", tags=["leads"])
 
 
 async def _finish(
-    rt: Runtime, session: AsyncSession, accepted: service.Accepted
+    rt: Runtime, session: AsyncSession, accepted: service.AcceptedLead
 ) -> service.LeadSyncState:
     await session.commit()
     # Release the request's connection (on SQLite: its write lock) before waiting on the push.
@@ -72,7 +76,7 @@ async def create_lead(
 
 
 def _update_response(
-    accepted: service.Accepted, state: service.LeadSyncState, updated_at: datetime
+    accepted: service.AcceptedLead, state: service.LeadSyncState, updated_at: datetime
 ) -> UpdateResponse:
     return UpdateResponse(
         success=state.sync_status != "failed",

@@ -18,7 +18,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadsync.api.auth import Principal
-from leadsync.api.problems import ProblemError
 from leadsync.db.models import (
     Contact,
     Conversation,
@@ -28,17 +27,13 @@ from leadsync.db.models import (
     LeadSyncQueue,
     Property,
     ResmanIntegration,
-    StatusHistory,
     TourBooking,
 )
 from leadsync.db.rows import load_for_change
 from leadsync.db.types import utcnow
-from leadsync.leads.convert import (
-    apply_lead_data,
-    apply_update,
-    conversation_fields,
-    conversation_narrative,
-)
+from leadsync.errors import DomainError
+from leadsync.events import publish_lead
+from leadsync.leads.convert import apply_lead_data, apply_update, conversation_narrative
 from leadsync.leads.schemas import (
     CreateLeadRequest,
     SyncStatus,
@@ -46,13 +41,19 @@ from leadsync.leads.schemas import (
     UpdateLeadRequest,
 )
 from leadsync.mapping.lead import fields_to_json, narrative_to_json
-from leadsync.realtime.events import publish_lead
-from leadsync.sync import queue
+from leadsync.sync.queue.jobs import (
+    CREATE_PRIORITY,
+    UPDATE_PRIORITY,
+    Placement,
+    PushJob,
+    enqueue_job,
+)
+from leadsync.sync.records import conversation_fields, record_status
 from leadsync.sync.synclog import log_sync
 
 
 @dataclass(frozen=True, slots=True)
-class Accepted:
+class AcceptedLead:
     conversation_id: uuid.UUID
     created_at: datetime
     sync_log_id: uuid.UUID
@@ -90,23 +91,19 @@ async def _enqueue_push(
 ) -> tuple[uuid.UUID, uuid.UUID | None]:
     """The job and its pending log row; no job (only the log row) without an integration."""
     integration = await _integration_for(session, conv.property_id)
-    data: dict[str, Any] = {
-        "sync_type": sync_type,
-        "fields": fields_to_json(conversation_fields(conv)),
-        "events": events,
-    }
-    if narrative:
-        data["narrative"] = narrative_to_json(conversation_narrative(conv))
+    push = PushJob(
+        sync_type=sync_type,
+        fields=fields_to_json(conversation_fields(conv)),
+        events=tuple(events),
+        narrative=narrative_to_json(conversation_narrative(conv)) if narrative else None,
+    )
     job_id = None
     if integration is not None:
-        job = await queue.enqueue(
+        priority = CREATE_PRIORITY if sync_type == "create" else UPDATE_PRIORITY
+        job = await enqueue_job(
             session,
-            integration_id=integration.id,
-            conversation_id=conv.id,
-            lead_key=str(conv.id),
-            operation="push",
-            data=data,
-            priority=3 if sync_type == "create" else 2,
+            job=push,
+            at=Placement(integration_id=integration.id, conversation_id=conv.id, priority=priority),
         )
         job_id = job.id
     row = await log_sync(
@@ -125,7 +122,7 @@ async def _enqueue_push(
 async def _property(session: AsyncSession, property_id: uuid.UUID, *, field: str) -> Property:
     prop = await session.get(Property, property_id)
     if prop is None:
-        raise ProblemError(
+        raise DomainError(
             404,
             "Unknown property",
             f"property {property_id} does not exist",
@@ -140,7 +137,7 @@ async def accept_lead(
     principal: Principal,
     body: CreateLeadRequest,
     idempotency_key: str | None = None,
-) -> Accepted:
+) -> AcceptedLead:
     data = body.lead_data
     principal.require(data.property_id, field="lead_data.property_id")
     await _property(session, data.property_id, field="lead_data.property_id")
@@ -154,7 +151,7 @@ async def accept_lead(
         )
         if seen is not None:
             if seen.request_hash != digest:
-                raise ProblemError(
+                raise DomainError(
                     422,
                     "Idempotency-Key reused",
                     "this Idempotency-Key was used with a different request body",
@@ -163,7 +160,7 @@ async def accept_lead(
             return await _existing(session, conversation_id=seen.conversation_id)
     conv = await load_for_change(session, Conversation, body.conversation_id)
     if conv is not None and conv.property_id != data.property_id:
-        raise ProblemError(
+        raise DomainError(
             409,
             "Conversation conflict",
             "conversation_id is already registered for another property",
@@ -190,15 +187,7 @@ async def accept_lead(
         session.add(conv)
         apply_lead_data(conv, data)
         await session.flush()
-        session.add(
-            StatusHistory(
-                conversation_id=conv.id,
-                old_status=None,
-                new_status="new",
-                source="domiq",
-                changed_by="chatbot",
-            )
-        )
+        record_status(session, conv=conv, old=None, source="domiq", changed_by="chatbot")
         log_id, job_id = await _enqueue_push(
             session, conv=conv, sync_type="create", events=[], narrative=True
         )
@@ -224,13 +213,13 @@ async def accept_lead(
             )
         )
         await session.flush()
-    return Accepted(conv.id, conv.created_at, log_id, job_id, created)
+    return AcceptedLead(conv.id, conv.created_at, log_id, job_id, created)
 
 
-async def _existing(session: AsyncSession, *, conversation_id: uuid.UUID | None) -> Accepted:
+async def _existing(session: AsyncSession, *, conversation_id: uuid.UUID | None) -> AcceptedLead:
     conv = await session.get(Conversation, conversation_id) if conversation_id else None
     if conv is None:
-        raise ProblemError(404, "Unknown lead", "the lead of this request no longer exists")
+        raise DomainError(404, "Unknown lead", "the lead of this request no longer exists")
     log_id = await session.scalar(
         select(LeadSyncLog.id)
         .where(LeadSyncLog.conversation_id == conv.id)
@@ -238,8 +227,8 @@ async def _existing(session: AsyncSession, *, conversation_id: uuid.UUID | None)
         .limit(1)
     )
     if log_id is None:
-        raise ProblemError(404, "Unknown lead", "the lead has no sync history")
-    return Accepted(conv.id, conv.created_at, log_id, None, False)
+        raise DomainError(404, "Unknown lead", "the lead has no sync history")
+    return AcceptedLead(conv.id, conv.created_at, log_id, None, False)
 
 
 async def _owned_conversation(
@@ -248,7 +237,7 @@ async def _owned_conversation(
     conv = await load_for_change(session, Conversation, conversation_id)
     # Same answer for "absent" and "another property's": a key must not learn what B holds.
     if conv is None or conv.property_id not in principal.property_ids:
-        raise ProblemError(404, "Unknown lead", f"no lead {conversation_id} for this API key")
+        raise DomainError(404, "Unknown lead", f"no lead {conversation_id} for this API key")
     return conv
 
 
@@ -258,7 +247,7 @@ async def update_lead(
     principal: Principal,
     conversation_id: uuid.UUID,
     body: UpdateLeadRequest,
-) -> Accepted:
+) -> AcceptedLead:
     conv = await _owned_conversation(session, principal=principal, conversation_id=conversation_id)
     before, score = conversation_fields(conv), conv.lead_score
     apply_update(conv, body)
@@ -272,12 +261,12 @@ async def update_lead(
         session, conv=conv, sync_type="update", events=[], narrative=False
     )
     await publish_lead(session, conv, event_type="lead_update", source="domiq")
-    return Accepted(conv.id, conv.created_at, log_id, job_id, False)
+    return AcceptedLead(conv.id, conv.created_at, log_id, job_id, False)
 
 
 async def book_tour(
     session: AsyncSession, *, principal: Principal, conversation_id: uuid.UUID, body: TourRequest
-) -> Accepted:
+) -> AcceptedLead:
     conv = await _owned_conversation(session, principal=principal, conversation_id=conversation_id)
     session.add(
         TourBooking(
@@ -289,17 +278,9 @@ async def book_tour(
             notes=body.notes,
         )
     )
-    if conv.status != "tour_scheduled":
-        session.add(
-            StatusHistory(
-                conversation_id=conv.id,
-                old_status=conv.status,
-                new_status="tour_scheduled",
-                source="domiq",
-                changed_by="chatbot",
-            )
-        )
-        conv.status = "tour_scheduled"
+    old_status = conv.status
+    conv.status = "tour_scheduled"
+    record_status(session, conv=conv, old=old_status, source="domiq", changed_by="chatbot")
     conv.updated_at = utcnow()
     await session.flush()
     event = {
@@ -315,7 +296,7 @@ async def book_tour(
     await publish_lead(
         session, conv, event_type="status_change", source="domiq", extra={"tour": event}
     )
-    return Accepted(conv.id, conv.created_at, log_id, job_id, False)
+    return AcceptedLead(conv.id, conv.created_at, log_id, job_id, False)
 
 
 async def sync_state(session: AsyncSession, *, conversation_id: uuid.UUID) -> LeadSyncState:

@@ -15,28 +15,23 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadsync.api.auth import Principal
-from leadsync.api.problems import ProblemError
-from leadsync.db.models import Conversation, LeadLink, ResmanIntegration, StatusHistory
+from leadsync.db.models import Conversation, LeadLink, ResmanIntegration
 from leadsync.db.rows import load_for_change
-from leadsync.leads.convert import conversation_fields
+from leadsync.errors import DomainError
+from leadsync.events import publish_lead
 from leadsync.leads.status_schemas import UpdateLeadStatusRequest
 from leadsync.mapping.lead import fields_to_json
 from leadsync.mapping.to_resman import guard_fields
 from leadsync.merge import FieldOutcome, merge
-from leadsync.realtime.events import publish_lead
-from leadsync.sync import queue
-from leadsync.sync.inbound import enqueue_push_of, rules_of
-from leadsync.sync.reconcile import (
-    base_before_push,
-    record_conflicts,
-    store_base,
-    write_domiq,
-)
+from leadsync.sync.inbound.apply import rules_of
+from leadsync.sync.queue.jobs import Placement, PushJob, enqueue_job
+from leadsync.sync.records import conversation_fields, record_status
 from leadsync.sync.synclog import log_sync
+from leadsync.sync.writeback import WriteBack, apply_merge, base_before_push
 
 
 @dataclass(frozen=True, slots=True)
-class StatusChange:
+class StatusOutcome:
     conv: Conversation
     link: LeadLink | None
     job_id: uuid.UUID | None
@@ -64,7 +59,7 @@ async def find_lead(
             .with_for_update(of=Conversation)
         )
     if conv is None or conv.property_id not in principal.property_ids:
-        raise ProblemError(404, "Unknown lead", f"no lead {lead_id} for this API key")
+        raise DomainError(404, "Unknown lead", f"no lead {lead_id} for this API key")
     link = await session.scalar(select(LeadLink).where(LeadLink.conversation_id == conv.id))
     return conv, link
 
@@ -86,7 +81,7 @@ def _context_notes(conv: Conversation, body: UpdateLeadStatusRequest) -> None:
 
 async def change_status(
     session: AsyncSession, *, principal: Principal, lead_id: str, body: UpdateLeadStatusRequest
-) -> StatusChange:
+) -> StatusOutcome:
     conv, link = await find_lead(session, principal=principal, lead_id=lead_id)
     integration = await session.scalar(
         select(ResmanIntegration).where(ResmanIntegration.property_id == conv.property_id)
@@ -97,34 +92,21 @@ async def change_status(
     ours = fields_to_json(guard_fields(conversation_fields(conv)))
     base = dict(link.base) if link is not None and link.base else ours
     theirs = {**base, "status": body.status}
-    rules = rules_of(integration) if integration is not None else None
-    if rules is None:
-        raise ProblemError(409, "No integration", "the lead's property has no ResMan integration")
+    if integration is None:
+        raise DomainError(409, "No integration", "the lead's property has no ResMan integration")
+    rules = rules_of(integration)
     result = merge(base=base, domiq=ours, resman=theirs, rules=rules, fields=["status"])
-    if await write_domiq(session, conv=conv, changes=result.to_domiq, changed_by=body.updated_by):
-        await publish_lead(session, conv, event_type="status_change", source="resman")
-    job_id = None
-    if integration is not None:
-        await record_conflicts(
-            session,
-            conversation_id=conv.id,
-            integration_id=integration.id,
-            result=result,
-            resman_lead_id=link.resman_prospect_id if link else None,
-            direction="from_resman",
-        )
-        if link is not None:
-            store_base(link, new_base={**base, **base_before_push(result)}, resman_modified_at=None)
-        if result.to_resman and link is not None:
-            job_id = await enqueue_push_of(
-                session,
-                conv=conv,
-                integration_id=integration.id,
-                values=fields_to_json(conversation_fields(conv)),
-                only=["status"],
-            )
-    await session.flush()
-    return StatusChange(conv, link, job_id, result.conflicts, result.resolved)
+    applied = await apply_merge(
+        session,
+        conv=conv,
+        link=link,
+        integration_id=integration.id,
+        change=WriteBack.of(result, base={**base, **base_before_push(result)}),
+        direction="from_resman",
+        changed_by=body.updated_by,
+        resman_lead_id=link.resman_prospect_id if link else None,
+    )
+    return StatusOutcome(conv, link, applied.job_id, result.conflicts, result.resolved)
 
 
 async def _to_resman(
@@ -134,19 +116,10 @@ async def _to_resman(
     link: LeadLink | None,
     integration: ResmanIntegration | None,
     body: UpdateLeadStatusRequest,
-) -> StatusChange:
+) -> StatusOutcome:
     old = conv.status
-    if old != body.status:
-        conv.status = body.status
-        session.add(
-            StatusHistory(
-                conversation_id=conv.id,
-                old_status=old,
-                new_status=body.status,
-                source="domiq",
-                changed_by=body.updated_by,
-            )
-        )
+    conv.status = body.status
+    record_status(session, conv=conv, old=old, source="domiq", changed_by=body.updated_by)
     await session.flush()
     job_id = None
     if old != body.status:
@@ -164,19 +137,15 @@ async def _to_resman(
         # The status stays, but the office must still read the note.
         spec = {"kind": "note", "comments": body.notes}
     if integration is not None and spec is not None:
-        job = await queue.enqueue(
+        job = await enqueue_job(
             session,
-            integration_id=integration.id,
-            conversation_id=conv.id,
-            lead_key=str(conv.id),
-            operation="push",
-            data={
-                "sync_type": "status_change",
-                "fields": fields_to_json(conversation_fields(conv)),
-                "only": ["status"],
-                "events": [spec],
-            },
-            priority=3,
+            job=PushJob(
+                sync_type="status_change",
+                fields=fields_to_json(conversation_fields(conv)),
+                events=(spec,),
+            ),
+            # Before routine updates: the office is waiting for this one.
+            at=Placement(integration_id=integration.id, conversation_id=conv.id, priority=3),
         )
         job_id = job.id
         await log_sync(
@@ -188,4 +157,4 @@ async def _to_resman(
             sync_type="status_change",
             job_id=job_id,
         )
-    return StatusChange(conv, link, job_id, [], [])
+    return StatusOutcome(conv, link, job_id, [], [])

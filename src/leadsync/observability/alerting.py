@@ -21,8 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from leadsync.config import Settings
 from leadsync.db.session import read_session
 from leadsync.observability.alert_rules import Rule, load_rules
-from leadsync.observability.logging import get_logger
-from leadsync.observability.metrics import event_registry
 from leadsync.observability.notifiers import (
     AlertEvent,
     Notifier,
@@ -31,6 +29,8 @@ from leadsync.observability.notifiers import (
 )
 from leadsync.observability.signals import SIGNALS, Snapshot, sample
 from leadsync.observability.state import read_state, state_registry
+from leadsync.telemetry.logging import get_logger
+from leadsync.telemetry.metrics import event_registry
 
 log = get_logger(__name__)
 

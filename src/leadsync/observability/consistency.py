@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import uuid
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import Counter
 from sqlalchemy import func, select
@@ -23,17 +23,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadsync.db.models import Conversation, LeadLink, LeadSyncQueue, ResmanIntegration
 from leadsync.db.session import begin_read, read_session
-from leadsync.leads.convert import conversation_fields
 from leadsync.mapping.from_resman import prospect_fields
 from leadsync.mapping.lead import fields_to_json
 from leadsync.mapping.to_resman import guard_fields
 from leadsync.merge import merge
-from leadsync.observability.logging import get_logger
 from leadsync.observability.state import unsynced_conversations
-from leadsync.runtime import Runtime
-from leadsync.sync import queue
-from leadsync.sync.inbound import apply_prospect, rules_of
-from leadsync.sync.push import PushTarget
+from leadsync.sync.inbound.apply import apply_prospect, rules_of
+from leadsync.sync.queue import repository as queue
+from leadsync.sync.queue.targets import ResManTarget
+from leadsync.sync.records import conversation_fields
+from leadsync.telemetry.logging import get_logger
+
+if TYPE_CHECKING:
+    # The runtime wires every layer together; those that only use it import it for types
+    # alone, so no import runs back up to it (see pyproject's import contracts).
+    from leadsync.runtime import Runtime
 
 log = get_logger(__name__)
 
@@ -92,7 +96,7 @@ async def _linked_twice(session: AsyncSession, integration_id: uuid.UUID) -> lis
 async def _compare(
     runtime: Runtime,
     integration: ResmanIntegration,
-    target: PushTarget,
+    target: ResManTarget,
     link: LeadLink,
     *,
     repair: bool,

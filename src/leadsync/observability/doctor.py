@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,9 +22,13 @@ from leadsync.observability.alert_rules import RulesError, load_rules
 from leadsync.observability.notifiers import AlertEvent, deliver, notifiers_from_settings
 from leadsync.observability.report import build_report
 from leadsync.resman.errors import AuthenticationError, ResManError
-from leadsync.runtime import Runtime
 from leadsync.security.crypto import open_json
-from leadsync.sync.flags import push_paused, reset_cache, set_push_paused
+from leadsync.sync.queue.flags import push_paused, reset_cache, set_push_paused
+
+if TYPE_CHECKING:
+    # The runtime wires every layer together; those that only use it import it for types
+    # alone, so no import runs back up to it (see pyproject's import contracts).
+    from leadsync.runtime import Runtime
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from typing import Protocol
 import httpx
 
 from leadsync.config import Settings
-from leadsync.observability.logging import get_logger
+from leadsync.telemetry.logging import get_logger
 
 log = get_logger(__name__)
 

@@ -18,9 +18,9 @@ from leadsync.api.deps import ERRORS, PrincipalDep, SessionDep
 from leadsync.api.problems import ProblemError
 from leadsync.db.models import ResmanIntegration
 from leadsync.db.session import read_session
-from leadsync.observability.metrics import event_registry
 from leadsync.observability.report import PeriodError, build_report, parse_since
 from leadsync.observability.state import read_state, state_registry
+from leadsync.telemetry.metrics import event_registry
 
 router = APIRouter(tags=["ops"])
 

@@ -4,18 +4,22 @@ boundary), the same first push attempt, and the same sync status in the answer."
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from leadsync.api.auth import Principal
 from leadsync.leads import service, status
 from leadsync.leads.after_commit import after_commit
 from leadsync.realtime.protocol import Command, LeadUpdate, NewLead, StatusChange
-from leadsync.runtime import Runtime
+
+if TYPE_CHECKING:
+    # The runtime wires every layer together; those that only use it import it for types
+    # alone, so no import runs back up to it (see pyproject's import contracts).
+    from leadsync.runtime import Runtime
 
 
 async def execute(rt: Runtime, *, principal: Principal, command: Command) -> dict[str, Any]:
     """Apply one change in one transaction; returns the ack's data. A refused change raises
-    :class:`~leadsync.api.problems.ProblemError` and writes nothing."""
+    :class:`~leadsync.errors.DomainError` and writes nothing."""
     extra: dict[str, Any] = {}
     async with rt.sessionmaker() as session:
         match command:

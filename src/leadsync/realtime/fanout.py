@@ -1,6 +1,7 @@
 """Fan-out of realtime events across server instances: PostgreSQL LISTEN/NOTIFY.
 
-A transaction that appends to the ``realtime_event`` log also NOTIFYs (:func:`notify`).
+A transaction that appends to the ``realtime_event`` log also NOTIFYs
+(:func:`leadsync.events.notify`).
 PostgreSQL delivers a notification only when its transaction commits and drops it on
 rollback, so a listener is never told about an event that does not exist. Every instance
 holds one dedicated connection that LISTENs (:class:`EventListener`) and wakes its hub, which
@@ -19,23 +20,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import uuid
 from collections.abc import Callable
 from typing import Final
 
 import psycopg
 from psycopg import sql
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadsync.db.engine import backend_name
-from leadsync.observability.logging import get_logger
+from leadsync.events import CHANNEL
 from leadsync.reconnect import Reconnect
+from leadsync.telemetry.logging import get_logger
 
 log = get_logger(__name__)
 
-CHANNEL: Final = "leadsync_events"
 #: The payload ``on_notify`` gets after a (re)connect: "anything may have changed".
 RESYNC: Final = ""
 #: Silence longer than this makes the listener check its connection: a peer that vanished
@@ -44,20 +42,6 @@ HEALTH_CHECK_SECONDS: Final = 30.0
 RECONNECT_BASE_SECONDS: Final = 0.2
 RECONNECT_CAP_SECONDS: Final = 10.0
 CONNECT_TIMEOUT_SECONDS: Final = 10
-
-
-async def notify(session: AsyncSession, *, property_id: uuid.UUID, channel: str = CHANNEL) -> None:
-    """Tell every instance's listener, at commit, that ``property_id`` has new events.
-
-    Runs in the caller's transaction (PostgreSQL folds identical notifications of one
-    transaction into one, so a batch of events costs the listeners one wake-up).
-    """
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    await session.execute(
-        text("SELECT pg_notify(:channel, :payload)"),
-        {"channel": channel, "payload": str(property_id)},
-    )
 
 
 def _libpq_url(url: str) -> str:

@@ -47,11 +47,11 @@ from sqlalchemy.orm import Session, UOWTransaction
 from leadsync.config import Settings
 from leadsync.db.models import RealtimeEvent
 from leadsync.db.types import utcnow
-from leadsync.observability.logging import get_logger
-from leadsync.observability.metrics import WEBSOCKET_CLIENTS
 from leadsync.realtime import eventlog
 from leadsync.realtime.protocol import CLOSE_GOING_AWAY, CLOSE_TOO_SLOW
 from leadsync.reconnect import Reconnect
+from leadsync.telemetry.logging import get_logger
+from leadsync.telemetry.metrics import WEBSOCKET_CLIENTS
 
 log = get_logger(__name__)
 

@@ -63,6 +63,7 @@ from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
 
 from leadsync.api.problems import ProblemError
 from leadsync.db.types import utcnow
+from leadsync.errors import DomainError
 from leadsync.leads.schemas import CreateLeadRequest, UpdateLeadRequest
 from leadsync.leads.status_schemas import UpdateLeadStatusRequest
 
@@ -139,7 +140,7 @@ def heartbeat_text() -> str:
     return system_text("heartbeat", {"status": "ping"})
 
 
-def error_text(problem: ProblemError, *, message_id: str | int | None = None) -> str:
+def error_text(problem: DomainError, *, message_id: str | int | None = None) -> str:
     data: dict[str, Any] = {
         "title": problem.title,
         "status": problem.status,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, WebSocket
 from sqlalchemy.exc import SQLAlchemyError
@@ -22,7 +22,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 from leadsync.api.auth import Principal, authenticate, bearer_token
 from leadsync.api.problems import ProblemError
 from leadsync.db.session import read_session
-from leadsync.observability.logging import get_logger
+from leadsync.errors import DomainError
 from leadsync.realtime import commands
 from leadsync.realtime.eventlog import must_resync
 from leadsync.realtime.hub import EventHub, Subscription
@@ -45,7 +45,12 @@ from leadsync.realtime.protocol import (
     parse_subscribe,
     system_text,
 )
-from leadsync.runtime import Runtime
+from leadsync.telemetry.logging import get_logger
+
+if TYPE_CHECKING:
+    # The runtime wires every layer together; those that only use it import it for types
+    # alone, so no import runs back up to it (see pyproject's import contracts).
+    from leadsync.runtime import Runtime
 
 router = APIRouter(tags=["realtime"])
 log = get_logger(__name__)
@@ -103,7 +108,7 @@ class Connection:
                 token = bearer_token(header)
             async with read_session(self.rt.sessionmaker) as session:
                 return await authenticate(session, token=token, cache=self.rt.principals)
-        except ProblemError as problem:
+        except DomainError as problem:
             raise CloseConnection(CLOSE_UNAUTHORIZED, problem.title, error_text(problem)) from None
 
     async def _target(self, principal: Principal) -> Subscribe:
@@ -125,7 +130,7 @@ class Connection:
                 raise CloseConnection(CLOSE_PROTOCOL, "no subscribe message") from None
             try:
                 target = parse_subscribe(parse_envelope(decode(text)))
-            except ProblemError as invalid:
+            except DomainError as invalid:
                 reason = "the first message must be subscribe"
                 raise CloseConnection(CLOSE_PROTOCOL, reason, error_text(invalid)) from None
         if target.property_id not in principal.property_ids:
@@ -213,7 +218,7 @@ class Connection:
                 )
                 change.add_done_callback(_retrieve)
                 data = await asyncio.shield(change)
-            except ProblemError as problem:
+            except DomainError as problem:
                 await self._send(error_text(problem, message_id=message_id))
                 continue
             except SQLAlchemyError as exc:

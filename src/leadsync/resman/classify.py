@@ -20,11 +20,11 @@ import httpx
 from leadsync.resman.errors import (
     AuthenticationError,
     BusinessError,
-    ConnectionError_,
     RateLimitedError,
+    ResManConnectionError,
     ResManError,
+    ResManTimeoutError,
     ResponseFormatError,
-    TimeoutError_,
     TransientError,
     WindowOverflowError,
 )
@@ -147,10 +147,10 @@ def classify_request_error(exc: httpx.RequestError, *, method: str) -> ResManErr
     """
     kind = type(exc).__name__
     if isinstance(exc, httpx.TimeoutException):
-        return TimeoutError_(f"{method}: timed out ({kind})", method=method)
+        return ResManTimeoutError(f"{method}: timed out ({kind})", method=method)
     if isinstance(exc, httpx.DecodingError):
         return ResponseFormatError(f"{method}: undecodable answer ({kind})", method=method)
     # NetworkError (connect/read/write/close), RemoteProtocolError (the peer dropped or garbled
     # the connection), ProxyError and anything else on the way: the request may not have
     # arrived, so try again later.
-    return ConnectionError_(f"{method}: connection failed ({kind})", method=method)
+    return ResManConnectionError(f"{method}: connection failed ({kind})", method=method)

@@ -18,16 +18,21 @@ from typing import Self, TypeVar
 import httpx
 
 from leadsync.config import Settings
-from leadsync.observability import metrics
-from leadsync.observability.logging import get_logger
 from leadsync.resman import responses, wire
 from leadsync.resman.budget import RequestBudget
 from leadsync.resman.classify import classify_request_error, classify_status
 from leadsync.resman.credentials import ResManCredentials
-from leadsync.resman.errors import AnswerTooLargeError, BusinessError, ResManError, TimeoutError_
+from leadsync.resman.errors import (
+    AnswerTooLargeError,
+    BusinessError,
+    ResManError,
+    ResManTimeoutError,
+)
 from leadsync.resman.mits import build_lead_management
 from leadsync.resman.models import Employee, NamedItem, PersonStatus, PropertyInfo, Prospect
-from leadsync.resman.outcomes import record_call
+from leadsync.resman.outcomes import call_outcome, record_call
+from leadsync.telemetry import metrics
+from leadsync.telemetry.logging import get_logger
 
 T = TypeVar("T")
 
@@ -144,14 +149,18 @@ class ResManClient:
                 async with asyncio.timeout(self.call_timeout):
                     body = await self._exchange(method, form=form, accept=accept, seen=seen)
             except TimeoutError:
-                raise TimeoutError_(
+                raise ResManTimeoutError(
                     f"{method}: no complete answer within {self.call_timeout:g} s "
                     "(limit LEADSYNC_RESMAN_CALL_TIMEOUT)",
                     method=method,
                 ) from None
             result = read(body)
         except ResManError as exc:
-            metrics.observe_api_call(method=method, seconds=time.perf_counter() - started, exc=exc)
+            metrics.observe_api_call(
+                method=method,
+                seconds=time.perf_counter() - started,
+                outcome=call_outcome(exc),
+            )
             record_call(exc)
             self._log.info(
                 "resman.call",
@@ -163,7 +172,7 @@ class ResManClient:
                 retryable=exc.retryable,
             )
             raise
-        metrics.observe_api_call(method=method, seconds=time.perf_counter() - started, exc=None)
+        metrics.observe_api_call(method=method, seconds=time.perf_counter() - started, outcome="ok")
         record_call(None)
         self._log.debug(
             "resman.call", method=method, status=seen[0], duration_ms=_elapsed_ms(started)

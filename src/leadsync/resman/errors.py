@@ -42,11 +42,11 @@ class RateLimitedError(TransientError):
     """HTTP 429; `retry_after` carries the server's `Retry-After` when present."""
 
 
-class TimeoutError_(TransientError):  # trailing _: the builtin TimeoutError stays usable
+class ResManTimeoutError(TransientError):
     """The request did not complete in time (connect, read or pool)."""
 
 
-class ConnectionError_(TransientError):  # trailing _: the builtin stays usable
+class ResManConnectionError(TransientError):
     """The connection was refused or reset."""
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+from leadsync.resman import errors
 from leadsync.resman.errors import ResManError, ResponseFormatError, TransientError
 
 
@@ -58,3 +59,18 @@ def record_call(error: ResManError | None) -> None:
         tally.answered += 1
     if tally.on_call is not None:
         tally.on_call(failed)
+
+
+def call_outcome(exc: BaseException | None) -> str:
+    """The outcome label of one call, for the API response-time metric."""
+    if exc is None:
+        return "ok"
+    kinds: tuple[tuple[type[BaseException], str], ...] = (
+        (errors.RateLimitedError, "rate_limited"),
+        (errors.ResManTimeoutError, "timeout"),
+        (errors.ResManConnectionError, "connection"),
+        (errors.AuthenticationError, "auth"),
+        (errors.BusinessError, "business"),
+        (errors.TransientError, "server_error"),
+    )
+    return next((kind for cls, kind in kinds if isinstance(exc, cls)), "error")

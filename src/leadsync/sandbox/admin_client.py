@@ -4,8 +4,8 @@ leadsync itself never needs the sandbox: against real ResMan it speaks only the 
 Three places use the sandbox's admin API on purpose, and they go through this module so the
 admin URLs live in one place:
 
-- the change feed (``WS /admin/feed``): :func:`feed_url`, which ``leadsync.sync.feed`` derives
-  for an integration with ``"feed": true``;
+- the change feed (``WS /admin/feed``): :func:`feed_url`, which
+  ``leadsync.sync.inbound.feed`` derives for an integration with ``"feed": true``;
 - the staff-webhook target (``PUT /admin/webhook``): :meth:`SandboxAdmin.set_webhook`, which
   ``leadsync up`` points at its own receiver;
 - staff actions (``POST /admin/properties/{p}/prospects/{id}/{action}``):

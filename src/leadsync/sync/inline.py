@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from leadsync.observability.logging import get_logger
+from leadsync.telemetry.logging import get_logger
 
 log = get_logger(__name__)
 

@@ -10,33 +10,38 @@ from __future__ import annotations
 import random
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from leadsync.backoff import retry_delay
 from leadsync.db.models import ResmanIntegration
 from leadsync.db.session import begin_read
 from leadsync.db.types import utcnow
-from leadsync.observability import metrics
-from leadsync.observability.logging import get_logger
-from leadsync.observability.metrics import INTERNAL_ERRORS
-from leadsync.resman.errors import ConnectionError_, TimeoutError_
+from leadsync.resman.errors import ResManConnectionError, ResManTimeoutError
 from leadsync.resman.outcomes import tally_calls
-from leadsync.sync import circuit_store, queue
-from leadsync.sync.backoff import retry_delay
-from leadsync.sync.circuit import Attempt, Circuits, Gate
-from leadsync.sync.failures import INTERNAL, Failure, classify, safe_message
-from leadsync.sync.policy import RetryPolicy
-from leadsync.sync.push import plan_push, record_push, send_push
-from leadsync.sync.queue import ClaimedJob
-from leadsync.sync.retire import RETIRE_OPERATION, send_retire
+from leadsync.sync.inbound.webhooks import process_inbox_job
+from leadsync.sync.push.plan import plan_push
+from leadsync.sync.push.record import record_push
+from leadsync.sync.push.retire import send_retire
+from leadsync.sync.push.send import send_push
+from leadsync.sync.queue import circuit_store
+from leadsync.sync.queue import repository as queue
+from leadsync.sync.queue.circuit import Attempt, Circuits, Gate
+from leadsync.sync.queue.failures import INTERNAL, Failure, classify, safe_message
+from leadsync.sync.queue.jobs import Job, PushJob, RefreshJob, RetireJob, read_job
+from leadsync.sync.queue.policy import RetryPolicy
+from leadsync.sync.queue.repository import ClaimedJob
+from leadsync.sync.queue.targets import IntegrationNotFoundError, TargetCache
 from leadsync.sync.synclog import log_sync
-from leadsync.sync.targets import IntegrationNotFoundError, TargetCache
-from leadsync.sync.webhooks import process_inbox_job
+from leadsync.telemetry import metrics
+from leadsync.telemetry.logging import get_logger
+from leadsync.telemetry.metrics import INTERNAL_ERRORS
 
-__all__ = ["JobRunner", "Outcome", "classify"]
+__all__ = ["JobRunner", "Outcome"]
 
 log = get_logger(__name__)
 
@@ -48,6 +53,20 @@ class Outcome:
     state: str
     resman_lead_id: str | None = None
     error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """One attempt of a claimed job, as its handler gets it."""
+
+    job: ClaimedJob
+    integration_id: uuid.UUID
+    payload: Job
+    started: float
+    attempt: Attempt
+
+
+Handler = Callable[[_Run], Awaitable[Outcome]]
 
 
 class JobRunner:
@@ -67,6 +86,12 @@ class JobRunner:
         self.lease = lease
         self._rng = rng or random.Random()  # jitter only
         self.policy = policy or RetryPolicy()
+        #: The job types this runner knows, each with its handler.
+        self._handlers: dict[type[Job], Handler] = {
+            PushJob: self._run_push,
+            RefreshJob: self._run_refresh,
+            RetireJob: self._run_retire,
+        }
 
     @property
     def policy(self) -> RetryPolicy:
@@ -105,11 +130,11 @@ class JobRunner:
                     # The trial alone decides a half-open circuit; otherwise every call
                     # enters the window the moment it ends.
                     attempt.calls.on_call = self.circuits.window(job.integration_id, attempt)
-                if job.sync_operation == "pull":
-                    return await self._run_refresh(job, job.integration_id, attempt)
-                if job.sync_operation == RETIRE_OPERATION:
-                    return await self._run_retire(job, job.integration_id, started, attempt)
-                return await self._run_push(job, job.integration_id, sync_type, started, attempt)
+                payload = read_job(job.sync_operation, job.sync_data)
+                handler = self._handlers[type(payload)]
+                return await handler(
+                    _Run(job, job.integration_id, payload, started=started, attempt=attempt)
+                )
             except _LeaseLostError:
                 return Outcome(job.id, "lost")
             except Exception as exc:  # every failure is settled; none escapes the runner
@@ -135,20 +160,21 @@ class JobRunner:
             )
         return Outcome(job.id, "retry" if owned else "lost", error=message)
 
-    async def _run_push(
-        self,
-        job: ClaimedJob,
-        integration_id: uuid.UUID,
-        sync_type: str,
-        started: float,
-        attempt: Attempt,
-    ) -> Outcome:
+    async def _run_push(self, run: _Run) -> Outcome:
+        job, integration_id, attempt = run.job, run.integration_id, run.attempt
+        if not isinstance(run.payload, PushJob):
+            raise TypeError("the push handler got another job")
         async with self.sessionmaker() as session:
             # Read, then talk to ResMan with no transaction open, then write: a slow or
             # hanging ResMan must never hold database locks (SQLite has only one).
             await begin_read(session)
             target = await self.targets.get(session, integration_id=integration_id)
-            plan = await plan_push(session, job=job)
+            plan = await plan_push(
+                session,
+                conversation_id=job.conversation_id,
+                integration_id=integration_id,
+                job=run.payload,
+            )
             await session.commit()
             sent = await send_push(plan=plan, target=target)
             result = sent.result
@@ -159,23 +185,24 @@ class JobRunner:
                     session,
                     job,
                     integration_id,
-                    sync_type=sync_type,
+                    sync_type=run.payload.sync_type,
                     resman_lead_id=result.prospect_id,
                     details={"action": result.action},
-                    started=started,
+                    started=run.started,
                 )
                 await self.circuits.settle(session, integration_id, attempt=attempt)
         return Outcome(job.id, "succeeded", resman_lead_id=result.prospect_id)
 
-    async def _run_retire(
-        self, job: ClaimedJob, integration_id: uuid.UUID, started: float, attempt: Attempt
-    ) -> Outcome:
-        """Mark a prospect a merge made surplus lost (see sync/retire.py)."""
+    async def _run_retire(self, run: _Run) -> Outcome:
+        """Mark a prospect a merge made surplus lost (see sync/push/retire.py)."""
+        job, integration_id, attempt = run.job, run.integration_id, run.attempt
+        if not isinstance(run.payload, RetireJob):
+            raise TypeError("the retire handler got another job")
         async with self.sessionmaker() as session:
             await begin_read(session)
             target = await self.targets.get(session, integration_id=integration_id)
             await session.commit()
-            prospect_id = await send_retire(data=job.sync_data, target=target)
+            prospect_id = await send_retire(job=run.payload, target=target)
             async with session.begin():
                 await self._mark_done(session, job, resman_lead_id=prospect_id)
                 await self._sent(
@@ -184,8 +211,13 @@ class JobRunner:
                     integration_id,
                     sync_type="status_change",
                     resman_lead_id=prospect_id,
-                    details={"action": "retired", **job.sync_data["retire"]},
-                    started=started,
+                    details={
+                        "action": "retired",
+                        "prospect_id": run.payload.prospect_id,
+                        "person_id": run.payload.person_id,
+                        "merged_into": run.payload.merged_into,
+                    },
+                    started=run.started,
                 )
                 await self.circuits.settle(session, integration_id, attempt=attempt)
         return Outcome(job.id, "succeeded", resman_lead_id=prospect_id)
@@ -216,10 +248,11 @@ class JobRunner:
             duration_ms=_ms(started),
         )
 
-    async def _run_refresh(
-        self, job: ClaimedJob, integration_id: uuid.UUID, attempt: Attempt
-    ) -> Outcome:
+    async def _run_refresh(self, run: _Run) -> Outcome:
         """A webhook (or any trigger) asked us to fetch one prospect's current state."""
+        job, integration_id, attempt = run.job, run.integration_id, run.attempt
+        if not isinstance(run.payload, RefreshJob):
+            raise TypeError("the refresh handler got another job")
         async with self.sessionmaker() as session:
             await begin_read(session)
             target = await self.targets.get(session, integration_id=integration_id)
@@ -229,7 +262,7 @@ class JobRunner:
                 raise IntegrationNotFoundError(str(integration_id))
             state = await process_inbox_job(
                 session,
-                job=job,
+                job=run.payload,
                 integration=integration,
                 client=target.client,
                 creds=target.creds,
@@ -369,7 +402,7 @@ class _LeaseLostError(Exception):
 
 
 def _ambiguous(exc: BaseException) -> bool:
-    return isinstance(exc, TimeoutError_ | ConnectionError_)
+    return isinstance(exc, ResManTimeoutError | ResManConnectionError)
 
 
 def _seconds(delta: timedelta) -> float:

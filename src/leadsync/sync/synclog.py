@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadsync.db.models import LeadSyncLog
-from leadsync.observability import metrics
-from leadsync.observability.logging import redact_text
+from leadsync.telemetry import metrics
+from leadsync.telemetry.logging import redact_text
 
 
 async def log_sync(

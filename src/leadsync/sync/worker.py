@@ -14,11 +14,11 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadsync.db.session import read_session
-from leadsync.observability import metrics
-from leadsync.observability.logging import get_logger
-from leadsync.sync import queue
-from leadsync.sync.queue import ClaimedJob
+from leadsync.sync.queue import repository as queue
+from leadsync.sync.queue.repository import ClaimedJob
 from leadsync.sync.runner import JobRunner, Outcome
+from leadsync.telemetry import metrics
+from leadsync.telemetry.logging import get_logger
 
 log = get_logger(__name__)
 

@@ -16,11 +16,11 @@ from leadsync.resman.classify import (
 from leadsync.resman.errors import (
     AuthenticationError,
     BusinessError,
-    ConnectionError_,
     RateLimitedError,
+    ResManConnectionError,
     ResManError,
+    ResManTimeoutError,
     ResponseFormatError,
-    TimeoutError_,
     TransientError,
     WindowOverflowError,
 )
@@ -148,14 +148,14 @@ def test_2xx_is_not_an_http_error() -> None:
 @pytest.mark.parametrize(
     ("exc", "expected"),
     [
-        (httpx.ReadTimeout("read from 10.0.0.1 stalled"), TimeoutError_),
-        (httpx.ConnectTimeout("connect to 10.0.0.1 stalled"), TimeoutError_),
-        (httpx.PoolTimeout("no connection"), TimeoutError_),
-        (httpx.WriteTimeout("write to 10.0.0.1 stalled"), TimeoutError_),
-        (httpx.ConnectError("[Errno 111] refused"), ConnectionError_),
-        (httpx.ReadError("reset by peer"), ConnectionError_),
-        (httpx.WriteError("broken pipe"), ConnectionError_),
-        (httpx.RemoteProtocolError("peer closed connection"), ConnectionError_),
+        (httpx.ReadTimeout("read from 10.0.0.1 stalled"), ResManTimeoutError),
+        (httpx.ConnectTimeout("connect to 10.0.0.1 stalled"), ResManTimeoutError),
+        (httpx.PoolTimeout("no connection"), ResManTimeoutError),
+        (httpx.WriteTimeout("write to 10.0.0.1 stalled"), ResManTimeoutError),
+        (httpx.ConnectError("[Errno 111] refused"), ResManConnectionError),
+        (httpx.ReadError("reset by peer"), ResManConnectionError),
+        (httpx.WriteError("broken pipe"), ResManConnectionError),
+        (httpx.RemoteProtocolError("peer closed connection"), ResManConnectionError),
         (httpx.DecodingError("bad gzip"), ResponseFormatError),
     ],
 )

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from leadsync.resman import ResManClient, ResManCredentials
-from leadsync.resman.errors import AnswerTooLargeError, TimeoutError_, UnsafeAnswerError
+from leadsync.resman.errors import AnswerTooLargeError, ResManTimeoutError, UnsafeAnswerError
 from leadsync.resman.outcomes import CallTally, tally_calls
 
 CAP = 256 * 1024
@@ -133,7 +133,7 @@ async def test_an_endless_trickle_is_cut_by_the_total_call_time() -> None:
     async with hostile(endless_trickle) as (state, url):
         client = ResManClient(base_url=url, max_answer_bytes=CAP, call_timeout=1.0)
         try:
-            with pytest.raises(TimeoutError_, match="LEADSYNC_RESMAN_CALL_TIMEOUT") as info:
+            with pytest.raises(ResManTimeoutError, match="LEADSYNC_RESMAN_CALL_TIMEOUT") as info:
                 await client.get_prospect_sources(creds=CREDS)
         finally:
             await client.aclose()

@@ -1,4 +1,4 @@
-"""Resolve an integration row into a ready-to-use PushTarget, cached per process.
+"""Resolve an integration row into a ready-to-use ResManTarget, cached per process.
 
 Credentials are decrypted once per integration version (the cache key includes
 ``updated_at``), and the "Chatbot" TransactionSource and lost reasons are looked up once
@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from leadsync.db.models import ResmanIntegration
 from leadsync.merge import MergeRules
 from leadsync.resman.credentials import ResManCredentials
+from leadsync.resman.errors import BusinessError
 from leadsync.resman.interface import ResManAPI
-from leadsync.sync.push import PushTarget
 
 LOOKUP_TTL_SECONDS = 3600.0
 CHATBOT_SOURCE_NAME = "chatbot"
@@ -35,10 +35,38 @@ class IntegrationNotFoundError(LookupError):
     pass
 
 
+@dataclass(frozen=True, slots=True)
+class ResManTarget:
+    """An integration resolved for ResMan calls: client, credentials, our TransactionSource,
+    lost reasons and merge rules. Pushes, refreshes and retires all use it."""
+
+    integration_id: uuid.UUID
+    client: ResManAPI
+    creds: ResManCredentials
+    #: The "Chatbot" ProspectSources id: the TransactionSource of our events (None when the
+    #: property has none: fine for pulls, a permanent error for pushes).
+    transaction_source: str | None
+    #: Lost reasons by lower-cased name -> (id, name), for Cancel events.
+    lost_reasons: dict[str, tuple[str, str]]
+    rules: MergeRules = field(default_factory=MergeRules)
+
+    def require_source(self) -> str:
+        if self.transaction_source is None:
+            # Same verdict ResMan would give for a bad source: the job can never succeed
+            # until someone configures the property, so it must not burn retries.
+            raise BusinessError(
+                "no ProspectSource named 'Chatbot' is configured for the property",
+                method="Leasing/GetProspectSources",
+                category="transaction_source",
+                retryable=False,
+            )
+        return self.transaction_source
+
+
 @dataclass(slots=True)
 class _Entry:
     version: datetime
-    target: PushTarget
+    target: ResManTarget
     fetched_at: float
 
 
@@ -63,7 +91,7 @@ class TargetCache:
         else:
             self._entries.pop(integration_id, None)
 
-    async def get(self, session: AsyncSession, *, integration_id: uuid.UUID) -> PushTarget:
+    async def get(self, session: AsyncSession, *, integration_id: uuid.UUID) -> ResManTarget:
         integration = await session.get(ResmanIntegration, integration_id)
         if integration is None:
             raise IntegrationNotFoundError(str(integration_id))
@@ -75,7 +103,7 @@ class TargetCache:
         self._entries[integration_id] = _Entry(integration.updated_at, target, time.monotonic())
         return target
 
-    async def _resolve(self, integration: ResmanIntegration) -> PushTarget:
+    async def _resolve(self, integration: ResmanIntegration) -> ResManTarget:
         plain = self._open(integration.api_credentials)
         creds = credentials_from(integration, plain)
         client = self._client_for(str(plain["base_url"]))
@@ -85,11 +113,11 @@ class TargetCache:
             sources = await client.get_prospect_sources(creds=creds)
             wanted = str(settings.get("transaction_source_name", CHATBOT_SOURCE_NAME)).lower()
             match = next((s for s in sources if s.name.strip().lower() == wanted), None)
-            # Missing is only fatal for pushes (see PushTarget.require_source): a pull-only
+            # Missing is only fatal for pushes (see ResManTarget.require_source): a pull-only
             # integration needs no source of its own.
             source = match.id if match is not None else None
         reasons = await client.get_lost_prospect_reasons(creds=creds)
-        return PushTarget(
+        return ResManTarget(
             integration_id=integration.id,
             client=client,
             creds=creds,

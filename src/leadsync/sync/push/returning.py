@@ -31,7 +31,7 @@ from leadsync.mapping.to_resman import (
 )
 from leadsync.merge import MergeResult, MergeRules, is_blank, merge, normalize_snapshot
 from leadsync.resman.models import Event, Prospect
-from leadsync.sync.dedupe import Sibling, fill_blanks
+from leadsync.sync.push.dedupe import Sibling, fill_blanks
 
 
 @dataclass(frozen=True, slots=True)

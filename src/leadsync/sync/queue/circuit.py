@@ -14,11 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadsync.db.session import read_session
 from leadsync.db.types import utcnow
-from leadsync.observability.logging import get_logger
-from leadsync.observability.metrics import CIRCUIT_OPENED
 from leadsync.resman.outcomes import CallTally
-from leadsync.sync import circuit_store
-from leadsync.sync.breaker import BreakerSettings, CircuitBreaker, CircuitState, state_at
+from leadsync.sync.queue import circuit_store
+from leadsync.sync.queue.breaker import BreakerSettings, CircuitBreaker, CircuitState, state_at
+from leadsync.telemetry.logging import get_logger
+from leadsync.telemetry.metrics import CIRCUIT_OPENED
 
 log = get_logger(__name__)
 

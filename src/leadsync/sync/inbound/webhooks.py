@@ -2,7 +2,8 @@
 replay the parked ones.
 
 Accepting stores the raw payload in ``webhook_inbox`` (its ``webhook_id`` unique, so a
-redelivery writes nothing) and enqueues a ``pull``/``refresh`` job in the same transaction.
+redelivery writes nothing) and enqueues a :class:`~leadsync.sync.queue.jobs.RefreshJob` in
+the same transaction.
 Processing never applies the webhook's body itself: it re-reads the prospect from ResMan
 (``inbound.refresh_prospect``), so deliveries that arrive out of order can never move a lead
 back to an older state. A prospect ResMan does not know yet is parked, never dropped, and
@@ -24,17 +25,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from leadsync.db.models import LeadLink, ResmanIntegration, WebhookInbox
 from leadsync.db.session import begin_read
 from leadsync.db.types import utcnow
-from leadsync.observability.logging import get_logger
 from leadsync.resman.credentials import ResManCredentials
 from leadsync.resman.interface import ResManAPI
-from leadsync.sync import inbound, queue
-from leadsync.sync.queue import ClaimedJob
-from leadsync.sync.webhook_payload import Delivery, LeadUpdateWebhook, stored_event
+from leadsync.sync.inbound import apply as inbound
+from leadsync.sync.inbound.payload import Delivery, LeadUpdateWebhook, stored_event
+from leadsync.sync.queue.jobs import (
+    REFRESH_PRIORITY,
+    Placement,
+    RefreshJob,
+    enqueue_job,
+    refresh_key,
+)
+from leadsync.telemetry.logging import get_logger
 
 log = get_logger(__name__)
 
-#: Inbound work runs before routine pushes: an office change should reach the chatbot first.
-REFRESH_PRIORITY: Final = 3
 OLDER_THAN_HELD: Final = "older than the state we hold"
 NOT_IN_RESMAN: Final = "ResMan does not know the prospect yet"
 NOT_INBOUND: Final = "the integration does not sync from ResMan"
@@ -44,7 +49,7 @@ NOT_APPLIED: Final = "ResMan's state was not applied to any lead"
 
 
 @dataclass(frozen=True, slots=True)
-class Accepted:
+class AcceptedDelivery:
     duplicate: bool
     inbox_id: uuid.UUID | None = None
     job_id: uuid.UUID | None = None
@@ -73,22 +78,21 @@ async def _enqueue_refresh(
     link = await _link(session, integration_id=integration_id, prospect_id=event.lead_id)
     conversation_id = link.conversation_id if link is not None else None
     status_changed = "status" in event.updated_fields
-    job = await queue.enqueue(
+    job = await enqueue_job(
         session,
-        integration_id=integration_id,
-        conversation_id=conversation_id,
-        # A linked lead shares its pushes' key, so the refresh runs in order with them.
-        lead_key=str(conversation_id) if conversation_id is not None else f"resman:{event.lead_id}",
-        operation="pull",
-        data={
-            "kind": "refresh",
-            "prospect_id": event.lead_id,
-            "inbox_id": str(inbox_id),
-            "webhook_timestamp": event.changed_at.isoformat(),
-            "sync_type": "status_change" if status_changed else "update",
-        },
-        priority=REFRESH_PRIORITY,
-        resman_lead_id=event.lead_id,
+        job=RefreshJob(
+            prospect_id=event.lead_id,
+            inbox_id=str(inbox_id),
+            webhook_timestamp=event.changed_at.isoformat(),
+            sync_type="status_change" if status_changed else "update",
+        ),
+        at=Placement(
+            integration_id=integration_id,
+            conversation_id=conversation_id,
+            priority=REFRESH_PRIORITY,
+            resman_lead_id=event.lead_id,
+            lead_key=refresh_key(conversation_id=conversation_id, prospect_id=event.lead_id),
+        ),
     )
     return job.id
 
@@ -122,15 +126,15 @@ async def _insert_inbox(
 
 async def accept_delivery(
     session: AsyncSession, *, integration_id: uuid.UUID, delivery: Delivery
-) -> Accepted:
+) -> AcceptedDelivery:
     """Store a verified delivery and queue its processing (flushes; the caller commits)."""
     inbox_id = await _insert_inbox(session, integration_id=integration_id, delivery=delivery)
     if inbox_id is None:
-        return Accepted(duplicate=True)
+        return AcceptedDelivery(duplicate=True)
     job_id = await _enqueue_refresh(
         session, integration_id=integration_id, event=delivery.event, inbox_id=inbox_id
     )
-    return Accepted(duplicate=False, inbox_id=inbox_id, job_id=job_id)
+    return AcceptedDelivery(duplicate=False, inbox_id=inbox_id, job_id=job_id)
 
 
 # --- processing --------------------------------------------------------------------------
@@ -158,7 +162,7 @@ class _Seen:
 
 
 async def _seen(
-    session: AsyncSession, *, job: ClaimedJob, integration_id: uuid.UUID, prospect_id: str
+    session: AsyncSession, *, job: RefreshJob, integration_id: uuid.UUID, prospect_id: str
 ) -> _Seen:
     held = await session.scalar(
         select(LeadLink.resman_modified_at).where(
@@ -166,15 +170,14 @@ async def _seen(
             LeadLink.resman_prospect_id == prospect_id,
         )
     )
-    raw_inbox_id = job.sync_data.get("inbox_id")
-    if raw_inbox_id:
+    if job.inbox_id:
         payload = await session.scalar(
-            select(WebhookInbox.payload).where(WebhookInbox.id == uuid.UUID(raw_inbox_id))
+            select(WebhookInbox.payload).where(WebhookInbox.id == uuid.UUID(job.inbox_id))
         )
         if payload is not None and (event := stored_event(payload)) is not None:
             return _Seen(held, event.changed_at, event.modified_at)
-    raw = job.sync_data.get("webhook_timestamp")
-    return _Seen(held, datetime.fromisoformat(raw) if isinstance(raw, str) else None, None)
+    raw = job.webhook_timestamp
+    return _Seen(held, datetime.fromisoformat(raw) if raw else None, None)
 
 
 async def _raise_held(
@@ -182,7 +185,7 @@ async def _raise_held(
 ) -> None:
     """Record that we now hold ResMan's state as of at least ``modified_at``: the refresh
     read it after that change, so a later delivery of anything older needs no ResMan call.
-    Only ever moves forward, like ``reconcile.store_base``."""
+    Only ever moves forward, like ``writeback.store_base``."""
     link = LeadLink
     await session.execute(
         update(link)
@@ -199,7 +202,7 @@ async def _raise_held(
 async def process_inbox_job(
     session: AsyncSession,
     *,
-    job: ClaimedJob,
+    job: RefreshJob,
     integration: ResmanIntegration,
     client: ResManAPI,
     creds: ResManCredentials,
@@ -217,9 +220,8 @@ async def process_inbox_job(
     """
     if session.in_transaction():
         raise RuntimeError("process_inbox_job needs a session with no transaction open")
-    prospect_id = str(job.sync_data["prospect_id"])
-    raw_inbox_id = job.sync_data.get("inbox_id")
-    inbox_id = uuid.UUID(raw_inbox_id) if raw_inbox_id else None
+    prospect_id = job.prospect_id
+    inbox_id = uuid.UUID(job.inbox_id) if job.inbox_id else None
     if integration.sync_direction == "to_resman":
         return await _settle(session, inbox_id, state="ignored", error=NOT_INBOUND)
     await begin_read(session)
@@ -228,7 +230,7 @@ async def process_inbox_job(
     # Strictly older only: ResMan's modified times may be whole seconds, so an equal time
     # can be a second change made within the same second.
     if seen.changed_at is not None and seen.held is not None and seen.changed_at < seen.held:
-        log.info("webhook older than held state", job_id=str(job.id), prospect_id=prospect_id)
+        log.info("webhook older than held state", prospect_id=prospect_id)
         return await _settle(session, inbox_id, state="ignored", error=OLDER_THAN_HELD)
     outcome = await inbound.refresh_prospect(
         session,
@@ -239,7 +241,7 @@ async def process_inbox_job(
         own_source=own_source,
     )
     if outcome is None:
-        log.info("webhook parked", job_id=str(job.id), prospect_id=prospect_id)
+        log.info("webhook parked", prospect_id=prospect_id)
         return await _settle(session, inbox_id, state="parked", error=NOT_IN_RESMAN)
     if outcome.action == "ignored":
         return await _settle(session, inbox_id, state="ignored", error=NOT_APPLIED)

@@ -28,22 +28,29 @@ from leadsync.db.models import LeadLink, ResmanIntegration
 from leadsync.db.session import read_session
 from leadsync.db.types import utcnow
 from leadsync.errors import LeadsyncError
-from leadsync.observability.logging import get_logger
 from leadsync.resman.errors import ResManError
 from leadsync.resman.models import Prospect
 from leadsync.resman.search import SearchProgress, UnsplittableWindowError, Window, search_window
-from leadsync.sync import inbound, queue
-from leadsync.sync.inbound import ApplyOutcome
-from leadsync.sync.pull_plan import (
+from leadsync.sync.inbound import apply as inbound
+from leadsync.sync.inbound.apply import ApplyOutcome
+from leadsync.sync.inbound.webhooks import replay_parked
+from leadsync.sync.pull.plan import (
     DEFAULT_INITIAL_LOOKBACK,
     PullSummary,
     advance_cursor,
     plan_window,
 )
-from leadsync.sync.runner import classify
+from leadsync.sync.queue.failures import classify
+from leadsync.sync.queue.jobs import (
+    UPDATE_PRIORITY,
+    Placement,
+    RefreshJob,
+    enqueue_job,
+    refresh_key,
+)
+from leadsync.sync.queue.targets import IntegrationNotFoundError, TargetCache
 from leadsync.sync.synclog import log_sync
-from leadsync.sync.targets import IntegrationNotFoundError, TargetCache
-from leadsync.sync.webhooks import replay_parked
+from leadsync.telemetry.logging import get_logger
 
 log = get_logger(__name__)
 
@@ -114,7 +121,7 @@ async def pull_integration(
 
     Raises :class:`PullError` when ResMan fails mid-pull (after storing what was read) and
     :class:`IntegrationNotFoundError` for an unknown integration. The caller serialises pulls
-    of one integration (see ``leadsync.sync.scheduler``); two at once would still store
+    of one integration (see ``leadsync.sync.pull.scheduler``); two at once would still store
     everything once, but could trip over each other's new leads.
     """
     if batch_size < 1:
@@ -287,14 +294,16 @@ async def _queue_refresh(
                 LeadLink.resman_prospect_id == prospect_id,
             )
         )
-        await queue.enqueue(
+        await enqueue_job(
             session,
-            integration_id=plan.integration_id,
-            conversation_id=conversation_id,
-            lead_key=str(conversation_id) if conversation_id else f"resman:{prospect_id}",
-            operation="pull",
-            data={"kind": "refresh", "prospect_id": prospect_id, "inbox_id": None},
-            resman_lead_id=prospect_id,
+            job=RefreshJob(prospect_id=prospect_id),
+            at=Placement(
+                integration_id=plan.integration_id,
+                conversation_id=conversation_id,
+                priority=UPDATE_PRIORITY,
+                resman_lead_id=prospect_id,
+                lead_key=refresh_key(conversation_id=conversation_id, prospect_id=prospect_id),
+            ),
         )
 
 

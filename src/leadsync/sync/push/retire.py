@@ -2,16 +2,16 @@
 and a chatbot lead) is marked lost with a clear reason, never deleted: ResMan keeps its
 history, the office sees why, and its person lives on in the prospect it was merged into.
 
-The mark is a MITS post (Customer Type=lost and a Cancel event) sent through the queue
-(operation ``merge``), so an outage delays it and never loses it. We also remember the
-prospect as retired, so a later pull or webhook does not store it as a new lead.
+The mark is a MITS post (Customer Type=lost and a Cancel event) sent through the queue (a
+:class:`~leadsync.sync.queue.jobs.RetireJob`), so an outage delays it and never loses it.
+We also remember the prospect as retired, so a later pull or webhook does not store it as
+a new lead.
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,11 +21,8 @@ from leadsync.db.types import utcnow
 from leadsync.mapping.lead import LeadFields
 from leadsync.mapping.status import LeadStatus
 from leadsync.mapping.to_resman import ProspectIds, lead_to_prospect, status_events
-from leadsync.sync import queue
-from leadsync.sync.push import PushTarget
-
-#: lead_sync_queue.sync_operation of the job that marks a surplus prospect lost.
-RETIRE_OPERATION = "merge"
+from leadsync.sync.queue.jobs import UPDATE_PRIORITY, Placement, RetireJob, enqueue_job
+from leadsync.sync.queue.targets import ResManTarget
 
 
 def retire_reason(merged_into: str) -> str:
@@ -54,21 +51,14 @@ async def retire_prospect(
         session.add(retired)
     retired.merged_into = merged_into
     retired.conversation_id = conversation_id
-    job = await queue.enqueue(
+    job = await enqueue_job(
         session,
-        integration_id=integration_id,
-        conversation_id=conversation_id,
-        lead_key=str(conversation_id),
-        operation=RETIRE_OPERATION,
-        data={
-            "sync_type": "status_change",
-            "retire": {
-                "prospect_id": prospect_id,
-                "person_id": person_id,
-                "merged_into": merged_into,
-            },
-        },
-        priority=2,
+        job=RetireJob(prospect_id=prospect_id, person_id=person_id, merged_into=merged_into),
+        at=Placement(
+            integration_id=integration_id,
+            conversation_id=conversation_id,
+            priority=UPDATE_PRIORITY,
+        ),
     )
     return job.id
 
@@ -92,18 +82,15 @@ def _duplicate_reason(reasons: dict[str, tuple[str, str]]) -> tuple[str, str] | 
     return next(iter(reasons.values()), None)
 
 
-async def send_retire(
-    *, data: dict[str, Any], target: PushTarget, now: datetime | None = None
-) -> str:
+async def send_retire(*, job: RetireJob, target: ResManTarget, now: datetime | None = None) -> str:
     """Network phase, no database: post the lost mark; returns the retired ProspectID."""
-    spec = data["retire"]
     mapped = status_events(
         new_status=LeadStatus.LOST,
         previous_status=None,
         at=now or utcnow(),
         transaction_source=target.require_source(),
         lost_reason=_duplicate_reason(target.lost_reasons),
-        comments=retire_reason(spec["merged_into"]),
+        comments=retire_reason(job.merged_into),
     )
     if mapped is None:
         raise ValueError("the status mapping cannot express 'lost'")
@@ -111,9 +98,9 @@ async def send_retire(
     # No contact fields: an omitted element leaves ResMan's value as it is.
     prospect = lead_to_prospect(
         LeadFields(status=LeadStatus.LOST.value),
-        ids=ProspectIds(spec["prospect_id"], spec.get("person_id")),
+        ids=ProspectIds(job.prospect_id, job.person_id),
         events=events,
         customer_type=customer_type,
     )
     await target.client.post_lead(creds=target.creds, prospect=prospect)
-    return str(spec["prospect_id"])
+    return job.prospect_id

@@ -9,11 +9,11 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from leadsync.admin.queue import job_summary
 from leadsync.api.deps import ERRORS, PrincipalDep, SessionDep, runtime_of
 from leadsync.api.problems import ProblemError
 from leadsync.db.models import LeadSyncQueue, ResmanIntegration
-from leadsync.sync import queue
+from leadsync.sync.queue import repository as queue
+from leadsync.sync.queue.views import job_summary
 
 router = APIRouter(prefix="/api/resman/queue", tags=["queue"])
 

@@ -34,10 +34,10 @@ from leadsync.db.models import ResmanIntegration
 from leadsync.db.session import read_session
 from leadsync.db.types import utcnow
 from leadsync.errors import LeadsyncError
-from leadsync.observability.logging import get_logger
-from leadsync.sync.pull import ProgressCallback, PullError, pull_integration
-from leadsync.sync.pull_plan import DEFAULT_INITIAL_LOOKBACK, PullSummary
-from leadsync.sync.targets import TargetCache
+from leadsync.sync.pull.plan import DEFAULT_INITIAL_LOOKBACK, PullSummary
+from leadsync.sync.pull.run import ProgressCallback, PullError, pull_integration
+from leadsync.sync.queue.targets import TargetCache
+from leadsync.telemetry.logging import get_logger
 
 log = get_logger(__name__)
 

@@ -2,9 +2,9 @@
 
 While it is on, leads keep being stored and queued but nothing is pushed; turning it off
 drains the queue in order. Kept in the database so every API and worker process sees the
-same switch. The claim statement itself honours it (sync/queue.py), so pausing takes effect
-for every claim after `set_push_paused` commits; the one-second cache here only lets the
-worker loop and the API skip a claim cheaply while paused.
+same switch. The claim statement itself honours it (sync/queue/repository.py), so pausing
+takes effect for every claim after `set_push_paused` commits; the one-second cache here only
+lets the worker loop and the API skip a claim cheaply while paused.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadsync.db.models import AppSetting
 from leadsync.db.types import utcnow
-from leadsync.sync.queue import KILL_SWITCH
+from leadsync.sync.queue.repository import KILL_SWITCH
 
 __all__ = ["KILL_SWITCH", "push_paused", "reset_cache", "set_push_paused"]
 _CACHE_SECONDS = 1.0

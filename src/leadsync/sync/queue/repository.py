@@ -29,6 +29,9 @@ DEFAULT_MAX_RETRIES = 12
 ACTIVE_STATES = ("queued", "running")
 #: app_setting key of the global kill switch (see flags.py, which owns reading/writing it).
 KILL_SWITCH = "push_paused"
+#: The operations that write to ResMan (jobs.py: PushJob, RetireJob). The kill switch and a
+#: pull-only integration hold them; refreshes (reads) still run.
+TO_RESMAN_OPERATIONS = ("push", "merge")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,8 +95,11 @@ def _claim_filter(now: datetime) -> Any:
     integration_ready = exists().where(
         ResmanIntegration.id == q.integration_id,
         ResmanIntegration.sync_enabled.is_(True),
-        # A pull-only integration never pushes; its inbound (refresh) jobs still run.
-        or_(q.sync_operation != "push", ResmanIntegration.sync_direction != "from_resman"),
+        # A pull-only integration never writes to ResMan; its inbound (refresh) jobs still run.
+        or_(
+            q.sync_operation.not_in(TO_RESMAN_OPERATIONS),
+            ResmanIntegration.sync_direction != "from_resman",
+        ),
         or_(
             ResmanIntegration.circuit_open_until.is_(None),
             ResmanIntegration.circuit_open_until <= now,
@@ -106,7 +112,8 @@ def _claim_filter(now: datetime) -> Any:
         AppSetting.key == KILL_SWITCH,
         cast(AppSetting.value, String) == "true",
     )
-    return and_(due, ~blocked, integration_ready, or_(q.sync_operation != "push", ~push_paused))
+    writes_held = and_(q.sync_operation.in_(TO_RESMAN_OPERATIONS), push_paused)
+    return and_(due, ~blocked, integration_ready, ~writes_held)
 
 
 async def claim(

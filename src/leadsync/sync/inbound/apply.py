@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadsync.db.models import Conversation, LeadLink, Property, ResmanIntegration, StatusHistory
+from leadsync.db.models import Conversation, LeadLink, Property, ResmanIntegration
 from leadsync.db.rows import load_for_change
-from leadsync.leads.convert import apply_fields, conversation_fields
+from leadsync.events import publish_lead
 from leadsync.mapping.from_resman import prospect_fields, resman_context
 from leadsync.mapping.lead import fields_to_json
 from leadsync.mapping.observed import (
@@ -29,20 +29,14 @@ from leadsync.mapping.observed import (
 )
 from leadsync.mapping.to_resman import guard_fields
 from leadsync.merge import MergeRules, merge
-from leadsync.observability import metrics
-from leadsync.realtime.events import publish, publish_lead
 from leadsync.resman.credentials import ResManCredentials
 from leadsync.resman.interface import ResManAPI
 from leadsync.resman.models import Prospect
-from leadsync.sync import queue
-from leadsync.sync.reconcile import (
-    base_before_push,
-    record_conflicts,
-    store_base,
-    write_domiq,
-)
-from leadsync.sync.retire import is_retired
+from leadsync.sync.push.retire import is_retired
+from leadsync.sync.records import apply_fields, conversation_fields, record_status
 from leadsync.sync.synclog import log_sync
+from leadsync.sync.writeback import WriteBack, apply_merge, base_before_push, store_base
+from leadsync.telemetry import metrics
 
 DEFAULT_TIMEZONE = "America/Chicago"
 
@@ -64,29 +58,6 @@ def rules_of(integration: ResmanIntegration) -> MergeRules:
 async def _timezone(session: AsyncSession, property_id: uuid.UUID) -> str:
     tz = await session.scalar(select(Property.timezone).where(Property.id == property_id))
     return tz or DEFAULT_TIMEZONE
-
-
-async def enqueue_push_of(
-    session: AsyncSession,
-    *,
-    conv: Conversation,
-    integration_id: uuid.UUID,
-    values: dict[str, Any],
-    only: list[str],
-    events: list[dict[str, Any]] | None = None,
-) -> uuid.UUID:
-    """A push of just the fields ResMan must change (never the whole lead: fields parked in
-    a conflict, or changed only in ResMan, must not be written back over the office)."""
-    job = await queue.enqueue(
-        session,
-        integration_id=integration_id,
-        conversation_id=conv.id,
-        lead_key=str(conv.id),
-        operation="push",
-        data={"sync_type": "update", "fields": values, "only": only, "events": events or []},
-        priority=2,
-    )
-    return job.id
 
 
 async def _unlinked_match(
@@ -135,15 +106,7 @@ async def _create(
     session.add(conv)
     apply_fields(conv, theirs)
     await session.flush()
-    session.add(
-        StatusHistory(
-            conversation_id=conv.id,
-            old_status=None,
-            new_status=conv.status,
-            source="resman",
-            changed_by="resman",
-        )
-    )
+    record_status(session, conv=conv, old=None, source="resman", changed_by="resman")
     link = LeadLink(
         conversation_id=conv.id,
         integration_id=integration.id,
@@ -275,61 +238,38 @@ async def _apply_link(
     # Each link has its own base, so the observed status is per link (a copy, not shared).
     theirs = {**theirs, "status": observed_status(prospect, link.base)}
     result = merge(base=link.base or theirs, domiq=ours, resman=theirs, rules=rules_of(integration))
-    changed = await write_domiq(session, conv=conv, changes=result.to_domiq, changed_by=source)
+    context_changed = False
     full_context = dict(conv.context or {})
     if full_context.get("resman") != context:
         full_context["resman"] = context
         conv.context = full_context
-        changed = True
-    new_conflicts = await record_conflicts(
-        session,
-        conversation_id=conv.id,
-        integration_id=integration.id,
-        result=result,
-        resman_lead_id=prospect_id,
-        direction="from_resman",
-    )
-    if changed:
-        await publish_lead(
-            session,
-            conv,
-            event_type="status_change" if "status" in result.to_domiq else "lead_update",
-            source="resman",
-            resman_lead_id=prospect_id,
-        )
-    if new_conflicts:
-        await publish(
-            session,
-            property_id=conv.property_id,
-            event_type="sync_conflict",
-            source="resman",
-            data={
-                "conversation_id": str(conv.id),
-                "resman_lead_id": prospect_id,
-                "fields": [c.field for c in result.conflicts],
-            },
-        )
-    pushed = False
-    if result.to_resman:
-        await enqueue_push_of(
-            session,
-            conv=conv,
-            integration_id=integration.id,
-            values=dict(result.values),
-            only=sorted(result.to_resman),
-        )
-        pushed = True
+        context_changed = True
     new_base = remember_signature(
         base_before_push(result),
         signature=status_signature(prospect),
         settled=result.outcome("status").settled,
         old_base=link.base,
     )
-    if link.base != new_base:
-        changed = True
-    store_base(link, new_base=new_base, resman_modified_at=modified_at)
+    base_changed = link.base != new_base
+    if context_changed and not result.to_domiq:
+        # ResMan's context (events, agent) changed alone: subscribers still hear of it.
+        await publish_lead(
+            session, conv, event_type="lead_update", source="resman", resman_lead_id=prospect_id
+        )
+    applied = await apply_merge(
+        session,
+        conv=conv,
+        link=link,
+        integration_id=integration.id,
+        change=WriteBack.of(result, base=new_base),
+        direction="from_resman",
+        changed_by=source,
+        resman_lead_id=prospect_id,
+        resman_modified_at=modified_at,
+    )
+    changed = applied.changed or context_changed or base_changed
     metrics.applied_from_resman(session, source=source, changed_at=modified_at, changed=changed)
-    if changed and result.to_domiq:
+    if applied.changed:
         await log_sync(
             session,
             conversation_id=conv.id,
@@ -343,10 +283,10 @@ async def _apply_link(
     await session.flush()
     return ApplyOutcome(
         conv.id,
-        "updated" if changed or new_conflicts else "unchanged",
-        conflicts_open=new_conflicts,
+        "updated" if changed or applied.conflicts else "unchanged",
+        conflicts_open=applied.conflicts,
         conflicts_resolved=len(result.resolved),
-        pushed=pushed,
+        pushed=applied.job_id is not None,
     )
 
 

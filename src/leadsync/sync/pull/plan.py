@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from leadsync.resman.search import ONE_SECOND, Window
-from leadsync.sync.inbound import ApplyOutcome
+from leadsync.sync.inbound.apply import ApplyOutcome
 
 #: How far back the first pull of a new integration reads (no cursor yet).
 DEFAULT_INITIAL_LOOKBACK = timedelta(days=30)

@@ -7,7 +7,7 @@ to whichever side needs it: the conversation now, ResMan through the push queue.
 
 When the conversation was already linked to its own prospect (a chatbot lead pushed before
 the office noticed the walk-in), that prospect is surplus: the conversation is relinked, and
-the surplus prospect is marked lost in ResMan (sync/retire.py), never deleted. Open
+the surplus prospect is marked lost in ResMan (sync/push/retire.py), never deleted. Open
 ``duplicate_lead`` conflicts between the two records are resolved by the merge.
 """
 
@@ -20,27 +20,26 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadsync.api.auth import Principal
-from leadsync.api.problems import ProblemError
-from leadsync.conflicts.service import close_merged_duplicate
 from leadsync.db.models import Conversation, LeadLink, ResmanIntegration, SyncConflict
 from leadsync.db.rows import load_for_change
-from leadsync.leads.convert import conversation_fields
+from leadsync.errors import DomainError
+from leadsync.events import publish_lead
 from leadsync.leads.status_schemas import MergeLeadsRequest, MergeSummary
 from leadsync.mapping.from_resman import prospect_fields
 from leadsync.mapping.lead import fields_to_json
 from leadsync.mapping.to_resman import guard_fields
 from leadsync.merge import RecordMerge, Strategy, merge_records
-from leadsync.realtime.events import publish_lead
 from leadsync.resman.models import Prospect
-from leadsync.sync.inbound import enqueue_push_of
-from leadsync.sync.reconcile import (
-    base_before_push,
-    record_conflicts,
-    store_base,
-    write_domiq,
-)
-from leadsync.sync.retire import retire_prospect
+from leadsync.sync.conflict_records import close_merged_duplicate
+from leadsync.sync.push.retire import retire_prospect
+from leadsync.sync.records import conversation_fields
 from leadsync.sync.synclog import log_sync
+from leadsync.sync.writeback import (
+    WriteBack,
+    apply_merge,
+    base_before_push,
+    store_base,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +55,7 @@ async def load_for_merge(
 ) -> tuple[Conversation, ResmanIntegration]:
     conv = await load_for_change(session, Conversation, conversation_id)
     if conv is None or conv.property_id not in principal.property_ids:
-        raise ProblemError(
+        raise DomainError(
             404,
             "Unknown lead",
             f"no conversation {conversation_id} for this API key",
@@ -66,7 +65,7 @@ async def load_for_merge(
         select(ResmanIntegration).where(ResmanIntegration.property_id == conv.property_id)
     )
     if integration is None:
-        raise ProblemError(409, "No integration", "the lead's property has no ResMan integration")
+        raise DomainError(409, "No integration", "the lead's property has no ResMan integration")
     return conv, integration
 
 
@@ -183,26 +182,27 @@ async def _apply(
     merged: RecordMerge,
     prospect_id: str,
 ) -> None:
-    """The conversation takes its side now; ResMan's side goes through the push queue."""
+    """The conversation takes its side now; ResMan's side goes through the push queue. The
+    merge API announces the lead itself once the whole merge is done."""
     result = merged.result
-    await write_domiq(session, conv=conv, changes=merged.to_domiq, changed_by="merge")
-    await record_conflicts(
-        session,
-        conversation_id=conv.id,
-        integration_id=integration_id,
-        result=result,
-        resman_lead_id=prospect_id,
-        direction="bidirectional",
+    change = WriteBack(
+        to_domiq=dict(merged.to_domiq),
+        push=tuple(sorted(result.to_resman)),
+        base=base_before_push(result),
+        merge=result,
     )
-    store_base(link, new_base=base_before_push(result), resman_modified_at=None)
-    if result.to_resman:
-        await enqueue_push_of(
-            session,
-            conv=conv,
-            integration_id=integration_id,
-            values=fields_to_json(conversation_fields(conv)),
-            only=sorted(result.to_resman),
-        )
+    await apply_merge(
+        session,
+        conv=conv,
+        link=link,
+        integration_id=integration_id,
+        change=change,
+        direction="bidirectional",
+        changed_by="merge",
+        resman_lead_id=prospect_id,
+        source="domiq",
+        announce=False,
+    )
 
 
 async def _retire_surplus(

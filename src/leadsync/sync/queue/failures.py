@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
-from leadsync.observability.logging import redact_text
 from leadsync.resman.classify import UNKNOWN_CATEGORY
 from leadsync.resman.errors import (
     AnswerTooLargeError,
@@ -30,7 +29,8 @@ from leadsync.resman.errors import (
     TransientError,
     UnsafeAnswerError,
 )
-from leadsync.sync.targets import IntegrationNotFoundError
+from leadsync.sync.queue.targets import IntegrationNotFoundError
+from leadsync.telemetry.logging import redact_text
 
 INTERNAL = "internal"
 

@@ -1,28 +1,26 @@
-"""Write the outcome of a three-way merge to our side: conversation fields, status history,
-conflicts awaiting review, the sync log, and the new base snapshot.
-
-Shared by every path that merges (pull, webhook refresh, push of an update, the merge API),
-so a conflict is recorded the same way whichever side noticed it. Flushes, never commits.
+"""Conflicts our side records: open conflicts parked for review while applying a merge,
+automatic resolutions logged with their rule, possible duplicates, the decision a person
+makes (:func:`decide_conflict`), and the ``sync_conflict`` event that tells subscribers.
+Flushes, never commits.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadsync.db.models import Conversation, LeadLink, StatusHistory, SyncConflict
+from leadsync.db.models import Conversation, LeadLink, SyncConflict
+from leadsync.db.rows import load_for_change
 from leadsync.db.types import utcnow
-from leadsync.leads.convert import apply_fields, conversation_fields
+from leadsync.events import Source, publish
 from leadsync.mapping.from_resman import prospect_fields
 from leadsync.mapping.lead import LeadFields
-from leadsync.mapping.observed import RESMAN_STATUS_KEY
-from leadsync.merge import FieldOutcome, MergeResult, normalize_snapshot
-from leadsync.realtime.events import publish
+from leadsync.merge import FieldOutcome, MergeResult
 from leadsync.resman.models import Prospect
+from leadsync.sync.records import conversation_fields
 from leadsync.sync.synclog import log_sync
 
 #: sync_conflict.field of a duplicate_lead conflict (the whole record, not one field).
@@ -39,31 +37,22 @@ def spec_resolution(outcome: FieldOutcome) -> str:
     return "resman_wins" if outcome.merged == outcome.resman else "domiq_wins"
 
 
-async def write_domiq(
+async def announce_conflict(
     session: AsyncSession,
     *,
-    conv: Conversation,
-    changes: dict[str, Any],
-    changed_by: str,
-) -> bool:
-    """Apply merged values to the conversation; a status change gets a history row."""
-    if not changes:
-        return False
-    old_status = conv.status
-    apply_fields(conv, changes)
-    if "status" in changes and conv.status != old_status:
-        session.add(
-            StatusHistory(
-                conversation_id=conv.id,
-                old_status=old_status,
-                new_status=conv.status,
-                source="resman",
-                changed_by=changed_by,
-            )
-        )
-    conv.updated_at = utcnow()
-    await session.flush()
-    return True
+    property_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    source: Source,
+    **data: Any,
+) -> None:
+    """The ``sync_conflict`` event: a conflict was parked, refreshed or decided."""
+    await publish(
+        session,
+        property_id=property_id,
+        event_type="sync_conflict",
+        source=source,
+        data={"conversation_id": str(conversation_id), **data},
+    )
 
 
 async def record_conflicts(
@@ -135,40 +124,6 @@ async def record_conflicts(
         )
     await session.flush()
     return news
-
-
-def store_base(
-    link: LeadLink, *, new_base: dict[str, Any], resman_modified_at: datetime | None
-) -> None:
-    old = link.base or {}
-    if (
-        RESMAN_STATUS_KEY not in new_base
-        and RESMAN_STATUS_KEY in old
-        and new_base.get("status") == old.get("status")
-    ):
-        # A path that does not track ResMan's status signature (merge API, a resolved
-        # conflict) keeps the remembered one while the agreed status stays (see
-        # mapping.observed): without it, the next poll would revert a status ResMan cannot
-        # hold.
-        new_base = {**new_base, RESMAN_STATUS_KEY: old[RESMAN_STATUS_KEY]}
-    # Canonical form (E.164, canonical decimals, sorted pets): a later comparison with a
-    # merge's canonical output must not see a formatting difference as a change.
-    link.base = normalize_snapshot(new_base, tuple(new_base))
-    link.base_updated_at = utcnow()
-    if resman_modified_at is not None and (
-        link.resman_modified_at is None or resman_modified_at > link.resman_modified_at
-    ):
-        link.resman_modified_at = resman_modified_at
-
-
-def base_before_push(result: MergeResult) -> dict[str, Any]:
-    """The base to store when ``to_resman`` is left to a queued push: those fields keep
-    ResMan's current value as their base, so the push still sees them as our changes (were
-    they recorded as agreed already, the push would take ResMan's old value for new)."""
-    base = dict(result.new_base)
-    for name in result.to_resman:
-        base[name] = result.outcome(name).resman
-    return base
 
 
 def _record(
@@ -245,12 +200,75 @@ async def record_duplicate(
         conflict_resolution="manual_review",
         details=details,
     )
-    await publish(
+    await announce_conflict(
         session,
         property_id=conv.property_id,
-        event_type="sync_conflict",
+        conversation_id=conv.id,
         source="domiq",
-        data={"conversation_id": str(conv.id), "resman_lead_id": prospect_id, **details},
+        resman_lead_id=prospect_id,
+        **details,
     )
     await session.flush()
     return True
+
+
+async def close_merged_duplicate(
+    session: AsyncSession, *, conflict: SyncConflict, merged_into: str, by: str
+) -> None:
+    """A ``duplicate_lead`` conflict the merge API answered: both records are one person,
+    in ResMan prospect ``merged_into``."""
+    await decide_conflict(
+        session,
+        conflict=conflict,
+        conv=await load_for_change(session, Conversation, conflict.conversation_id),
+        status="resolved",
+        resolution="merged",
+        by=by,
+        value={"merged_into": merged_into},
+        resman_lead_id=merged_into,
+        details={"type": conflict.conflict_type, "merged_into": merged_into},
+    )
+
+
+async def decide_conflict(
+    session: AsyncSession,
+    *,
+    conflict: SyncConflict,
+    conv: Conversation | None,
+    status: str,
+    resolution: str,
+    by: str,
+    value: Any = None,
+    resman_lead_id: str | None = None,
+    details: dict[str, Any],
+) -> None:
+    """Close the conflict as a person decided, log it and tell the subscribers."""
+    conflict.status = status
+    conflict.resolution = resolution
+    conflict.resolved_value = value
+    conflict.resolved_by = by
+    conflict.resolved_at = utcnow()
+    if conv is not None:
+        await announce_conflict(
+            session,
+            property_id=conv.property_id,
+            conversation_id=conv.id,
+            source="domiq",
+            conflict_id=str(conflict.id),
+            field=conflict.field,
+            conflict_type=conflict.conflict_type,
+            status=status,
+            resolved_value=value,
+        )
+    await log_sync(
+        session,
+        conversation_id=conflict.conversation_id,
+        integration_id=conflict.integration_id,
+        direction="bidirectional",
+        status="success",
+        sync_type="status_change" if conflict.field == "status" else "update",
+        resman_lead_id=resman_lead_id,
+        conflict_resolution="manual_review",
+        details={"field": conflict.field, "conflict": str(conflict.id), **details},
+    )
+    await session.flush()

@@ -26,10 +26,10 @@ from leadsync.api.problems import ProblemError
 from leadsync.db.models import ResmanIntegration
 from leadsync.db.session import read_session
 from leadsync.errors import DecryptionError
-from leadsync.observability.logging import get_logger
 from leadsync.security.crypto import KeyRing, open_json
-from leadsync.sync.webhook_payload import LeadUpdateWebhook, MalformedWebhookError, parse_delivery
-from leadsync.sync.webhooks import accept_delivery
+from leadsync.sync.inbound.payload import LeadUpdateWebhook, MalformedWebhookError, parse_delivery
+from leadsync.sync.inbound.webhooks import accept_delivery
+from leadsync.telemetry.logging import get_logger
 
 log = get_logger(__name__)
 

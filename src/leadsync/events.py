@@ -3,18 +3,24 @@
 The log (``realtime_event``) is the source of truth for the WebSocket: an event exists if
 and only if its change committed, its ``sequence`` orders it, and a client that reconnects
 with the last sequence it saw is sent everything after it. Fan-out only tells listeners that
-there is something new to read.
+there is something new to read (:func:`notify`).
+
+Below the engine on purpose: every layer that changes a lead (the sync engine, the lead and
+conflict services) appends here; the realtime package only reads and delivers.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadsync.db.models import Conversation, RealtimeEvent
-from leadsync.realtime.fanout import notify
+
+#: The PostgreSQL NOTIFY channel every instance's listener (realtime/fanout.py) LISTENs on.
+CHANNEL: Final = "leadsync_events"
 
 EventType = Literal["lead_update", "status_change", "new_lead", "sync_conflict"]
 Source = Literal["resman", "domiq"]
@@ -70,4 +76,18 @@ async def publish_lead(
         data.update(extra)
     await publish(
         session, property_id=conv.property_id, event_type=event_type, source=source, data=data
+    )
+
+
+async def notify(session: AsyncSession, *, property_id: uuid.UUID, channel: str = CHANNEL) -> None:
+    """Tell every instance's listener, at commit, that ``property_id`` has new events.
+
+    Runs in the caller's transaction (PostgreSQL folds identical notifications of one
+    transaction into one, so a batch of events costs the listeners one wake-up).
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    await session.execute(
+        text("SELECT pg_notify(:channel, :payload)"),
+        {"channel": channel, "payload": str(property_id)},
     )

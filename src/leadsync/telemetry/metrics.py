@@ -179,24 +179,9 @@ def applied_from_resman(
         )
 
 
-def api_outcome(exc: BaseException | None) -> str:
-    if exc is None:
-        return "ok"
-    from leadsync.resman import errors
-
-    kinds: tuple[tuple[type[BaseException], str], ...] = (
-        (errors.RateLimitedError, "rate_limited"),
-        (errors.TimeoutError_, "timeout"),
-        (errors.ConnectionError_, "connection"),
-        (errors.AuthenticationError, "auth"),
-        (errors.BusinessError, "business"),
-        (errors.TransientError, "server_error"),
-    )
-    return next((kind for cls, kind in kinds if isinstance(exc, cls)), "error")
-
-
-def observe_api_call(*, method: str, seconds: float, exc: BaseException | None) -> None:
-    RESMAN_REQUESTS.labels(method, api_outcome(exc)).observe(seconds)
+def observe_api_call(*, method: str, seconds: float, outcome: str) -> None:
+    """One ResMan call; ``outcome`` as the client classifies it (resman/outcomes.py)."""
+    RESMAN_REQUESTS.labels(method, outcome).observe(seconds)
 
 
 #: Jobs that failed on an error of ours (a bug, a constraint violation): dead-lettered at

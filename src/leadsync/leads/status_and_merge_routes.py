@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request
 from sqlalchemy import select
@@ -13,7 +14,7 @@ from leadsync.api.problems import ProblemError
 from leadsync.db.models import Conversation, ResmanIntegration, SyncConflict
 from leadsync.db.session import begin_read
 from leadsync.db.types import utcnow
-from leadsync.leads import merging, status
+from leadsync.leads import merge_service, status
 from leadsync.leads.after_commit import first_attempt
 from leadsync.leads.status_schemas import (
     MergeLeadsRequest,
@@ -25,8 +26,12 @@ from leadsync.leads.status_schemas import (
 from leadsync.mapping.lost_reasons import choose_lost_reason
 from leadsync.merge import FieldOutcome
 from leadsync.resman.errors import ResManError, TransientError
-from leadsync.runtime import Runtime
-from leadsync.sync.runner import classify
+from leadsync.sync.queue.failures import classify
+
+if TYPE_CHECKING:
+    # The runtime wires every layer together; those that only use it import it for types
+    # alone, so no import runs back up to it (see pyproject's import contracts).
+    from leadsync.runtime import Runtime
 
 router = APIRouter(prefix="/api/resman", tags=["leads"])
 
@@ -154,7 +159,7 @@ async def merge_leads(
     rt = runtime_of(request)
     # Read what we need, then ask ResMan with no transaction open, then write.
     await begin_read(session)
-    _, integration = await merging.load_for_merge(
+    _, integration = await merge_service.load_for_merge(
         session, principal=principal, conversation_id=body.domiq_conversation_id
     )
     try:
@@ -173,7 +178,9 @@ async def merge_leads(
             f"ResMan has no prospect {body.resman_lead_id} for this property",
             errors=[{"field": "resman_lead_id", "message": "unknown prospect"}],
         )
-    outcome = await merging.merge_leads(session, principal=principal, body=body, prospect=prospect)
+    outcome = await merge_service.merge_leads(
+        session, principal=principal, body=body, prospect=prospect
+    )
     await session.commit()
     rt.worker.wake()
     return MergeLeadsResponse(

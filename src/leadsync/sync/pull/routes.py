@@ -24,9 +24,10 @@ from leadsync.db.session import begin_read
 from leadsync.db.vocab import CONVERSATION_STATUSES
 from leadsync.mapping.normalize import normalize_email, normalize_phone
 from leadsync.resman.errors import ResManError
-from leadsync.sync.pull import PullError
-from leadsync.sync.pull_plan import FULL_SYNC_START, PullSummary
-from leadsync.sync.pull_schemas import (
+from leadsync.sync.pull.plan import FULL_SYNC_START, PullSummary
+from leadsync.sync.pull.run import PullError
+from leadsync.sync.pull.scheduler import PullBusyError
+from leadsync.sync.pull.schemas import (
     ConversationInfo,
     FailedWindow,
     LeadContext,
@@ -35,8 +36,7 @@ from leadsync.sync.pull_schemas import (
     PullLeadsResponse,
     SyncSummary,
 )
-from leadsync.sync.runner import classify
-from leadsync.sync.scheduler import PullBusyError
+from leadsync.sync.queue.failures import classify
 
 router = APIRouter(prefix="/api/resman/leads", tags=["pull"])
 

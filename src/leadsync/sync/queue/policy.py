@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from leadsync.backoff import DEFAULT_BASE_SECONDS, DEFAULT_CAP_SECONDS
 from leadsync.config import Settings
-from leadsync.sync.backoff import DEFAULT_BASE_SECONDS, DEFAULT_CAP_SECONDS
-from leadsync.sync.breaker import BreakerSettings
-from leadsync.sync.queue import DEFAULT_MAX_RETRIES
+from leadsync.sync.queue.breaker import BreakerSettings
+from leadsync.sync.queue.repository import DEFAULT_MAX_RETRIES
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 Our own links first (a conversation of the same person already linked: its prospect, and its
 base for the merge), then ResMan by email, then by phone. Who counts as the same person is
-decided by :func:`leadsync.sync.identity.verdict`: the same email, or the same phone with a
+decided by :func:`leadsync.sync.push.identity.verdict`: the same email, or the same phone with a
 compatible name; a phone hit with a clearly different name is only a possible duplicate, and
 a name alone never matches. The same check makes a retried create idempotent: a crash after
 ResMan accepted the create but before we stored its id is healed by finding the prospect (by
@@ -19,14 +19,14 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadsync.db.models import Conversation, LeadLink
-from leadsync.leads.convert import conversation_fields
 from leadsync.mapping.from_resman import prospect_fields
 from leadsync.mapping.lead import LeadFields
 from leadsync.mapping.normalize import normalize_email, phone_digits
 from leadsync.resman.credentials import ResManCredentials
 from leadsync.resman.interface import ResManAPI
 from leadsync.resman.models import Prospect
-from leadsync.sync.identity import verdict
+from leadsync.sync.push.identity import verdict
+from leadsync.sync.records import conversation_fields
 
 
 @dataclass(frozen=True, slots=True)

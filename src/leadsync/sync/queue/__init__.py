@@ -1,0 +1,1 @@
+"""The durable job queue: repository, typed jobs, targets, retry policy, circuit breaker."""
