@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadsync.db.models import Conversation, RealtimeEvent
 
-#: The PostgreSQL NOTIFY channel every instance's listener (realtime/fanout.py) LISTENs on.
+#: The PostgreSQL NOTIFY channel every instance's hub listens on (db/listen.py).
 CHANNEL: Final = "leadsync_events"
 
 EventType = Literal["lead_update", "status_change", "new_lead", "sync_conflict"]

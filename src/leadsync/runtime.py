@@ -16,8 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from leadsync.api.auth import PrincipalCache
 from leadsync.config import Settings
 from leadsync.db.engine import create_engine_for, create_sessionmaker
+from leadsync.db.listen import EventListener
+from leadsync.events import CHANNEL
 from leadsync.observability.alerting import evaluator_for
-from leadsync.realtime.fanout import EventListener
 from leadsync.realtime.hub import EventHub, HubConfig
 from leadsync.resman.client import ResManClient
 from leadsync.security.crypto import KeyRing, load_keys, open_json
@@ -26,6 +27,7 @@ from leadsync.sync.inline import InlineAttempts
 from leadsync.sync.pull.scheduler import PullLocks, PullScheduler
 from leadsync.sync.queue.flags import push_paused
 from leadsync.sync.queue.policy import RetryPolicy
+from leadsync.sync.queue.repository import JOBS_CHANNEL
 from leadsync.sync.queue.targets import TargetCache
 from leadsync.sync.runner import JobRunner
 from leadsync.sync.worker import Worker
@@ -52,6 +54,8 @@ class Runtime:
     hub: EventHub
     #: Wakes the hub when another instance commits events (PostgreSQL; no-op on SQLite).
     listener: EventListener
+    #: Wakes this process's worker when another process enqueues a job (PostgreSQL).
+    jobs_listener: EventListener
     #: The API's inline first push attempts, at most ``push_inline_limit`` at once.
     inline: InlineAttempts
     clients: dict[str, ResManClient] = field(default_factory=dict)
@@ -109,7 +113,14 @@ class Runtime:
             ),
             feeds=FeedSubscriber(sessionmaker=sessionmaker, keys=keys, worker_wake=worker.wake),
             hub=hub,
-            listener=EventListener(url=settings.effective_database_url, on_notify=hub.wake),
+            listener=EventListener(
+                url=settings.effective_database_url, on_notify=hub.wake, channel=CHANNEL
+            ),
+            jobs_listener=EventListener(
+                url=settings.effective_database_url,
+                on_notify=lambda _payload: worker.wake(),
+                channel=JOBS_CHANNEL,
+            ),
             inline=InlineAttempts(
                 attempt=lambda job_id: runner.claim_and_run(job_id=job_id),
                 limit=settings.push_inline_limit,
@@ -120,6 +131,7 @@ class Runtime:
     def start_worker(self) -> None:
         if self._worker_task is None:
             self._worker_task = asyncio.create_task(self.worker.run(self._stop))
+            self.jobs_listener.start()
 
     def start_scheduler(self) -> None:
         if self._scheduler_task is None:
@@ -157,6 +169,7 @@ class Runtime:
             await self._alerts_task
             self._alerts_task = None
         await self.listener.stop()
+        await self.jobs_listener.stop()
         await self.hub.stop()
         if self._feeds_task is not None:
             await self._feeds_task

@@ -24,6 +24,7 @@ keeps the plain derived status.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
@@ -87,3 +88,11 @@ def remember_signature(
     if remembered is not None:
         base[RESMAN_STATUS_KEY] = remembered
     return base
+
+
+def fingerprint(prospect: Prospect, *, own_source: str | None) -> str:
+    """A digest of everything ResMan holds for the prospect (ids, fields, events) and of our
+    TransactionSource (which decides whose events are ours): the same digest means there is
+    nothing new to apply. Prospects are frozen dataclasses, so their repr is complete and
+    deterministic."""
+    return hashlib.sha256(f"{own_source}|{prospect!r}".encode()).hexdigest()

@@ -172,6 +172,9 @@ def store_base(
     # merge's canonical output must not see a formatting difference as a change.
     link.base = normalize_snapshot(new_base, tuple(new_base))
     link.base_updated_at = utcnow()
+    # The base moved: the next read of ResMan must be merged again, even if ResMan's state
+    # is the one last applied (only inbound apply, which just merged it, sets the digest).
+    link.resman_fingerprint = None
     if resman_modified_at is not None and (
         link.resman_modified_at is None or resman_modified_at > link.resman_modified_at
     ):

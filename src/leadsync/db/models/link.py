@@ -48,6 +48,10 @@ class LeadLink(Base):
     resman_modified_at: Mapped[datetime | None] = mapped_column(
         comment="ResMan's last-modified time last applied; older updates are ignored"
     )
+    resman_fingerprint: Mapped[str | None] = mapped_column(
+        String(64),
+        comment="digest of the ResMan prospect state last applied (skip if unchanged)",
+    )
     created_at: Mapped[datetime] = created_at()
 
 

@@ -9,6 +9,7 @@ echoing back) changes nothing the second time.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,6 +24,7 @@ from leadsync.mapping.from_resman import prospect_fields, resman_context
 from leadsync.mapping.lead import fields_to_json
 from leadsync.mapping.observed import (
     RESMAN_STATUS_KEY,
+    fingerprint,
     observed_status,
     remember_signature,
     status_signature,
@@ -94,6 +96,7 @@ async def _create(
     theirs: dict[str, Any],
     context: dict[str, Any],
     modified_at: datetime | None,
+    digest: str,
 ) -> ApplyOutcome:
     conv = Conversation(
         id=uuid.uuid4(),
@@ -118,6 +121,7 @@ async def _create(
         new_base={**theirs, RESMAN_STATUS_KEY: status_signature(prospect)},
         resman_modified_at=modified_at,
     )
+    link.resman_fingerprint = digest
     session.add(link)
     await log_sync(
         session,
@@ -139,6 +143,41 @@ async def _create(
     return ApplyOutcome(conv.id, "created")
 
 
+async def unchanged_prospects(
+    session: AsyncSession,
+    *,
+    integration_id: uuid.UUID,
+    prospects: Sequence[Prospect],
+    own_source: str | None,
+) -> dict[str, uuid.UUID]:
+    """The prospects among ``prospects`` whose every link already holds exactly this state
+    (see :func:`~leadsync.mapping.observed.fingerprint`), each with its oldest conversation
+    (the one an apply would name): one query for a whole page, so a re-read of unchanged
+    prospects costs no merge and no per-prospect read."""
+    digests = {
+        p.prospect_id: fingerprint(p, own_source=own_source) for p in prospects if p.prospect_id
+    }
+    if not digests:
+        return {}
+    rows = await session.execute(
+        select(LeadLink.resman_prospect_id, LeadLink.resman_fingerprint, LeadLink.conversation_id)
+        .where(
+            LeadLink.integration_id == integration_id,
+            LeadLink.resman_prospect_id.in_(list(digests)),
+        )
+        .order_by(LeadLink.created_at, LeadLink.id)
+    )
+    oldest: dict[str, uuid.UUID] = {}
+    stale: set[str] = set()
+    for prospect_id, digest, conversation_id in rows.all():
+        if prospect_id is None:
+            continue
+        oldest.setdefault(prospect_id, conversation_id)
+        if digest != digests[prospect_id]:
+            stale.add(prospect_id)
+    return {pid: conv for pid, conv in oldest.items() if pid not in stale}
+
+
 async def apply_prospect(
     session: AsyncSession,
     *,
@@ -156,9 +195,7 @@ async def apply_prospect(
     prospect_id = prospect.prospect_id
     if not prospect_id or not prospect.customers:
         return ApplyOutcome(None, "ignored")
-    theirs = fields_to_json(prospect_fields(prospect))
-    tz = await _timezone(session, integration.property_id)
-    context = resman_context(prospect, timezone=tz, own_source=own_source)
+    digest = fingerprint(prospect, own_source=own_source)
     links = (
         await session.scalars(
             select(LeadLink)
@@ -169,6 +206,11 @@ async def apply_prospect(
             .order_by(LeadLink.created_at, LeadLink.id)
         )
     ).all()
+    if links and all(link.resman_fingerprint == digest for link in links):
+        return ApplyOutcome(links[0].conversation_id, "unchanged")
+    theirs = fields_to_json(prospect_fields(prospect))
+    tz = await _timezone(session, integration.property_id)
+    context = resman_context(prospect, timezone=tz, own_source=own_source)
     if not links:
         if await is_retired(session, integration_id=integration.id, prospect_id=prospect_id):
             return ApplyOutcome(None, "ignored")  # merged into another prospect
@@ -187,6 +229,7 @@ async def apply_prospect(
             theirs=theirs,
             context=context,
             modified_at=modified_at,
+            digest=digest,
         )
     outcomes = [
         await _apply_link(
@@ -198,6 +241,7 @@ async def apply_prospect(
             context=context,
             source=source,
             modified_at=modified_at,
+            digest=digest,
         )
         for link in links
     ]
@@ -221,6 +265,7 @@ async def _apply_link(
     context: dict[str, Any],
     source: str,
     modified_at: datetime | None,
+    digest: str,
 ) -> ApplyOutcome:
     """ResMan's state merged into one linked conversation."""
     prospect_id = link.resman_prospect_id
@@ -268,6 +313,7 @@ async def _apply_link(
         resman_modified_at=modified_at,
     )
     changed = applied.changed or context_changed or base_changed
+    link.resman_fingerprint = digest
     metrics.applied_from_resman(session, source=source, changed_at=modified_at, changed=changed)
     if applied.changed:
         await log_sync(

@@ -242,8 +242,17 @@ async def _apply_batch(
     """All prospects in one transaction; None when one of them failed (nothing committed)."""
     try:
         async with sessionmaker() as session, session.begin():
+            same = await inbound.unchanged_prospects(
+                session,
+                integration_id=plan.integration_id,
+                prospects=prospects,
+                own_source=plan.own_source,
+            )
             return [
-                (p.prospect_id, await _apply(session, plan=plan, prospect=p)) for p in prospects
+                (p.prospect_id, ApplyOutcome(same[p.prospect_id], "unchanged"))
+                if p.prospect_id in same
+                else (p.prospect_id, await _apply(session, plan=plan, prospect=p))
+                for p in prospects
             ]
     except APPLY_ERRORS:
         return None

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, and_, cast, delete, exists, func, or_, select, update
+from sqlalchemy import String, and_, cast, delete, exists, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -32,6 +32,8 @@ KILL_SWITCH = "push_paused"
 #: The operations that write to ResMan (jobs.py: PushJob, RetireJob). The kill switch and a
 #: pull-only integration hold them; refreshes (reads) still run.
 TO_RESMAN_OPERATIONS = ("push", "merge")
+#: NOTIFY channel of new jobs (PostgreSQL): a worker process LISTENs and claims at once.
+JOBS_CHANNEL = "leadsync_jobs"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +78,10 @@ async def enqueue(
     )
     session.add(job)
     await session.flush()
+    if session.get_bind().dialect.name == "postgresql":
+        # Workers in other processes wake at commit (db/listen.py), not at their next poll;
+        # PostgreSQL folds the notifications of one transaction into one.
+        await session.execute(text("SELECT pg_notify(:channel, 'job')"), {"channel": JOBS_CHANNEL})
     return job
 
 

@@ -1,18 +1,18 @@
-"""Fan-out of realtime events across server instances: PostgreSQL LISTEN/NOTIFY.
+"""PostgreSQL LISTEN/NOTIFY: wake other processes the moment a transaction commits.
 
-A transaction that appends to the ``realtime_event`` log also NOTIFYs
-(:func:`leadsync.events.notify`).
-PostgreSQL delivers a notification only when its transaction commits and drops it on
-rollback, so a listener is never told about an event that does not exist. Every instance
-holds one dedicated connection that LISTENs (:class:`EventListener`) and wakes its hub, which
-then reads the log — the log stays the single source of truth, a notification only says
-"look now". The payload is the DomIQ property id (well under NOTIFY's 8000-byte limit).
+A transaction that appends to the ``realtime_event`` log NOTIFYs the events channel
+(:func:`leadsync.events.notify`); one that enqueues a sync job NOTIFYs the jobs channel
+(``sync/queue/repository.py``). PostgreSQL delivers a notification only when its transaction
+commits and drops it on rollback, so a listener is never told about a row that does not
+exist. Each process holds one dedicated connection per channel (:class:`EventListener`) and
+wakes what reads the table — the table stays the single source of truth, a notification
+only says "look now" (its payload stays well under NOTIFY's 8000-byte limit).
 
 A listener whose connection dropped may have missed notifications, so after every
-(re)connect it calls ``on_notify`` once with :data:`RESYNC` and the hub re-reads.
+(re)connect it calls ``on_notify`` once with :data:`RESYNC` and the reader looks again.
 
-On SQLite there is one process and nothing to listen to: the hub's in-process wake covers it
-and both :func:`notify` and :class:`EventListener` do nothing.
+On SQLite there is one process and nothing to listen to: in-process wakes cover it and
+:class:`EventListener` does nothing.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from leadsync.db.engine import backend_name
-from leadsync.events import CHANNEL
 from leadsync.reconnect import Reconnect
 from leadsync.telemetry.logging import get_logger
 
@@ -62,7 +61,7 @@ class EventListener:
         *,
         url: str,
         on_notify: Callable[[str], None],
-        channel: str = CHANNEL,
+        channel: str,
         health_check_seconds: float = HEALTH_CHECK_SECONDS,
         rng: random.Random | None = None,
     ) -> None:

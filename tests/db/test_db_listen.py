@@ -1,6 +1,6 @@
-"""LISTEN/NOTIFY fan-out on a real PostgreSQL: an event committed through one connection wakes
-listeners on others; a rolled-back one does not; a listener whose connection is killed comes
-back and hears later events."""
+"""LISTEN/NOTIFY on a real PostgreSQL: an event (or a job) committed through one connection
+wakes listeners on others; a rolled-back one does not; a listener whose connection is killed
+comes back and hears later events."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from factories import make_property
-from leadsync.events import publish
-from leadsync.realtime.fanout import RESYNC, EventListener
+from factories import make_integration, make_property
+from leadsync.db.listen import RESYNC, EventListener
+from leadsync.events import CHANNEL, publish
+from leadsync.sync.queue.jobs import Placement, RefreshJob, enqueue_job
+from leadsync.sync.queue.repository import JOBS_CHANNEL
 from stack import PATIENCE, wait_until
 
 pytestmark = pytest.mark.parametrize(
@@ -48,7 +50,9 @@ async def listeners(
     started: list[EventListener] = []
 
     def listen(on_notify: Callable[[str], None]) -> EventListener:
-        listener = EventListener(url=migrated_db_url, on_notify=on_notify, health_check_seconds=1.0)
+        listener = EventListener(
+            url=migrated_db_url, on_notify=on_notify, channel=CHANNEL, health_check_seconds=1.0
+        )
         listener.start()
         started.append(listener)
         return listener
@@ -173,3 +177,48 @@ async def test_a_failing_callback_does_not_stop_the_listener(
     await heard.wait_for(str(second))
     assert calls == [RESYNC, str(first), str(second)]
     assert listener.connects == 1
+
+
+async def test_a_committed_job_wakes_workers_listening_in_other_processes(
+    migrated_db_url: str, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    heard = Heard()
+    listener = EventListener(
+        url=migrated_db_url, on_notify=heard, channel=JOBS_CHANNEL, health_check_seconds=1.0
+    )
+    listener.start()
+    try:
+        await listening(listener)
+        async with session_factory() as session, session.begin() as tx:
+            prop = await make_property(session)
+            integration = await make_integration(session, property_id=prop.id)
+            await enqueue_job(
+                session,
+                job=RefreshJob(prospect_id="P-rolled-back"),
+                at=Placement(
+                    integration_id=integration.id,
+                    conversation_id=None,
+                    priority=2,
+                    lead_key="resman:P-rolled-back",
+                ),
+            )
+            await tx.rollback()
+        assert heard.real() == []  # nothing was committed: nothing to wake for
+
+        async with session_factory() as session, session.begin():
+            prop = await make_property(session)
+            integration = await make_integration(session, property_id=prop.id)
+            await enqueue_job(
+                session,
+                job=RefreshJob(prospect_id="P-1"),
+                at=Placement(
+                    integration_id=integration.id,
+                    conversation_id=None,
+                    priority=2,
+                    lead_key="resman:P-1",
+                ),
+            )
+
+        await heard.wait_for("job")
+    finally:
+        await listener.stop()
