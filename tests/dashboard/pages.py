@@ -89,3 +89,30 @@ async def dead_letter(stack: Stack) -> tuple[str, str]:
     [job] = listed.json()["dead_letters"]
     await stack.set_transaction_source(stack.a, None)
     return body["conversation_id"], job["id"]
+
+
+async def possible_duplicate(stack: Stack) -> tuple[str, str, str]:
+    """Two leads of A on one phone under different names: the second gets its own prospect
+    and a ``duplicate_lead`` conflict. (first prospect id, second conversation id, conflict
+    id)."""
+    _, first_prospect = await create_synced_lead(stack, stack.a)
+    again = lead_body(stack.a.property_id, n=7)
+    again["lead_data"].update(
+        first_name="Mary", last_name="Smith", email="mary.smith@yahoo.com", phone="(512) 555-0199"
+    )
+    second, _ = await create_synced_lead(stack, stack.a, again)
+    found: list[str] = []
+
+    async def flagged() -> bool:
+        async with stack.runtime.sessionmaker() as session:
+            conflict_id = await session.scalar(
+                select(SyncConflict.id).where(
+                    SyncConflict.conversation_id == second,
+                    SyncConflict.conflict_type == "duplicate_lead",
+                )
+            )
+        found[:] = [str(conflict_id)] if conflict_id else []
+        return bool(found)
+
+    await wait_until(flagged)
+    return first_prospect, str(second), found[0]

@@ -8,8 +8,14 @@ import uuid
 import httpx
 from sqlalchemy import select
 
-from dashboard.pages import csrf_of, dead_letter, parked_phone_conflict, signed_in
-from leadsync.db.models import LeadSyncQueue, ResmanIntegration, SyncConflict
+from dashboard.pages import (
+    csrf_of,
+    dead_letter,
+    parked_phone_conflict,
+    possible_duplicate,
+    signed_in,
+)
+from leadsync.db.models import LeadLink, LeadSyncQueue, ResmanIntegration, SyncConflict
 from stack import Stack, create_synced_lead, wait_until
 
 
@@ -172,3 +178,42 @@ async def test_pause_and_resume_an_integration(stack: Stack) -> None:
         row = await session.get(ResmanIntegration, stack.a.integration_id)
     assert row is not None
     assert row.sync_enabled
+
+
+async def test_a_possible_duplicate_merged_as_the_same_person(stack: Stack) -> None:
+    first_prospect, second, conflict_id = await possible_duplicate(stack)
+    async with signed_in(stack, stack.a) as a:
+        page = await a.get("/dashboard/conflicts")
+        assert "Possible duplicate" in page.text
+        assert first_prospect in page.text
+        form = {"conflict_id": conflict_id, "csrf": csrf_of(page.text)}
+        merged = await a.post("/dashboard/conflicts/merge", data=form)
+        assert merged.status_code == 303, merged.text
+        assert conflict_id not in (await a.get("/dashboard/conflicts")).text
+        timeline = await a.get(f"/dashboard/leads/{second}")
+        assert "duplicate_lead: merged by" in timeline.text
+    async with stack.runtime.sessionmaker() as session:
+        row = await session.get(SyncConflict, uuid.UUID(conflict_id))
+        link = await session.scalar(
+            select(LeadLink.resman_prospect_id).where(LeadLink.conversation_id == uuid.UUID(second))
+        )
+    assert row is not None
+    assert (row.status, row.resolution) == ("resolved", "merged")
+    assert link == first_prospect
+
+
+async def test_a_possible_duplicate_dismissed_as_two_people(stack: Stack) -> None:
+    first_prospect, second, conflict_id = await possible_duplicate(stack)
+    async with signed_in(stack, stack.a) as a:
+        page = await a.get("/dashboard/conflicts")
+        form = {"conflict_id": conflict_id, "choice": "dismiss", "csrf": csrf_of(page.text)}
+        assert (await a.post("/dashboard/conflicts/resolve", data=form)).status_code == 303
+        # A dismissed duplicate cannot be merged any more.
+        form = {"conflict_id": conflict_id, "csrf": csrf_of(page.text)}
+        assert (await a.post("/dashboard/conflicts/merge", data=form)).status_code == 409
+    assert await _conflict_status(stack, conflict_id) == "dismissed"
+    async with stack.runtime.sessionmaker() as session:
+        link = await session.scalar(
+            select(LeadLink.resman_prospect_id).where(LeadLink.conversation_id == uuid.UUID(second))
+        )
+    assert link != first_prospect

@@ -111,8 +111,10 @@ def _sync_entry(log: LeadSyncLog) -> Entry:
         title = f"conflict on {details.get('field', '?')} closed by a person"
     else:
         title = f"{log.sync_type} {log.sync_direction.replace('_', ' ')}"
-    fields = details.get("fields") or details.get("changed")
-    detail = ", ".join(map(str, fields)) if isinstance(fields, list) else ""
+    fields = details.get("fields")
+    parts = [", ".join(map(str, fields))] if isinstance(fields, list) else []
+    parts += [f"{key} {details[key]}" for key in ("action", "source") if details.get(key)]
+    detail = " · ".join(parts)
     if log.conflict_resolution and log.conflict_resolution != "manual_review":
         detail = f"{detail} (rule {log.conflict_resolution})".strip()
     outcome = log.sync_status + (f": {log.error_message}" if log.error_message else "")

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, Response
 from leadsync.admin import AdminError, NotFoundError
 from leadsync.admin import queue as admin_queue
 from leadsync.api.deps import SessionDep, runtime_of
+from leadsync.api.problems import ProblemError
 from leadsync.conflicts import service
 from leadsync.dashboard import data
 from leadsync.dashboard.web import (
@@ -28,8 +29,12 @@ from leadsync.dashboard.web import (
     see_other,
 )
 from leadsync.db.session import begin_read
+from leadsync.leads import merge_flow
+from leadsync.leads.status_schemas import MergeField, MergeLeadsRequest
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
+#: What "the same person" takes from ResMan's prospect when merging a possible duplicate.
+_IDENTITY: tuple[MergeField, ...] = ("first_name", "last_name", "email", "phone")
 #: Who the resolution is logged as: the key's name (never a person's data).
 _BY = "dashboard ({name})"
 
@@ -92,6 +97,38 @@ async def resolve(request: Request, db: SessionDep, viewer: ViewerDep) -> Respon
         return await _conflicts_page(request, db, viewer, status=exc.status, error=str(exc))
     await db.commit()
     runtime_of(request).worker.wake()
+    return see_other("/conflicts")
+
+
+@router.post("/conflicts/merge")
+async def merge(request: Request, db: SessionDep, viewer: ViewerDep) -> Response:
+    """A possible duplicate is the same person: merge the lead into the ResMan prospect it
+    shares a phone with (the merge API's flow; ResMan's name and contacts are kept)."""
+    form = await checked_form(request, viewer)
+    conflict_id = form_uuid(form, "conflict_id")
+    try:
+        conflict = await service.get_conflict(
+            db, conflict_id=conflict_id, property_ids=viewer.property_ids
+        )
+    except service.ConflictError as exc:
+        raise PageError(exc.status, str(exc)) from None
+    if conflict.conflict_type != "duplicate_lead" or conflict.status != "open":
+        raise PageError(409, f"conflict {conflict_id} is not an open possible duplicate")
+    body = MergeLeadsRequest(
+        resman_lead_id=conflict.other_prospect_id or "",
+        domiq_conversation_id=conflict.conversation_id,
+        merge_strategy="resman_wins",
+        merge_fields=list(_IDENTITY),
+    )
+    # Nothing written yet; the merge reads ResMan with no transaction open.
+    await db.rollback()
+    runtime = runtime_of(request)
+    try:
+        await merge_flow.merge_with_resman(runtime, db, principal=viewer.principal, body=body)
+    except ProblemError as exc:
+        raise PageError(exc.status, exc.detail) from None
+    await db.commit()
+    runtime.worker.wake()
     return see_other("/conflicts")
 
 

@@ -27,9 +27,11 @@
     item.textContent = time + " " + message.type.replace("_", " ") + " (" + message.source + ") ";
     if (data.conversation_id) {
       const link = document.createElement("a");
+      const name = [data.first_name, data.last_name].filter(Boolean).join(" ");
       link.href = prefix + "/leads/" + data.conversation_id;
-      link.textContent = data.status || data.field || "open";
+      link.textContent = name || data.field || "lead";
       item.appendChild(link);
+      if (data.status) item.appendChild(document.createTextNode(" · " + data.status));
     }
     list.prepend(item);
     while (list.children.length > 30) list.lastElementChild.remove();
