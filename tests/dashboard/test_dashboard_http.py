@@ -15,7 +15,14 @@ from dashboard.pages import (
     possible_duplicate,
     signed_in,
 )
-from leadsync.db.models import LeadLink, LeadSyncQueue, ResmanIntegration, SyncConflict
+from leadsync.admin.apikeys import revoke_api_key
+from leadsync.db.models import (
+    ApiKeyProperty,
+    LeadLink,
+    LeadSyncQueue,
+    ResmanIntegration,
+    SyncConflict,
+)
 from stack import Stack, create_synced_lead, wait_until
 
 
@@ -217,3 +224,19 @@ async def test_a_possible_duplicate_dismissed_as_two_people(stack: Stack) -> Non
             select(LeadLink.resman_prospect_id).where(LeadLink.conversation_id == uuid.UUID(second))
         )
     assert link != first_prospect
+
+
+async def test_revoking_the_key_ends_its_sessions(stack: Stack) -> None:
+    async with signed_in(stack, stack.a) as a:
+        assert (await a.get("/dashboard/leads")).status_code == 200
+        async with stack.runtime.sessionmaker() as session, session.begin():
+            key_id = await session.scalar(
+                select(ApiKeyProperty.api_key_id).where(
+                    ApiKeyProperty.property_id == stack.a.property_id
+                )
+            )
+            assert key_id is not None
+            await revoke_api_key(session, key_id=key_id)
+        after = await a.get("/dashboard/leads")
+        assert after.status_code == 303
+        assert after.headers["location"] == "/dashboard/login"
