@@ -30,6 +30,9 @@ PAGES = {
 async def _shoot(page: Page, path: str, target: Path) -> None:
     await page.goto(path)
     await page.wait_for_selector("#live-status[data-state=live]")
+    data_conflict = page.locator("section.conflict:has(form.decide)")
+    if await data_conflict.count():  # show a field conflict rather than a duplicate
+        await data_conflict.first.evaluate("e => e.scrollIntoView()")
     await page.screenshot(path=str(target), full_page=False)
     print(f"wrote {target}")
 

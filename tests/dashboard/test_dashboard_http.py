@@ -137,6 +137,8 @@ async def test_resolving_in_the_dashboard_reaches_the_timeline(stack: Stack) -> 
         assert conflict_id not in (await a.get("/dashboard/conflicts")).text
         timeline = await a.get(f"/dashboard/leads/{conversation_id}")
         assert "phone: domiq by dashboard (test)" in timeline.text
+        assert "conflict on phone closed by a person" in timeline.text
+        assert "update to resman: parked for review" in timeline.text
         again = await a.post("/dashboard/conflicts/resolve", data=good)
         assert again.status_code == 409
 

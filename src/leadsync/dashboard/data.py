@@ -107,8 +107,12 @@ def _value(value: Any) -> str:
 def _sync_entry(log: LeadSyncLog) -> Entry:
     side = {"to_resman": "domiq", "from_resman": "resman"}.get(log.sync_direction, "both")
     details = log.details or {}
-    if log.conflict_resolution == "manual_review":
+    closed = log.conflict_resolution == "manual_review" and "conflict" in details
+    if closed and log.sync_status == "success":
+        # conflicts.service logs a person's decision so, naming the conflict it closed.
         title = f"conflict on {details.get('field', '?')} closed by a person"
+    elif log.sync_status == "conflict":
+        title = f"{log.sync_type} {log.sync_direction.replace('_', ' ')}: parked for review"
     else:
         title = f"{log.sync_type} {log.sync_direction.replace('_', ' ')}"
     fields = details.get("fields")
