@@ -242,3 +242,14 @@ async def test_revoking_the_key_ends_its_sessions(stack: Stack) -> None:
         after = await a.get("/dashboard/leads")
         assert after.status_code == 303
         assert after.headers["location"] == "/dashboard/login"
+
+
+async def test_the_health_page_shows_the_alert_state(stack: Stack) -> None:
+    async with signed_in(stack, stack.a) as a:
+        before = await a.get("/dashboard/")
+        assert "not evaluated by this process" in before.text
+        stack.runtime.start_alerts()
+        after = await a.get("/dashboard/")
+    assert stack.runtime.alerts is not None
+    rules = len(stack.runtime.alerts.rules)
+    assert f"none firing</span> ({rules} rules evaluated)" in after.text

@@ -95,7 +95,17 @@ async def health_page(request: Request, db: SessionDep, viewer: ViewerDep) -> HT
     await begin_read(db)
     cards = await data.health(db, properties=await properties_of(db, viewer))
     paused = await admin_queue.pushes_paused(db)
-    return render(request, "health.html", viewer=viewer, page="health", cards=cards, paused=paused)
+    evaluator = runtime_of(request).alerts
+    alerts = None if evaluator is None else (sorted(evaluator.firing()), len(evaluator.rules))
+    return render(
+        request,
+        "health.html",
+        viewer=viewer,
+        page="health",
+        cards=cards,
+        paused=paused,
+        alerts=alerts,
+    )
 
 
 @router.get("/leads")
