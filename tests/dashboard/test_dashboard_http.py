@@ -43,10 +43,22 @@ async def test_pages_need_a_session_and_a_valid_key(stack: Stack) -> None:
         response = await stack.api.get(path)
         assert response.status_code == 303, path
         assert response.headers["location"] == "/dashboard/login"
+    # The printed URL without its slash ends on the sign-in page too.
+    landing = await stack.api.get("/dashboard", follow_redirects=True)
+    assert landing.status_code == 200
+    assert "<h1>Sign in</h1>" in landing.text
     refused = await stack.api.post("/dashboard/login", data={"api_key": "lsk_nope_nope"})
     assert refused.status_code == 401
     assert "malformed API key" in refused.text or "invalid" in refused.text
     assert "set-cookie" not in refused.headers
+    # Another site's page cannot even sign a browser in (its Origin is refused).
+    foreign = await stack.api.post(
+        "/dashboard/login",
+        data={"api_key": stack.a.api_key},
+        headers={"Origin": "http://evil.example"},
+    )
+    assert foreign.status_code == 403
+    assert "set-cookie" not in foreign.headers
     # A forged or tampered cookie is no session.
     async with httpx.AsyncClient(
         base_url=str(stack.api.base_url), cookies={"leadsync_session": "gAAAAAforged"}

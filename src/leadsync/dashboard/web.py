@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -85,6 +85,11 @@ ViewerDep = Annotated[Viewer, Depends(viewer_dep)]
 
 async def read_form(request: Request) -> dict[str, str]:
     """An urlencoded form (the only kind the pages send), last value of each field."""
+    origin = request.headers.get("origin")
+    if origin is not None and urlsplit(origin).netloc != request.headers.get("host"):
+        # A browser names the page that sent a form: another site's is refused outright
+        # (this also covers the sign-in form, which has no session token yet).
+        raise PageError(403, "this form was sent from another site")
     kind = request.headers.get("content-type", "").split(";")[0].strip()
     if kind != "application/x-www-form-urlencoded":
         raise PageError(415, "the dashboard accepts only its own forms (urlencoded)")

@@ -49,12 +49,12 @@
   }
 
   function schedule() {
-    // Several events in a burst cost one re-read.
+    // Several events in a burst cost one re-read (at most about one a second).
     if (refreshing) return;
     refreshing = setTimeout(() => {
       refreshing = null;
       refresh().catch(() => {});
-    }, 300);
+    }, 1000);
   }
 
   function connect(propertyId, since, delay) {
