@@ -12,6 +12,7 @@ from leadsync.api.limits import BodySizeLimit
 from leadsync.api.problems import install_problem_handlers
 from leadsync.config import Settings, get_settings
 from leadsync.conflicts.routes import router as conflicts_router
+from leadsync.dashboard.routes import mount as mount_dashboard
 from leadsync.leads.routes import router as leads_router
 from leadsync.leads.status_and_merge_routes import router as lead_sync_router
 from leadsync.observability.routes import router as metrics_router
@@ -61,6 +62,7 @@ def create_app(
     app.include_router(webhooks_router)
     app.include_router(realtime_router)
     app.include_router(metrics_router)
+    mount_dashboard(app)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness")
     async def healthz() -> dict[str, str]:

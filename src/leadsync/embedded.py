@@ -129,6 +129,7 @@ def banner(*, api_url: str, sandbox_url: str | None, tenant: DemoTenant | None) 
         "leadsync is running",
         f"  API                 {api_url}",
         f"  API docs (OpenAPI)  {api_url}/docs",
+        f"  Dashboard           {api_url}/dashboard/  (sign in with an API key)",
         f"  Metrics             {api_url}/metrics  (success report: leadsync report)",
     ]
     if sandbox_url:

@@ -18,7 +18,7 @@ from leadsync.config import Settings
 from leadsync.db.engine import create_engine_for, create_sessionmaker
 from leadsync.db.listen import EventListener
 from leadsync.events import CHANNEL
-from leadsync.observability.alerting import evaluator_for
+from leadsync.observability.alerting import AlertEvaluator, evaluator_for
 from leadsync.realtime.hub import EventHub, HubConfig
 from leadsync.resman.client import ResManClient
 from leadsync.security.crypto import KeyRing, load_keys, open_json
@@ -59,6 +59,8 @@ class Runtime:
     #: The API's inline first push attempts, at most ``push_inline_limit`` at once.
     inline: InlineAttempts
     clients: dict[str, ResManClient] = field(default_factory=dict)
+    #: The alert rules' evaluator, when this process runs one (its state, for the dashboard).
+    alerts: AlertEvaluator | None = None
     _worker_task: asyncio.Task[None] | None = None
     _scheduler_task: asyncio.Task[None] | None = None
     _feeds_task: asyncio.Task[None] | None = None
@@ -147,6 +149,7 @@ class Runtime:
         """Evaluate the alert rules in this process (observability/alerting.py)."""
         if self._alerts_task is None:
             evaluator = evaluator_for(self.settings, self.sessionmaker)
+            self.alerts = evaluator
             interval = self.settings.alerts_interval_seconds
             self._alerts_task = asyncio.create_task(evaluator.run(self._stop, interval=interval))
 

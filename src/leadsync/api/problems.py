@@ -38,6 +38,13 @@ class ProblemError(DomainError):
         self.headers = headers
 
 
+def _headers(exc: DomainError) -> dict[str, str] | None:
+    headers = dict(exc.headers or {}) if isinstance(exc, ProblemError) else {}
+    if exc.retry_after is not None:
+        headers["Retry-After"] = str(exc.retry_after)
+    return headers or None
+
+
 def problem_response(
     *,
     status: int,
@@ -102,7 +109,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             detail=exc.detail,
             instance=request.url.path,
             errors=exc.errors,
-            headers=exc.headers if isinstance(exc, ProblemError) else None,
+            headers=_headers(exc),
         )
 
     @app.exception_handler(StarletteHTTPException)

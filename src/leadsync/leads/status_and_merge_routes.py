@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request
@@ -10,11 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadsync.api.deps import ERRORS, PROBLEM, PrincipalDep, SessionDep, runtime_of
-from leadsync.api.problems import ProblemError
 from leadsync.db.models import Conversation, ResmanIntegration, SyncConflict
 from leadsync.db.session import begin_read
 from leadsync.db.types import utcnow
-from leadsync.leads import merge_service, status
+from leadsync.leads import merge_flow, status
 from leadsync.leads.after_commit import first_attempt
 from leadsync.leads.status_schemas import (
     MergeLeadsRequest,
@@ -25,8 +23,7 @@ from leadsync.leads.status_schemas import (
 )
 from leadsync.mapping.lost_reasons import choose_lost_reason
 from leadsync.merge import FieldOutcome
-from leadsync.resman.errors import ResManError, TransientError
-from leadsync.sync.queue.failures import classify
+from leadsync.resman.errors import ResManError
 
 if TYPE_CHECKING:
     # The runtime wires every layer together; those that only use it import it for types
@@ -44,19 +41,6 @@ def _out(outcome: FieldOutcome) -> SyncConflictOut:
         domiq_value=outcome.domiq,
         resolution=resolution,
     )
-
-
-def _resman_problem(exc: ResManError, *, prospect_id: str) -> ProblemError:
-    """ResMan could not be read: nothing was merged. 503 (with Retry-After) when trying again
-    later can work, 502 when ResMan refused the request itself."""
-    category = classify(exc).category
-    detail = f"reading ResMan prospect {prospect_id} failed ({category}); nothing was merged"
-    if isinstance(exc, TransientError):
-        wait = max(1, math.ceil(exc.retry_after or 5))
-        return ProblemError(
-            503, "ResMan unavailable", f"{detail}, try again", headers={"Retry-After": str(wait)}
-        )
-    return ProblemError(502, "ResMan error", detail)
 
 
 async def _lost_reason_report(
@@ -157,30 +141,7 @@ async def merge_leads(
     body: MergeLeadsRequest, request: Request, session: SessionDep, principal: PrincipalDep
 ) -> MergeLeadsResponse:
     rt = runtime_of(request)
-    # Read what we need, then ask ResMan with no transaction open, then write.
-    await begin_read(session)
-    _, integration = await merge_service.load_for_merge(
-        session, principal=principal, conversation_id=body.domiq_conversation_id
-    )
-    try:
-        target = await rt.targets.get(session, integration_id=integration.id)
-        await session.commit()
-        found = await target.client.search_prospects(
-            creds=target.creds, prospect_id=body.resman_lead_id
-        )
-    except ResManError as exc:
-        raise _resman_problem(exc, prospect_id=body.resman_lead_id) from None
-    prospect = next((p for p in found if p.prospect_id == body.resman_lead_id), None)
-    if prospect is None:
-        raise ProblemError(
-            404,
-            "Unknown ResMan lead",
-            f"ResMan has no prospect {body.resman_lead_id} for this property",
-            errors=[{"field": "resman_lead_id", "message": "unknown prospect"}],
-        )
-    outcome = await merge_service.merge_leads(
-        session, principal=principal, body=body, prospect=prospect
-    )
+    outcome = await merge_flow.merge_with_resman(rt, session, principal=principal, body=body)
     await session.commit()
     rt.worker.wake()
     return MergeLeadsResponse(

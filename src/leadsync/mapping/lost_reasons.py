@@ -120,7 +120,7 @@ def choose_lost_reason(
     requested: str | None, reasons: Mapping[str, tuple[str, str]]
 ) -> LostReasonChoice:
     """The reason to post for ``requested`` among ``reasons`` (any key -> (id, name), as
-    :class:`~leadsync.sync.push.send.PushTarget` holds them); see the module docstring."""
+    :class:`~leadsync.sync.queue.targets.ResManTarget` holds them); see the module docstring."""
     text = (requested or "").strip() or None
     if text is not None:
         wanted = reason_key(text)

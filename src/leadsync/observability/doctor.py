@@ -164,8 +164,16 @@ async def _post(session: AsyncSession, ids: list[Any]) -> list[Check]:
 
 
 async def run_doctor(
-    runtime: Runtime, *, integration_id: Any = None, send_test: bool = False, post: bool = False
+    runtime: Runtime,
+    *,
+    integration_id: Any = None,
+    send_test: bool = False,
+    post: bool = False,
+    integration_only: bool = False,
 ) -> list[Check]:
+    """Every check; with ``integration_only``, only those of the integration(s), leaving out
+    the process-wide monitoring and rollback-flag checks (a property-scoped viewer must not
+    flip the global kill switch, even to prove it works)."""
     async with read_session(runtime.sessionmaker) as session:
         query = select(ResmanIntegration).order_by(ResmanIntegration.created_at)
         if integration_id is not None:
@@ -176,6 +184,8 @@ async def run_doctor(
         checks += await _credentials(runtime, integration)
         checks += _inbound(runtime, integration)
         checks.append(_conflict_rules(integration))
+    if integration_only:
+        return checks
     checks += await _monitoring(runtime, send_test=send_test)
     checks.append(await _rollback_flag(runtime))
     if post:

@@ -14,11 +14,13 @@ import asyncio
 import contextlib
 import uuid
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
+from leadsync.api import sessions
 from leadsync.api.auth import Principal, authenticate, bearer_token
 from leadsync.api.problems import ProblemError
 from leadsync.db.session import read_session
@@ -103,6 +105,8 @@ class Connection:
         # The key is never logged; uvicorn's access line masks ?token= (see logging).
         header = self.ws.headers.get("authorization")
         token = self.ws.query_params.get("token")
+        if not header and not token and (signed_in := await self._dashboard_principal()):
+            return signed_in
         try:
             if header or not token:
                 token = bearer_token(header)
@@ -110,6 +114,16 @@ class Connection:
                 return await authenticate(session, token=token, cache=self.rt.principals)
         except DomainError as problem:
             raise CloseConnection(CLOSE_UNAUTHORIZED, problem.title, error_text(problem)) from None
+
+    async def _dashboard_principal(self) -> Principal | None:
+        """A dashboard page's connection: its session cookie stands for the API key. Only
+        from a page of this host (the Origin must match), so another site cannot ride it."""
+        cookie = sessions.read(keys=self.rt.keys, cookie=self.ws.cookies.get(sessions.COOKIE))
+        origin = urlsplit(self.ws.headers.get("origin", ""))
+        if cookie is None or origin.netloc != self.ws.headers.get("host"):
+            return None
+        async with read_session(self.rt.sessionmaker) as session:
+            return await sessions.principal_of(session, session=cookie)
 
     async def _target(self, principal: Principal) -> Subscribe:
         query = self.ws.query_params

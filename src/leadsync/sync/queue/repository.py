@@ -300,10 +300,13 @@ async def list_jobs(
     return list((await session.scalars(stmt)).all())
 
 
-async def counts_by_state(session: AsyncSession) -> dict[str, int]:
-    rows = await session.execute(
-        select(LeadSyncQueue.state, func.count()).group_by(LeadSyncQueue.state)
-    )
+async def counts_by_state(
+    session: AsyncSession, *, integration_ids: Collection[uuid.UUID] | None = None
+) -> dict[str, int]:
+    stmt = select(LeadSyncQueue.state, func.count()).group_by(LeadSyncQueue.state)
+    if integration_ids is not None:
+        stmt = stmt.where(LeadSyncQueue.integration_id.in_(list(integration_ids)))
+    rows = await session.execute(stmt)
     return {state: int(n) for state, n in rows.all()}
 
 
