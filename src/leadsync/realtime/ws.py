@@ -16,12 +16,11 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, WebSocket
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from leadsync.api.auth import Principal, authenticate, bearer_token
 from leadsync.api.problems import ProblemError
-from leadsync.db.session import read_session
+from leadsync.db.session import DatabaseError, read_session
 from leadsync.errors import DomainError
 from leadsync.realtime import commands
 from leadsync.realtime.eventlog import must_resync
@@ -221,7 +220,7 @@ class Connection:
             except DomainError as problem:
                 await self._send(error_text(problem, message_id=message_id))
                 continue
-            except SQLAlchemyError as exc:
+            except DatabaseError as exc:
                 log.warning("realtime command failed", error=type(exc).__name__)
                 await self._send(error_text(_UNAVAILABLE, message_id=message_id))
                 continue
