@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -45,6 +46,21 @@ class Engine:
                 session, self.runtime, self.sandbox_url, sync_direction=sync_direction
             )
         return integration.id
+
+    async def office_leads(self, *, count: int, start: datetime, end: datetime) -> None:
+        """``count`` prospects the office changed between ``start`` and ``end`` (the
+        sandbox's bulk admin endpoint: a pull only reads whole seconds already past)."""
+        async with httpx.AsyncClient(base_url=self.sandbox_url, timeout=30.0) as admin:
+            response = await admin.post(
+                f"/admin/properties/{seed.SANDBOX_PROPERTY_ID}/prospects/bulk",
+                json={
+                    "count": count,
+                    "modified_from": start.isoformat(),
+                    "modified_to": end.isoformat(),
+                    "seed": 11,
+                },
+            )
+        response.raise_for_status()
 
     async def office_lead(self, *, first_name: str, email: str, phone: str) -> Prospect:
         """A lead the office typed into ResMan (a walk-in), as ResMan now holds it."""
