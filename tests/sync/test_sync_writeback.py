@@ -129,6 +129,7 @@ async def test_a_push_is_queued_only_for_a_linked_lead(session: AsyncSession, li
     (job,) = jobs
     assert applied.job_id == job.id
     assert (job.conversation_id, job.integration_id) == (conv.id, integration_id)
+    assert job.sync_data is not None
     payload = read_job(job.sync_operation, job.sync_data)
     assert isinstance(payload, PushJob)
     assert (payload.sync_type, payload.fields["first_name"]) == ("update", "Anne")
