@@ -35,7 +35,8 @@ FAST_TESTS := tests/architecture tests/mapping tests/merge tests/resman/mits \
 	tests/resman/client/test_resman_client_config.py tests/resman/client/test_resman_credentials.py \
 	tests/resman/client/test_resman_responses.py tests/resman/client/test_resman_wire.py \
 	tests/observability tests/security/test_security_crypto.py \
-	tests/realtime/test_realtime_protocol.py tests/test_reconnect.py
+	tests/realtime/test_realtime_protocol.py tests/test_reconnect.py \
+	tests/api tests/leads/test_leads_field_values.py tests/sync/queue/test_queue_jobs.py
 
 test-fast: $(STAMP)  ## the fast tier: pure and unit tests only (no servers, no database)
 	$(BIN)/pytest -q $(FAST_TESTS)

@@ -12,7 +12,7 @@ from leadsync.api.limits import BodySizeLimit
 from leadsync.api.problems import install_problem_handlers
 from leadsync.config import Settings, get_settings
 from leadsync.conflicts.routes import router as conflicts_router
-from leadsync.dashboard.routes import mount as mount_dashboard
+from leadsync.dashboard.mount import mount as mount_dashboard
 from leadsync.leads.routes import router as leads_router
 from leadsync.leads.status_and_merge_routes import router as lead_sync_router
 from leadsync.observability.routes import router as metrics_router

@@ -76,6 +76,9 @@ LAYERS = "layers"
         ({"engine-flows"}, "sync/queue/repository.py", "import leadsync.sync.push.send"),
         ({"engine-flows"}, "sync/writeback.py", "import leadsync.sync.inbound.apply"),
         ({"engine-flows"}, "sync/push/send.py", "import leadsync.sync.runner"),
+        # A router runs no SQL: its queries live in the domain's services.
+        ({"routers-no-sql"}, "sync/pull/routes.py", "from sqlalchemy import select"),
+        ({"routers-no-sql"}, "realtime/ws.py", "import sqlalchemy.exc"),
     ],
 )
 def test_each_contract_fails_when_violated(
@@ -110,6 +113,38 @@ def test_a_type_only_import_of_the_runtime_is_allowed(tmp_path: Path) -> None:
 
     assert code == 0, verdicts
     assert set(verdicts.values()) == {"KEPT"}
+
+
+def test_a_type_only_import_of_sqlalchemy_in_a_router_is_allowed(tmp_path: Path) -> None:
+    """Routers may name AsyncSession in type hints (their helpers take the request's session)."""
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    copy = tmp_path / "src" / "leadsync"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    target = copy / "conflicts" / "routes.py"
+    target.write_text(
+        target.read_text()
+        + "\nfrom typing import TYPE_CHECKING  # noqa\n"
+        + "if TYPE_CHECKING:\n    from sqlalchemy.ext.asyncio import AsyncSession  # noqa\n"
+    )
+
+    code, verdicts = _lint_imports(tmp_path)
+
+    assert code == 0, verdicts
+    assert set(verdicts.values()) == {"KEPT"}
+
+
+def test_both_router_contracts_name_every_router() -> None:
+    """A router added later is held by both rules: every module of the app that builds an
+    APIRouter (the sandbox, a product of its own, has its own)."""
+    routers = {
+        "leadsync." + ".".join(p.relative_to(PACKAGE).with_suffix("").parts)
+        for p in PACKAGE.rglob("*.py")
+        if "= APIRouter(" in p.read_text() and "sandbox" not in p.relative_to(PACKAGE).parts
+    }
+    contracts = _contracts()
+
+    assert set(contracts["routers-apart"]["modules"]) == routers
+    assert set(contracts["routers-no-sql"]["source_modules"]) == routers
 
 
 def _modules_under(package: Path, prefix: str) -> set[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from importlib.resources import files
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from leadsync.admin import AdminError
@@ -18,14 +18,13 @@ from leadsync.admin import queue as admin_queue
 from leadsync.api import sessions
 from leadsync.api.deps import SessionDep, runtime_of
 from leadsync.api.problems import ProblemError
-from leadsync.dashboard import data, review
+from leadsync.dashboard import data
 from leadsync.dashboard.web import (
     PREFIX,
     PageError,
     ViewerDep,
     checked_form,
     form_uuid,
-    install_page_handlers,
     integration_ids_of,
     properties_of,
     read_form,
@@ -37,13 +36,6 @@ from leadsync.observability.doctor import as_dicts, run_doctor
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 _STATIC = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
-
-
-def mount(app: FastAPI) -> None:
-    """Serve the dashboard under ``/dashboard`` (called by ``create_app``)."""
-    app.include_router(router)
-    app.include_router(review.router)
-    install_page_handlers(app)
 
 
 @router.get("/static/{name}")

@@ -5,9 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadsync.db.engine import SQLITE_BEGIN
+
+#: Whatever a database call can raise. Named here so that routers, which may not import
+#: sqlalchemy (the `routers-no-sql` import contract), can still catch it.
+DatabaseError = SQLAlchemyError
 
 
 async def begin_read(session: AsyncSession) -> None:

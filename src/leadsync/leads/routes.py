@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Header, Request, Response
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadsync.api.deps import ERRORS, PrincipalDep, SessionDep, runtime_of
 from leadsync.db.types import utcnow
@@ -22,6 +21,8 @@ from leadsync.leads.schemas import (
 )
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     # The runtime wires every layer together; those that only use it import it for types
     # alone, so no import runs back up to it (see pyproject's import contracts).
     from leadsync.runtime import Runtime

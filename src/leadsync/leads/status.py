@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadsync.api.auth import Principal
-from leadsync.db.models import Conversation, LeadLink, ResmanIntegration
+from leadsync.db.models import Conversation, LeadLink, ResmanIntegration, SyncConflict
 from leadsync.db.rows import load_for_change
 from leadsync.errors import DomainError
 from leadsync.events import publish_lead
@@ -62,6 +62,20 @@ async def find_lead(
         raise DomainError(404, "Unknown lead", f"no lead {lead_id} for this API key")
     link = await session.scalar(select(LeadLink).where(LeadLink.conversation_id == conv.id))
     return conv, link
+
+
+async def open_status_conflicts(
+    session: AsyncSession, *, conversation_id: uuid.UUID
+) -> list[SyncConflict]:
+    """The lead's status conflicts still waiting for a person."""
+    rows = await session.scalars(
+        select(SyncConflict).where(
+            SyncConflict.conversation_id == conversation_id,
+            SyncConflict.field == "status",
+            SyncConflict.status == "open",
+        )
+    )
+    return list(rows)
 
 
 def _context_notes(conv: Conversation, body: UpdateLeadStatusRequest) -> None:

@@ -5,11 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadsync.api.deps import ERRORS, PROBLEM, PrincipalDep, SessionDep, runtime_of
-from leadsync.db.models import Conversation, ResmanIntegration, SyncConflict
 from leadsync.db.session import begin_read
 from leadsync.db.types import utcnow
 from leadsync.leads import merge_flow, status
@@ -24,8 +21,13 @@ from leadsync.leads.status_schemas import (
 from leadsync.mapping.lost_reasons import choose_lost_reason
 from leadsync.merge import FieldOutcome
 from leadsync.resman.errors import ResManError
+from leadsync.sync.queue.targets import integration_of_property
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from leadsync.db.models import Conversation
+
     # The runtime wires every layer together; those that only use it import it for types
     # alone, so no import runs back up to it (see pyproject's import contracts).
     from leadsync.runtime import Runtime
@@ -50,13 +52,11 @@ async def _lost_reason_report(
     from the same cached lookup) and, when it is not the caller's, why."""
     if body.sync_direction != "to_resman" or not body.status == conv.status == "lost":
         return None, []
-    integration_id = await session.scalar(
-        select(ResmanIntegration.id).where(ResmanIntegration.property_id == conv.property_id)
-    )
-    if integration_id is None:
+    integration = await integration_of_property(session, property_id=conv.property_id)
+    if integration is None:
         return None, []
     try:
-        target = await rt.targets.get(session, integration_id=integration_id)
+        target = await rt.targets.get(session, integration_id=integration.id)
     except ResManError:
         return None, ["ResMan's lost reasons could not be read now; the push matches it later"]
     choice = choose_lost_reason(body.lost_reason, target.lost_reasons)
@@ -90,14 +90,7 @@ async def update_status(
         conv, link = await status.find_lead(
             fresh, principal=principal, lead_id=str(conversation_id)
         )
-        open_rows = await fresh.scalars(
-            select(SyncConflict).where(
-                SyncConflict.conversation_id == conv.id,
-                SyncConflict.field == "status",
-                SyncConflict.status == "open",
-            )
-        )
-        for row in open_rows:
+        for row in await status.open_status_conflicts(fresh, conversation_id=conv.id):
             if not any(c.field == "status" for c in conflicts):
                 conflicts.append(
                     SyncConflictOut(

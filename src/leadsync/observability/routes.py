@@ -12,14 +12,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import select
 
 from leadsync.api.deps import ERRORS, PrincipalDep, SessionDep
 from leadsync.api.problems import ProblemError
-from leadsync.db.models import ResmanIntegration
 from leadsync.db.session import read_session
 from leadsync.observability.report import PeriodError, build_report, parse_since
 from leadsync.observability.state import read_state, state_registry
+from leadsync.sync.queue.targets import integration_ids_of
 from leadsync.telemetry.metrics import event_registry
 
 router = APIRouter(tags=["ops"])
@@ -75,11 +74,5 @@ async def success_report(
         raise ProblemError(
             422, "Unprocessable Content", str(exc), errors=[{"field": "since", "message": str(exc)}]
         ) from exc
-    ids = list(
-        await session.scalars(
-            select(ResmanIntegration.id).where(
-                ResmanIntegration.property_id.in_(list(principal.property_ids))
-            )
-        )
-    )
+    ids = await integration_ids_of(session, property_ids=principal.property_ids)
     return await build_report(session, since=period, integration_ids=ids)

@@ -17,13 +17,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from leadsync.api import sessions
 from leadsync.api.auth import Principal, authenticate, bearer_token
 from leadsync.api.problems import ProblemError
-from leadsync.db.session import read_session
+from leadsync.db.session import DatabaseError, read_session
 from leadsync.errors import DomainError
 from leadsync.realtime import commands
 from leadsync.realtime.eventlog import must_resync
@@ -235,7 +234,7 @@ class Connection:
             except DomainError as problem:
                 await self._send(error_text(problem, message_id=message_id))
                 continue
-            except SQLAlchemyError as exc:
+            except DatabaseError as exc:
                 log.warning("realtime command failed", error=type(exc).__name__)
                 await self._send(error_text(_UNAVAILABLE, message_id=message_id))
                 continue

@@ -9,25 +9,17 @@ verified with that integration's secrets. Every refusal is counted and writes no
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated, Final
 
 from fastapi import APIRouter, Query, Request, Response
 from prometheus_client import Counter
 from pydantic import BaseModel
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-from standardwebhooks import Webhook, WebhookVerificationError
 
 from leadsync.api.deps import PROBLEM, runtime_of
 from leadsync.api.problems import ProblemError
-from leadsync.db.models import ResmanIntegration
 from leadsync.db.session import read_session
-from leadsync.errors import DecryptionError
-from leadsync.security.crypto import KeyRing, open_json
 from leadsync.sync.inbound.payload import LeadUpdateWebhook, MalformedWebhookError, parse_delivery
+from leadsync.sync.inbound.webhook_secrets import SIGNATURE_HEADERS, WebhookSecretCache
 from leadsync.sync.inbound.webhooks import accept_delivery
 from leadsync.telemetry.logging import get_logger
 
@@ -43,95 +35,15 @@ REJECTED = Counter(
 REJECT_REASONS: Final = ("signature", "malformed", "unknown_integration")
 for _reason in REJECT_REASONS:
     REJECTED.labels(_reason)  # export every reason from the start, at 0
-_SIGNATURE_HEADERS: Final = ("webhook-id", "webhook-timestamp", "webhook-signature")
 #: One answer for a bad signature and an unknown integration: which integrations exist is
 #: none of an unauthenticated caller's business.
 _UNAUTHORIZED: Final = "missing or invalid webhook signature"
-_MAX_CACHED: Final = 10_000
 
 
 class WebhookAck(BaseModel):
     accepted: bool
     webhook_id: str
     duplicate: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class WebhookTarget:
-    """An integration's verifiers: one per configured secret (several while rotating)."""
-
-    integration_id: uuid.UUID
-    resman_property_id: str
-    version: datetime
-    verifiers: tuple[Webhook, ...]
-
-    def verify(self, body: bytes, headers: Mapping[str, str]) -> bool:
-        """True when any secret signed ``body``; the library enforces the ±5 minute window."""
-        wanted = {name: headers.get(name, "") for name in _SIGNATURE_HEADERS}
-        for verifier in self.verifiers:
-            try:
-                verifier.verify(body, wanted, json_parse=False)
-            # The library lets malformed headers and non-UTF-8 bodies escape as ValueError.
-            except (WebhookVerificationError, ValueError):
-                continue
-            return True
-        return False
-
-
-def _verifiers(integration_id: uuid.UUID, credentials: object) -> tuple[Webhook, ...]:
-    secrets = credentials.get("webhook_secrets") if isinstance(credentials, dict) else None
-    verifiers: list[Webhook] = []
-    for position, secret in enumerate(secrets or [], start=1):
-        try:
-            verifiers.append(Webhook(secret))
-        except Exception:  # the library raises binascii.Error, its own errors, TypeError...
-            log.warning(
-                "unusable webhook secret", integration_id=str(integration_id), position=position
-            )
-    if not verifiers:
-        log.warning("integration has no usable webhook secret", integration_id=str(integration_id))
-    return tuple(verifiers)
-
-
-class WebhookSecretCache:
-    """Opened webhook secrets per integration, kept until the row's ``updated_at`` changes,
-    so a delivery costs one indexed read and no decryption."""
-
-    def __init__(self) -> None:
-        self._entries: dict[uuid.UUID, WebhookTarget] = {}
-
-    async def get(
-        self, session: AsyncSession, *, integration_id: uuid.UUID, keys: KeyRing
-    ) -> WebhookTarget | None:
-        row = (
-            await session.execute(
-                select(
-                    ResmanIntegration.updated_at,
-                    ResmanIntegration.resman_property_id,
-                    ResmanIntegration.api_credentials,
-                ).where(ResmanIntegration.id == integration_id)
-            )
-        ).one_or_none()
-        if row is None:
-            return None
-        entry = self._entries.get(integration_id)
-        if entry is not None and entry.version == row.updated_at:
-            return entry
-        try:
-            plain = open_json(row.api_credentials, keys=keys)
-        except DecryptionError:
-            log.warning("webhook secrets unreadable", integration_id=str(integration_id))
-            plain = None
-        entry = WebhookTarget(
-            integration_id=integration_id,
-            resman_property_id=row.resman_property_id,
-            version=row.updated_at,
-            verifiers=_verifiers(integration_id, plain),
-        )
-        if len(self._entries) >= _MAX_CACHED:
-            self._entries.clear()
-        self._entries[integration_id] = entry
-        return entry
 
 
 def _secret_cache(request: Request) -> WebhookSecretCache:
@@ -167,7 +79,7 @@ _BODY_DOC: Final = {
             "schema": {"type": "string"},
             "description": "Standard Webhooks signature header",
         }
-        for name in _SIGNATURE_HEADERS
+        for name in SIGNATURE_HEADERS
     ],
 }
 

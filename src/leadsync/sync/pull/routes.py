@@ -10,20 +10,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
-from sqlalchemy import or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadsync.api.auth import Principal
 from leadsync.api.deps import ERRORS, PROBLEM, PrincipalDep, SessionDep, runtime_of
 from leadsync.api.problems import ProblemError
-from leadsync.db.models import Conversation, LeadLink, ResmanIntegration
 from leadsync.db.session import begin_read
 from leadsync.db.vocab import CONVERSATION_STATUSES
 from leadsync.mapping.normalize import normalize_email, normalize_phone
 from leadsync.resman.errors import ResManError
+from leadsync.sync.pull import queries
 from leadsync.sync.pull.plan import FULL_SYNC_START, PullSummary
 from leadsync.sync.pull.run import PullError
 from leadsync.sync.pull.scheduler import PullBusyError
@@ -37,13 +34,19 @@ from leadsync.sync.pull.schemas import (
     SyncSummary,
 )
 from leadsync.sync.queue.failures import classify
+from leadsync.sync.queue.targets import integration_of_property
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from leadsync.api.auth import Principal
+    from leadsync.db.models import Conversation, LeadLink, ResmanIntegration
 
 router = APIRouter(prefix="/api/resman/leads", tags=["pull"])
 
 #: How long an on-demand pull waits for a scheduled poll of the same integration to finish.
 PULL_LOCK_WAIT_SECONDS = 30.0
 LOOKUP_LIMIT = 50
-_CHUNK = 500  # ids per IN (...) list: far below every driver's parameter limit
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -107,45 +110,12 @@ def _lead(conv: Conversation, link: LeadLink | None, *, with_conversation: bool)
     )
 
 
-def _with_links() -> Any:
-    return select(Conversation, LeadLink).outerjoin(
-        LeadLink, LeadLink.conversation_id == Conversation.id
-    )
-
-
-async def _matching(
-    session: AsyncSession, ids: Sequence[uuid.UUID], statuses: frozenset[str] | None
-) -> list[uuid.UUID]:
-    """``ids`` (in order) whose lead has one of ``statuses``."""
-    if statuses is None:
-        return list(ids)
-    keep: set[uuid.UUID] = set()
-    for at in range(0, len(ids), _CHUNK):
-        rows = await session.scalars(
-            select(Conversation.id).where(
-                Conversation.id.in_(ids[at : at + _CHUNK]), Conversation.status.in_(statuses)
-            )
-        )
-        keep.update(rows)
-    return [i for i in ids if i in keep]
-
-
-async def _leads(
-    session: AsyncSession, ids: Sequence[uuid.UUID], *, with_conversation: bool
-) -> list[PulledLead]:
-    rows = (await session.execute(_with_links().where(Conversation.id.in_(ids)))).all()
-    by_id = {conv.id: _lead(conv, link, with_conversation=with_conversation) for conv, link in rows}
-    return [by_id[i] for i in ids if i in by_id]
-
-
 async def _integrations_in_scope(
     session: AsyncSession, principal: Principal, property_id: uuid.UUID | None
 ) -> list[ResmanIntegration]:
     if property_id is not None:
         principal.require(property_id)
-        integration = await session.scalar(
-            select(ResmanIntegration).where(ResmanIntegration.property_id == property_id)
-        )
+        integration = await integration_of_property(session, property_id=property_id)
         if integration is None:
             raise ProblemError(
                 404,
@@ -162,16 +132,7 @@ async def _integrations_in_scope(
                 errors=[{"field": "property_id", "message": "integration does not pull"}],
             )
         return [integration]
-    rows = await session.scalars(
-        select(ResmanIntegration)
-        .where(
-            ResmanIntegration.property_id.in_(list(principal.property_ids)),
-            ResmanIntegration.sync_enabled.is_(True),
-            ResmanIntegration.sync_direction != "to_resman",
-        )
-        .order_by(ResmanIntegration.property_id)
-    )
-    return list(rows)
+    return await queries.pulling_integrations(session, property_ids=principal.property_ids)
 
 
 def _summary(summaries: Sequence[PullSummary]) -> SyncSummary:
@@ -275,8 +236,11 @@ async def pull_leads(
             ) from None
     ids = list(dict.fromkeys(c for s in summaries for c in s.conversation_ids))
     await begin_read(session)
-    matching = await _matching(session, ids, statuses)
-    leads = await _leads(session, matching[:limit], with_conversation=include_conversations)
+    matching = await queries.with_status(session, ids=ids, statuses=statuses)
+    leads = [
+        _lead(conv, link, with_conversation=include_conversations)
+        for conv, link in await queries.leads_by_id(session, ids=matching[:limit])
+    ]
     return PullLeadsResponse(
         leads=leads,
         total_count=len(matching),
@@ -307,7 +271,7 @@ async def lookup_leads(
             "give email or phone",
             errors=[{"field": "email", "message": "email or phone is required"}],
         )
-    clauses = []
+    contact: dict[str, str] = {}
     for name, value, normalize in (
         ("email", email, normalize_email),
         ("phone", phone, normalize_phone),
@@ -322,18 +286,13 @@ async def lookup_leads(
                 f"{name}: not a valid {name}",
                 errors=[{"field": name, "message": f"not a valid {name}"}],
             )
-        clauses.append(getattr(Conversation, name) == normalized)
+        contact[name] = normalized
     if property_id is not None:
         principal.require(property_id)
     scope = [property_id] if property_id is not None else list(principal.property_ids)
-    rows = (
-        await session.execute(
-            _with_links()
-            .where(Conversation.property_id.in_(scope), or_(*clauses))
-            .order_by(Conversation.updated_at.desc(), Conversation.id)
-            .limit(LOOKUP_LIMIT)
-        )
-    ).all()
+    rows = await queries.leads_by_contact(
+        session, property_ids=scope, contact=contact, limit=LOOKUP_LIMIT
+    )
     matches = [_lead(conv, link, with_conversation=False) for conv, link in rows]
     return LookupResponse(matches=matches, total_count=len(matches))
 
@@ -347,7 +306,7 @@ async def lookup_leads(
 async def lead_context(
     conversation_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
 ) -> LeadContext:
-    row = (await session.execute(_with_links().where(Conversation.id == conversation_id))).first()
+    row = await queries.lead_by_id(session, conversation_id=conversation_id)
     # Same answer for "absent" and "another property's": a key must not learn what B holds.
     if row is None or row[0].property_id not in principal.property_ids:
         raise ProblemError(404, "Unknown lead", f"no lead {conversation_id} for this API key")

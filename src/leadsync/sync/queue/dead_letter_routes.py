@@ -7,12 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
 from leadsync.api.deps import ERRORS, PrincipalDep, SessionDep, runtime_of
 from leadsync.api.problems import ProblemError
-from leadsync.db.models import LeadSyncQueue, ResmanIntegration
 from leadsync.sync.queue import repository as queue
+from leadsync.sync.queue.targets import integration_ids_of
 from leadsync.sync.queue.views import job_summary
 
 router = APIRouter(prefix="/api/resman/queue", tags=["queue"])
@@ -33,12 +32,7 @@ class RetryResponse(BaseModel):
 
 
 async def _scope(session: SessionDep, principal: PrincipalDep) -> list[uuid.UUID]:
-    rows = await session.scalars(
-        select(ResmanIntegration.id).where(
-            ResmanIntegration.property_id.in_(list(principal.property_ids))
-        )
-    )
-    return list(rows)
+    return await integration_ids_of(session, property_ids=principal.property_ids)
 
 
 @router.get("/dead-letters", response_model=DeadLetters, responses=ERRORS)
@@ -68,12 +62,7 @@ async def retry_dead_letters(
             )
         ]
     else:
-        rows = await session.execute(
-            select(LeadSyncQueue.id, LeadSyncQueue.state).where(
-                LeadSyncQueue.id.in_(body.job_ids), LeadSyncQueue.integration_id.in_(scope)
-            )
-        )
-        found: dict[uuid.UUID, str] = {row.id: row.state for row in rows}
+        found = await queue.job_states(session, job_ids=body.job_ids, integration_ids=scope)
         for job_id in body.job_ids:
             if found.get(job_id) != "dead":
                 raise ProblemError(

@@ -314,6 +314,19 @@ async def job_state(session: AsyncSession, *, job_id: uuid.UUID) -> str | None:
     return await session.scalar(select(LeadSyncQueue.state).where(LeadSyncQueue.id == job_id))
 
 
+async def job_states(
+    session: AsyncSession, *, job_ids: Collection[uuid.UUID], integration_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """The state of each of ``job_ids`` that belongs to one of ``integration_ids``."""
+    rows = await session.execute(
+        select(LeadSyncQueue.id, LeadSyncQueue.state).where(
+            LeadSyncQueue.id.in_(list(job_ids)),
+            LeadSyncQueue.integration_id.in_(list(integration_ids)),
+        )
+    )
+    return {row.id: row.state for row in rows}
+
+
 async def purge_succeeded(session: AsyncSession, *, older_than: datetime) -> int:
     result = await session.execute(
         delete(LeadSyncQueue).where(

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadsync.db.models import ResmanIntegration
@@ -61,6 +62,25 @@ class ResManTarget:
                 retryable=False,
             )
         return self.transaction_source
+
+
+async def integration_of_property(
+    session: AsyncSession, *, property_id: uuid.UUID
+) -> ResmanIntegration | None:
+    """The ResMan integration of a property (a property has at most one)."""
+    return await session.scalar(
+        select(ResmanIntegration).where(ResmanIntegration.property_id == property_id)
+    )
+
+
+async def integration_ids_of(
+    session: AsyncSession, *, property_ids: Iterable[uuid.UUID]
+) -> list[uuid.UUID]:
+    """The ids of the integrations of these properties (an API key's scope)."""
+    rows = await session.scalars(
+        select(ResmanIntegration.id).where(ResmanIntegration.property_id.in_(list(property_ids)))
+    )
+    return list(rows)
 
 
 @dataclass(slots=True)
