@@ -8,11 +8,13 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import typer
 from sqlalchemy import func, select
+from test_e2e_webhooks import connect_webhook, deliver, event, staff_status, wait_for_status
 from typer.testing import CliRunner, Result
 
 from leadsync.admin.integration_changes import CredentialChange, update_integration
@@ -22,15 +24,17 @@ from leadsync.db.models import LeadSyncQueue, ResmanIntegration
 from leadsync.db.session import read_session
 from leadsync.db.types import utcnow
 from leadsync.sandbox.seed import SANDBOX_ACCOUNT_ID, SANDBOX_API_KEY, SANDBOX_PARTNER_ID
+from leadsync.sandbox.webhooks import generate_secret
 from leadsync.security.crypto import open_json
-from stack import Stack, Tenant, lead_body, synced_prospect, wait_until
+from stack import Stack, Tenant, create_synced_lead, lead_body, synced_prospect, wait_until
 
 
 @pytest.fixture
 def cli(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     """The operator's CLI on the stack's own database and encryption key."""
     settings = stack.runtime.settings
-    assert settings.database_url is not None and settings.encryption_keys is not None
+    assert settings.database_url is not None
+    assert settings.encryption_keys is not None
     monkeypatch.setenv("LEADSYNC_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("LEADSYNC_ENCRYPTION_KEYS", settings.encryption_keys.get_secret_value())
     get_settings.cache_clear()
@@ -100,7 +104,8 @@ async def test_jobs_parked_on_refused_credentials_resume_when_they_are_fixed(
     await wait_until(parked)
     async with read_session(stack.runtime.sessionmaker) as session:
         row = await session.get(ResmanIntegration, stack.a.integration_id)
-        assert row is not None and row.circuit_open_until is not None
+        assert row is not None
+        assert row.circuit_open_until is not None
         # Refused credentials rest the integration for minutes, not seconds: retrying them
         # every few seconds only hammers ResMan with a key it refuses.
         assert (row.circuit_open_until - utcnow()).total_seconds() > 60
@@ -111,7 +116,8 @@ async def test_jobs_parked_on_refused_credentials_resume_when_they_are_fixed(
         cli, "update", str(stack.a.integration_id), "--api-key", SANDBOX_API_KEY, "--verify"
     )
     assert fixed.exit_code == 0, fixed.output
-    assert "api_key" in fixed.stdout and "(verified with ResMan)" in fixed.stdout
+    assert "api_key" in fixed.stdout
+    assert "(verified with ResMan)" in fixed.stdout
     assert "jobs resumed: 1" in fixed.stdout
     # The parked push goes through now, long before the 5-minute rest would have ended.
     await synced_prospect(stack, conversation_id)
@@ -177,7 +183,8 @@ async def test_update_changes_base_url_rules_and_transaction_source(
     assert ruled_data["conflict_strategy"] == "resman_wins"
     assert ruled_data["sync_settings"]["field_rules"] == {"phone": "always_domiq"}
     bad_rule = await invoke(cli, "update", ref, "--rule", "phone=sometimes")
-    assert bad_rule.exit_code == 1 and "phone" in bad_rule.stderr
+    assert bad_rule.exit_code == 1
+    assert "phone" in bad_rule.stderr
     assert (await invoke(cli, "update", ref)).exit_code == 1, "nothing to change is refused"
 
     # A TransactionSource ResMan does not know: the push is a dead letter...
@@ -200,3 +207,72 @@ async def test_update_changes_base_url_rules_and_transaction_source(
     assert fixed.exit_code == 0, fixed.output
     assert "jobs resumed: 1" in fixed.stdout
     await synced_prospect(stack, conversation_id)
+
+
+# --- webhook secret rotation ---------------------------------------------------------------
+async def signed(stack: Stack, tenant: Tenant, *, secret: str) -> int:
+    """Status of one new delivery signed with ``secret``."""
+    body = event(str(uuid.uuid4()), status="contacted", at=datetime.now(UTC))
+    response = await deliver(stack, tenant, body, secret=secret, msg_id=f"msg_{uuid.uuid4().hex}")
+    return response.status_code
+
+
+async def test_rotated_secret_is_used_and_the_old_one_verifies_during_the_grace(
+    stack: Stack, cli: CliRunner
+) -> None:
+    old = await connect_webhook(stack, stack.a)
+    assert await signed(stack, stack.a, secret=old) == 202
+    ref = str(stack.a.integration_id)
+    rotated = answer(await invoke(cli, "webhook-secret", "rotate", ref, "--grace", "24h", "--json"))
+    new = rotated["webhook_secret"]
+    assert new.startswith("whsec_")
+    assert new != old
+    assert rotated["previous_secrets"] == 1
+    until = datetime.fromisoformat(rotated["previous_accepted_until"])
+    assert timedelta(hours=23) < until - datetime.now(UTC) <= timedelta(hours=24)
+    assert await signed(stack, stack.a, secret=new) == 202
+    assert await signed(stack, stack.a, secret=old) == 202, "old secret within its grace"
+    assert await signed(stack, stack.a, secret=generate_secret()) == 401
+
+    # The sandbox signs its staff webhooks with the new secret: they are applied.
+    await stack.sandbox.put(
+        "/admin/webhook",
+        json={"url": (await stack.sandbox.get("/admin/webhook")).json()["url"], "secret": new},
+    )
+    conversation_id, prospect_id = await create_synced_lead(stack, stack.a)
+    await staff_status(stack, stack.a, prospect_id)
+    await wait_for_status(stack, conversation_id, "application")
+
+    # No grace: the previous secrets are refused at once.
+    text = await invoke(cli, "webhook-secret", "rotate", ref, "--grace", "0")
+    assert text.exit_code == 0, text.output
+    assert "no previous secret is accepted any more" in text.stdout
+    newest = text.stdout.split("shown once; the sender signs with it):\n", 1)[1].split()[0]
+    assert await signed(stack, stack.a, secret=newest) == 202
+    assert await signed(stack, stack.a, secret=new) == 401
+
+
+async def test_the_old_secret_is_refused_once_the_grace_period_ends(
+    stack: Stack, cli: CliRunner
+) -> None:
+    old = await connect_webhook(stack, stack.a)
+    ref = str(stack.a.integration_id)
+    new = answer(await invoke(cli, "webhook-secret", "rotate", ref, "--grace", "2s", "--json"))
+    # The verifier (and its cache) is loaded now, before the grace ends: the end is judged
+    # at each delivery, not when the secrets were read.
+    assert await signed(stack, stack.a, secret=new["webhook_secret"]) == 202
+
+    async def old_refused() -> bool:
+        return await signed(stack, stack.a, secret=old) == 401
+
+    await wait_until(old_refused)
+    assert await signed(stack, stack.a, secret=new["webhook_secret"]) == 202
+    bad = await invoke(cli, "webhook-secret", "rotate", ref, "--grace", "soon")
+    assert bad.exit_code == 1
+    assert "--grace" in bad.stderr
+    too_long = await invoke(cli, "webhook-secret", "rotate", ref, "--grace", "90d")
+    assert too_long.exit_code == 1
+    assert "grace must be between" in too_long.stderr
+    not_a_secret = await invoke(cli, "webhook-secret", "rotate", ref, "--secret", "hunter2")
+    assert not_a_secret.exit_code == 1
+    assert "webhook_secret" in not_a_secret.stderr

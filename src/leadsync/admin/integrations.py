@@ -6,6 +6,7 @@ into `api_credentials` only as a sealed envelope: no plain column holds anything
 
 from __future__ import annotations
 
+import base64
 import uuid
 import zoneinfo
 from collections.abc import Awaitable, Callable
@@ -72,8 +73,11 @@ def base_url_field(value: str) -> str:
 def webhook_secret_field(value: str) -> str:
     secret = text_field(value, field="webhook_secret", max_length=500)
     try:
+        # Strictly base64 (the library itself decodes leniently: "hunter2" would pass).
+        if not base64.b64decode(secret.removeprefix("whsec_"), validate=True):
+            raise ValueError("empty")
         Webhook(secret)
-    except Exception:  # the library raises binascii.Error, its own errors, TypeError...
+    except Exception:  # binascii.Error, the library's own errors, TypeError...
         raise AdminError(
             "webhook_secret is not a Standard Webhooks secret (whsec_ followed by base64)"
         ) from None
