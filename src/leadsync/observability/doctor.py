@@ -2,8 +2,9 @@
 
 Every item is pass/fail with a one-line fix. Pre-deployment items run per integration
 (credentials through a real ResMan call, the "Chatbot" TransactionSource, the webhook's
-signing secret or change feed, conflict rules) and once per deployment (monitoring, the
-rollback flag); ``--post`` adds the post-deployment figures of the last 24 hours.
+signing secret or change feed, conflict rules, the mapping both ways on a sample prospect,
+with ``--round-trip`` a round trip on a test prospect) and once per deployment (monitoring,
+the rollback flag); ``--post`` adds the post-deployment figures of the last 24 hours.
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ from leadsync.db.models import ResmanIntegration
 from leadsync.db.session import read_session
 from leadsync.merge import MergeRules
 from leadsync.observability.alert_rules import RulesError, load_rules
+from leadsync.observability.doctor_mapping import ITEM as MAPPING_ITEM
+from leadsync.observability.doctor_mapping import mapping_check
+from leadsync.observability.doctor_round_trip import ITEM as ROUND_TRIP_ITEM
+from leadsync.observability.doctor_round_trip import round_trip as run_round_trip
 from leadsync.observability.notifiers import AlertEvent, deliver, notifiers_from_settings
 from leadsync.observability.report import build_report
 from leadsync.resman.errors import AuthenticationError, ResManError
@@ -159,8 +164,27 @@ async def _post(session: AsyncSession, ids: list[Any]) -> list[Check]:
     return checks
 
 
+async def _mapping(runtime: Runtime, integration: ResmanIntegration) -> Check:
+    ref = str(integration.id)
+    passed, detail = await mapping_check(runtime, integration)
+    fix = None if passed else "fix the credentials first, or report the fields (leadsync.mapping)"
+    return Check(MAPPING_ITEM, passed, detail, fix, ref)
+
+
+async def _round_trip(runtime: Runtime, integration: ResmanIntegration) -> Check:
+    ref = str(integration.id)
+    passed, detail = await run_round_trip(runtime, integration)
+    fix = None if passed else f"see leadsync queue list and leadsync integration show {ref}"
+    return Check(ROUND_TRIP_ITEM, passed, detail, fix, ref)
+
+
 async def run_doctor(
-    runtime: Runtime, *, integration_id: Any = None, send_test: bool = False, post: bool = False
+    runtime: Runtime,
+    *,
+    integration_id: Any = None,
+    send_test: bool = False,
+    post: bool = False,
+    round_trip: bool = False,
 ) -> list[Check]:
     async with read_session(runtime.sessionmaker) as session:
         query = select(ResmanIntegration).order_by(ResmanIntegration.created_at)
@@ -172,6 +196,9 @@ async def run_doctor(
         checks += await _credentials(runtime, integration)
         checks += _inbound(runtime, integration)
         checks.append(_conflict_rules(integration))
+        checks.append(await _mapping(runtime, integration))
+        if round_trip:
+            checks.append(await _round_trip(runtime, integration))
     checks += await _monitoring(runtime, send_test=send_test)
     checks.append(await _rollback_flag(runtime))
     if post:

@@ -222,7 +222,7 @@ class JobRunner:
         """A webhook (or any trigger) asked us to fetch one prospect's current state."""
         async with self.sessionmaker() as session:
             await begin_read(session)
-            target = await self.targets.get(session, integration_id=integration_id)
+            target = await self.targets.get(session, integration_id=integration_id, needs="pull")
             integration = await session.get(ResmanIntegration, integration_id)
             await session.commit()
             if integration is None:
