@@ -60,7 +60,9 @@ async def test_round_trip_pushes_changes_pulls_back_and_cleans_up(stack: Stack) 
     [left] = [p for p in await stack.resman_prospects(stack.a) if p not in before]
     assert left["status"] == "lost"
     assert str(left["last_name"]).startswith("DoctorTest ")
-    events = left["prospect"]["events"]
+    mits = left["prospect"]
+    assert isinstance(mits, dict)
+    events = mits["events"]
     assert [e["event_type"] for e in events] == ["Contact", "Appointment", "Cancel"]
     assert events[-1]["comments"] == CLEANUP_COMMENT
     # Our side holds nothing of it, and pulls do not bring it back as a walk-in.

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 import typer
 from sqlalchemy import func, select
-from test_e2e_webhooks import connect_webhook, deliver, event, staff_status, wait_for_status
 from typer.testing import CliRunner, Result
 
 from leadsync.admin.integration_changes import CredentialChange, update_integration
@@ -27,6 +26,7 @@ from leadsync.sandbox.seed import SANDBOX_ACCOUNT_ID, SANDBOX_API_KEY, SANDBOX_P
 from leadsync.sandbox.webhooks import generate_secret
 from leadsync.security.crypto import open_json
 from stack import Stack, Tenant, create_synced_lead, lead_body, synced_prospect, wait_until
+from webhook_kit import connect_webhook, deliver, event, staff_status, wait_for_status
 
 
 @pytest.fixture
@@ -232,6 +232,10 @@ async def test_rotated_secret_is_used_and_the_old_one_verifies_during_the_grace(
     assert timedelta(hours=23) < until - datetime.now(UTC) <= timedelta(hours=24)
     assert await signed(stack, stack.a, secret=new) == 202
     assert await signed(stack, stack.a, secret=old) == 202, "old secret within its grace"
+    shown = answer(await invoke(cli, "show", ref, "--json"))
+    assert shown["webhook_secrets"] == 2
+    assert shown["webhook_secrets_expire_at"] == [rotated["previous_accepted_until"]]
+    assert new not in json.dumps(shown)
     assert await signed(stack, stack.a, secret=generate_secret()) == 401
 
     # The sandbox signs its staff webhooks with the new secret: they are applied.
@@ -250,6 +254,9 @@ async def test_rotated_secret_is_used_and_the_old_one_verifies_during_the_grace(
     newest = text.stdout.split("shown once; the sender signs with it):\n", 1)[1].split()[0]
     assert await signed(stack, stack.a, secret=newest) == 202
     assert await signed(stack, stack.a, secret=new) == 401
+    shown = answer(await invoke(cli, "show", ref, "--json"))
+    assert shown["webhook_secrets"] == 1
+    assert shown["webhook_secrets_expire_at"] == []
 
 
 async def test_the_old_secret_is_refused_once_the_grace_period_ends(

@@ -5,12 +5,34 @@ sources, and a failing look-up never fails a pull. Real sandbox, counted by its 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from sqlalchemy import func, select
+
+from leadsync.db.models import LeadLink
+from leadsync.db.session import read_session
 from leadsync.resman.wire import GET_LOST_PROSPECT_REASONS, GET_PROSPECT_SOURCES
 from stack import Stack, create_synced_lead, lead_body
-from test_e2e_pull import bulk, pull, stored_prospect_ids
 
 LOOKUPS = [GET_PROSPECT_SOURCES, GET_LOST_PROSPECT_REASONS]
+
+
+async def pull(stack: Stack, **params: str) -> dict[str, Any]:
+    """The on-demand pull API for tenant a (the same path as the poller)."""
+    response = await stack.api.get(
+        "/api/resman/leads/pull",
+        params={"property_id": str(stack.a.property_id), **params},
+        headers=stack.auth(stack.a),
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def linked(stack: Stack) -> int:
+    async with read_session(stack.runtime.sessionmaker) as session:
+        query = select(func.count()).where(LeadLink.integration_id == stack.a.integration_id)
+        return int(await session.scalar(query) or 0)
 
 
 async def calls(stack: Stack, method: str) -> int:
@@ -20,17 +42,26 @@ async def calls(stack: Stack, method: str) -> int:
 
 async def test_a_pull_needs_no_lost_reasons_and_survives_failing_lookups(stack: Stack) -> None:
     now = datetime.now(UTC)
-    await bulk(stack, stack.a, count=5, start=now - timedelta(days=2), end=now, seed=7)
+    seeded = await stack.sandbox.post(
+        f"/admin/properties/{stack.a.resman_property_id}/prospects/bulk",
+        json={
+            "count": 5,
+            "modified_from": (now - timedelta(days=2)).isoformat(),
+            "modified_to": now.isoformat(),
+            "seed": 7,
+        },
+    )
+    seeded.raise_for_status()
     await stack.set_faults(http_error_rate=1.0, http_error_codes=[500], methods=LOOKUPS)
-    first = await pull(stack, stack.a, date_from=(now - timedelta(days=3)).isoformat())
+    first = await pull(stack, date_from=(now - timedelta(days=3)).isoformat())
     assert first["sync_summary"]["new_leads"] == 5, first
-    assert len(await stored_prospect_ids(stack, stack.a)) == 5
+    assert await linked(stack) == 5
     assert await calls(stack, GET_LOST_PROSPECT_REASONS) == 0, "a pull needs no lost reasons"
 
     # Once ResMan answers again, the source id is looked up once and then cached.
     await stack.set_faults(http_error_rate=0.0)
     for _ in range(3):
-        await pull(stack, stack.a)  # answers 200 (checked by the helper)
+        await pull(stack)  # answers 200 (checked by the helper)
     sources_after_pulls = await calls(stack, GET_PROSPECT_SOURCES)
     assert await calls(stack, GET_LOST_PROSPECT_REASONS) == 0
     for n in range(3):

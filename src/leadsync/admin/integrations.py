@@ -28,6 +28,7 @@ from leadsync.errors import DecryptionError
 from leadsync.merge import MergeRules
 from leadsync.resman.credentials import ResManCredentials
 from leadsync.security.crypto import KeyRing, open_json, seal_json
+from leadsync.security.webhook_secrets import read_secrets
 
 #: Below this length even two revealed characters are a real share of the secret.
 _MASK_REVEAL_MIN_LENGTH: Final = 8
@@ -309,6 +310,8 @@ def describe(integration: ResmanIntegration, *, keys: KeyRing) -> dict[str, Any]
     instead of failing: the operator listing integrations is the one who must notice.
     """
     plain = open_credentials(integration, keys)
+    now = utcnow()
+    active = [e for e in read_secrets(plain) if e.active(now)]
     return {
         "id": str(integration.id),
         "property_id": str(integration.property_id),
@@ -317,7 +320,11 @@ def describe(integration: ResmanIntegration, *, keys: KeyRing) -> dict[str, Any]
         "account_id": _get(plain, "account_id", int),
         "partner_id": _get(plain, "partner_id", lambda v: mask(str(v))),
         "api_key": _get(plain, "api_key", lambda v: mask(str(v))),
-        "webhook_secrets": len(plain.get("webhook_secrets") or []) if plain else 0,
+        # Counts only: the secrets themselves are never shown again after they are set.
+        "webhook_secrets": len(active),
+        "webhook_secrets_expire_at": sorted(
+            e.expires_at.isoformat() for e in active if e.expires_at is not None
+        ),
         "credentials_readable": plain is not None,
         "sync_enabled": integration.sync_enabled,
         "sync_direction": integration.sync_direction,

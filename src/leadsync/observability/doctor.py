@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadsync.db.models import ResmanIntegration
 from leadsync.db.session import read_session
+from leadsync.db.types import utcnow
 from leadsync.merge import MergeRules
 from leadsync.observability.alert_rules import RulesError, load_rules
 from leadsync.observability.doctor_mapping import ITEM as MAPPING_ITEM
@@ -29,6 +30,7 @@ from leadsync.observability.report import build_report
 from leadsync.resman.errors import AuthenticationError, ResManError
 from leadsync.runtime import Runtime
 from leadsync.security.crypto import open_json
+from leadsync.security.webhook_secrets import read_secrets
 from leadsync.sync.flags import push_paused, reset_cache, set_push_paused
 
 
@@ -67,8 +69,9 @@ async def _credentials(runtime: Runtime, integration: ResmanIntegration) -> list
 
 def _inbound(runtime: Runtime, integration: ResmanIntegration) -> list[Check]:
     ref = str(integration.id)
+    now = utcnow()
     plain = open_json(integration.api_credentials, keys=runtime.keys)
-    secrets = plain.get("webhook_secrets") if isinstance(plain, dict) else None
+    secrets = [s for s in read_secrets(plain) if s.active(now)]
     settings = integration.sync_settings or {}
     if integration.sync_direction == "to_resman":
         return [Check("webhook signing secret", True, "push-only: not needed", None, ref)]
