@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 from sqlalchemy import func, or_, select
 
 from leadsync.db.models import Conversation, LeadSyncLog, LeadSyncQueue, RetiredProspect
@@ -17,6 +18,7 @@ from leadsync.observability.doctor_round_trip import CLEANUP_COMMENT
 from leadsync.resman.models import Prospect
 from leadsync.sync.flags import set_push_paused
 from stack import Stack, create_synced_lead
+from stack_cli import answer, invoke, operator_cli
 
 MAPPING = "mapping validated both ways"
 ROUND_TRIP = "bidirectional round trip (test prospect)"
@@ -91,3 +93,19 @@ async def test_round_trip_refuses_while_pushes_are_paused(stack: Stack) -> None:
     assert "paused" in trip.detail
     assert trip.fix is not None
     assert await stack.resman_prospects(stack.a) == []
+
+
+async def test_doctor_command_runs_the_new_items(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cli = operator_cli(stack, monkeypatch)
+    ref = str(stack.a.integration_id)
+    # Exit 1: no alert route is configured on the stack (a deployment item fails).
+    checks = answer(
+        await invoke(cli, "doctor", "--integration", ref, "--round-trip", "--json"), exit_code=1
+    )
+    mine = {c["item"]: c for c in checks if c["integration"] == ref}
+    assert mine[MAPPING]["passed"], mine[MAPPING]
+    assert mine[ROUND_TRIP]["passed"], mine[ROUND_TRIP]
+    without = answer(await invoke(cli, "doctor", "--integration", ref, "--json"), exit_code=1)
+    assert ROUND_TRIP not in {c["item"] for c in without}, "the round trip is opt-in"

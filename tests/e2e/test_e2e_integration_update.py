@@ -5,20 +5,17 @@ a missing TransactionSource) resume when the integration is fixed."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import typer
 from sqlalchemy import func, select
 from typer.testing import CliRunner, Result
 
+import stack_cli
 from leadsync.admin.integration_changes import CredentialChange, update_integration
-from leadsync.cli.integration import integration_app
-from leadsync.config import get_settings
 from leadsync.db.models import LeadSyncQueue, ResmanIntegration
 from leadsync.db.session import read_session
 from leadsync.db.types import utcnow
@@ -26,35 +23,17 @@ from leadsync.sandbox.seed import SANDBOX_ACCOUNT_ID, SANDBOX_API_KEY, SANDBOX_P
 from leadsync.sandbox.webhooks import generate_secret
 from leadsync.security.crypto import open_json
 from stack import Stack, Tenant, create_synced_lead, lead_body, synced_prospect, wait_until
+from stack_cli import answer, operator_cli
 from webhook_kit import connect_webhook, deliver, event, staff_status, wait_for_status
 
 
 @pytest.fixture
 def cli(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    """The operator's CLI on the stack's own database and encryption key."""
-    settings = stack.runtime.settings
-    assert settings.database_url is not None
-    assert settings.encryption_keys is not None
-    monkeypatch.setenv("LEADSYNC_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("LEADSYNC_ENCRYPTION_KEYS", settings.encryption_keys.get_secret_value())
-    get_settings.cache_clear()
-    return CliRunner()
+    return operator_cli(stack, monkeypatch)
 
 
 async def invoke(cli: CliRunner, *args: str) -> Result:
-    app = typer.Typer()
-    app.add_typer(integration_app, name="integration")
-    # The commands run their own event loop: keep it off the test's.
-    return await asyncio.to_thread(cli.invoke, app, ["integration", *args])
-
-
-def answer(result: Result) -> dict[str, Any]:
-    """The command's JSON document (the stack's log lines share stdout in this process)."""
-    assert result.exit_code == 0, result.output
-    text = result.stdout
-    start = 0 if text.startswith("{") else text.index("\n{") + 1
-    data: dict[str, Any] = json.loads(text[start:])
-    return data
+    return await stack_cli.invoke(cli, "integration", *args)
 
 
 async def stored_credentials(stack: Stack, tenant: Tenant) -> dict[str, Any]:
