@@ -31,6 +31,7 @@ from leadsync.admin.integrations import (
     text_field,
     webhook_secret_field,
 )
+from leadsync.admin.queue import replay_dead
 from leadsync.db.models import LeadSyncQueue, ResmanIntegration
 from leadsync.db.types import utcnow
 from leadsync.security.crypto import KeyRing, seal_json
@@ -40,7 +41,6 @@ from leadsync.security.webhook_secrets import (
     rotated,
     stored,
 )
-from leadsync.sync import queue as sync_queue
 
 #: Jobs in these error categories wait on the credentials (see sync.failures.classify).
 AUTH_CATEGORY: Final = "authentication"
@@ -111,12 +111,14 @@ async def _resume_waiting(
         .returning(q.id)
     )
     count = len(waiting.all())
-    dead = await session.scalars(
-        select(q.id).where(
-            q.integration_id == integration_id, q.state == "dead", q.error_category == category
+    dead = list(
+        await session.scalars(
+            select(q.id).where(
+                q.integration_id == integration_id, q.state == "dead", q.error_category == category
+            )
         )
     )
-    return count + len(await sync_queue.replay(session, job_ids=list(dead)))
+    return count + (len(await replay_dead(session, job_ids=dead)) if dead else 0)
 
 
 async def update_integration(

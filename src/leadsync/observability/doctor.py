@@ -176,7 +176,12 @@ async def _mapping(runtime: Runtime, integration: ResmanIntegration) -> Check:
 
 async def _round_trip(runtime: Runtime, integration: ResmanIntegration) -> Check:
     ref = str(integration.id)
-    passed, detail = await run_round_trip(runtime, integration)
+    async with read_session(runtime.sessionmaker) as session:
+        paused = await push_paused(session)
+    if paused:
+        passed, detail = False, "pushes are paused (leadsync sync resume)"
+    else:
+        passed, detail = await run_round_trip(runtime, integration)
     fix = None if passed else f"see leadsync queue list and leadsync integration show {ref}"
     return Check(ROUND_TRIP_ITEM, passed, detail, fix, ref)
 

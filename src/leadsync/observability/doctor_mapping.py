@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from sqlalchemy import select
 
@@ -27,7 +27,9 @@ from leadsync.resman.errors import AuthenticationError, ResManError
 from leadsync.resman.mits.build import build_lead_management
 from leadsync.resman.mits.parse import parse_lead_management
 from leadsync.resman.models import Prospect
-from leadsync.runtime import Runtime
+
+if TYPE_CHECKING:  # the runtime wires the layers together; they name it for types only
+    from leadsync.runtime import Runtime
 
 ITEM: Final = "mapping validated both ways"
 #: The status travels as events (README: "Statuses ResMan cannot hold stay"), not as a field.

@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from sqlalchemy import delete
 
@@ -44,8 +44,9 @@ from leadsync.mapping.lost_reasons import choose_lost_reason
 from leadsync.mapping.status import LeadStatus
 from leadsync.mapping.to_resman import ProspectIds, lead_to_prospect, status_events, tour_event
 from leadsync.resman.errors import ResManError
-from leadsync.runtime import Runtime
-from leadsync.sync.flags import push_paused
+
+if TYPE_CHECKING:  # the runtime wires the layers together; they name it for types only
+    from leadsync.runtime import Runtime
 
 ITEM: Final = "bidirectional round trip (test prospect)"
 CLEANUP_COMMENT: Final = "leadsync doctor round-trip test prospect, not a real lead: closed"
@@ -182,15 +183,13 @@ async def _trip(
 async def round_trip(
     runtime: Runtime, integration: ResmanIntegration, *, within: float = 120.0
 ) -> tuple[bool, str]:
-    """(passed, detail) for :data:`ITEM`; always cleans up after itself."""
+    """(passed, detail) for :data:`ITEM`; always cleans up after itself. The caller checks
+    first that pushes are not paused (the kill switch)."""
     if integration.sync_direction != "bidirectional":
         return (
             False,
             f"needs a bidirectional integration (this one is {integration.sync_direction})",
         )
-    async with read_session(runtime.sessionmaker) as session:
-        if await push_paused(session):
-            return False, "pushes are paused (leadsync sync resume)"
     ref = uuid.uuid4().hex[:8]
     deadline = time.monotonic() + within
     conversation_id = await _push(runtime, integration, ref)
