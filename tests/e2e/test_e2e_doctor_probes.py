@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import func, or_, select
 
-from leadsync.db.models import Conversation, LeadSyncLog, LeadSyncQueue, RetiredProspect
+from leadsync.db.models import Contact, Conversation, LeadSyncLog, LeadSyncQueue, RetiredProspect
 from leadsync.db.session import read_session
 from leadsync.mapping.lead import LeadFields
 from leadsync.mapping.to_resman import ProspectIds, lead_to_prospect
@@ -70,7 +70,7 @@ async def test_round_trip_pushes_changes_pulls_back_and_cleans_up(stack: Stack) 
     # Our side holds nothing of it, and pulls do not bring it back as a walk-in.
     await stack.runtime.scheduler.pull_now(integration_id=stack.a.integration_id)
     async with read_session(stack.runtime.sessionmaker) as session:
-        for model in (Conversation, LeadSyncQueue):
+        for model in (Conversation, Contact, LeadSyncQueue):
             assert await session.scalar(select(func.count()).select_from(model)) == 0, model
         # Only the pulls' own summary rows remain in the sync log (no lead in them).
         lead_logs = select(func.count()).where(

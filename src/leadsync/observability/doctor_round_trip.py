@@ -8,7 +8,8 @@
 4. Clean-up, whatever happened: the prospect is marked lost in ResMan (a Cancel with the
    property's generic lost reason and the comment below), remembered as retired (so later
    pulls never store it again as a walk-in), and our rows for the lead are deleted (the
-   conversation with its link, status history and conflicts, its queue jobs and sync log).
+   conversation and its contact, with its link, status history and conflicts, its queue
+   jobs and sync log).
 
 ResMan has no delete, so the prospect stays there, lost, with its three events (the first
 contact, the appointment, the Cancel). The real-time event log keeps its events until its
@@ -28,6 +29,7 @@ from sqlalchemy import delete
 
 from leadsync.api.auth import Principal
 from leadsync.db.models import (
+    Contact,
     Conversation,
     LeadLink,
     LeadSyncLog,
@@ -153,7 +155,11 @@ async def _forget(
         await session.execute(delete(LeadLink).where(LeadLink.conversation_id == conversation_id))
         conv = await session.get(Conversation, conversation_id)
         if conv is not None:
+            contact_id = conv.contact_id
             await session.delete(conv)
+            await session.flush()
+            if contact_id is not None:  # made for the test lead alone (a unique email)
+                await session.execute(delete(Contact).where(Contact.id == contact_id))
 
 
 async def _trip(
