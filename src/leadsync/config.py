@@ -91,6 +91,12 @@ class Settings(BaseSettings):
     breaker_trial_seconds: float = Field(
         default=30.0, gt=0, description="How long a trial may run before another may start."
     )
+    auth_pause_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="How long an integration whose credentials ResMan refused rests before "
+        "one trial call (`integration update` with new credentials resumes it at once).",
+    )
     # --- API / server ------------------------------------------------------------------
     host: str = "127.0.0.1"
     port: int = 8000

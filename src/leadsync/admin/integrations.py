@@ -6,9 +6,10 @@ into `api_credentials` only as a sealed envelope: no plain column holds anything
 
 from __future__ import annotations
 
+import base64
 import uuid
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -16,6 +17,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from standardwebhooks import Webhook
 
 from leadsync.admin import AdminError, NotFoundError
 from leadsync.db.models import Property, ResmanIntegration
@@ -24,15 +26,21 @@ from leadsync.db.types import utcnow
 from leadsync.db.vocab import CONFLICT_STRATEGIES, INTEGRATION_SYNC_DIRECTIONS
 from leadsync.errors import DecryptionError
 from leadsync.merge import MergeRules
+from leadsync.resman.credentials import ResManCredentials
 from leadsync.security.crypto import KeyRing, open_json, seal_json
+from leadsync.security.webhook_secrets import read_secrets
 
 #: Below this length even two revealed characters are a real share of the secret.
 _MASK_REVEAL_MIN_LENGTH: Final = 8
 _MASK: Final = "***"
 
+#: A real ResMan call that must accept the credentials (see admin.verify); it raises
+#: AdminError when they are refused.
+Verifier = Callable[[str, ResManCredentials], Awaitable[None]]
+
 
 # --- validation --------------------------------------------------------------------------
-def _text(value: str | None, *, field: str, max_length: int) -> str:
+def text_field(value: str | None, *, field: str, max_length: int) -> str:
     cleaned = (value or "").strip()
     if not cleaned:
         raise AdminError(f"{field} must not be empty")
@@ -41,13 +49,13 @@ def _text(value: str | None, *, field: str, max_length: int) -> str:
     return cleaned
 
 
-def _one_of(value: str, *, field: str, allowed: tuple[str, ...]) -> str:
+def one_of_field(value: str, *, field: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise AdminError(f"{field} must be one of {', '.join(allowed)} (got {value!r})")
     return value
 
 
-def _base_url(value: str) -> str:
+def base_url_field(value: str) -> str:
     cleaned = (value or "").strip()
     try:
         parts = urlsplit(cleaned)
@@ -63,8 +71,31 @@ def _base_url(value: str) -> str:
     return cleaned.rstrip("/")
 
 
+def webhook_secret_field(value: str) -> str:
+    secret = text_field(value, field="webhook_secret", max_length=500)
+    try:
+        # Strictly base64 (the library itself decodes leniently: "hunter2" would pass).
+        if not base64.b64decode(secret.removeprefix("whsec_"), validate=True):
+            raise ValueError("empty")
+        Webhook(secret)
+    except Exception:  # binascii.Error, the library's own errors, TypeError...
+        raise AdminError(
+            "webhook_secret is not a Standard Webhooks secret (whsec_ followed by base64)"
+        ) from None
+    return secret
+
+
+def credentials_from_plain(plain: dict[str, Any], resman_property_id: str) -> ResManCredentials:
+    return ResManCredentials(
+        partner_id=str(plain["partner_id"]),
+        api_key=str(plain["api_key"]),
+        account_id=int(plain["account_id"]),
+        property_id=resman_property_id,
+    )
+
+
 def _timezone(value: str) -> str:
-    name = _text(value, field="timezone", max_length=64)
+    name = text_field(value, field="timezone", max_length=64)
     try:
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -90,7 +121,7 @@ async def create_property(
             return existing
     prop = Property(
         id=property_id or uuid.uuid4(),
-        name=_text(name, field="property name", max_length=200),
+        name=text_field(name, field="property name", max_length=200),
         timezone=_timezone(timezone),
     )
     try:
@@ -133,33 +164,38 @@ async def add_integration(
     property_name: str | None = None,
     sync_direction: str = "bidirectional",
     conflict_strategy: str = "manual_review",
+    verify: Verifier | None = None,
 ) -> ResmanIntegration:
-    """Connect `property_id` (created if missing) to a ResMan property; enqueues nothing."""
+    """Connect `property_id` (created if missing) to a ResMan property; enqueues nothing.
+    With `verify`, the credentials must pass a real ResMan call before anything is written."""
     if isinstance(account_id, bool) or not isinstance(account_id, int) or account_id <= 0:
         raise AdminError("account_id must be a positive whole number")
-    credentials = {
-        "base_url": _base_url(resman_base_url),
+    credentials: dict[str, Any] = {
+        "base_url": base_url_field(resman_base_url),
         "account_id": account_id,
-        "partner_id": _text(partner_id, field="partner_id", max_length=200),
-        "api_key": _text(api_key, field="api_key", max_length=500),
+        "partner_id": text_field(partner_id, field="partner_id", max_length=200),
+        "api_key": text_field(api_key, field="api_key", max_length=500),
         "webhook_secrets": (
-            [_text(webhook_secret, field="webhook_secret", max_length=500)]
-            if webhook_secret is not None
-            else []
+            [webhook_secret_field(webhook_secret)] if webhook_secret is not None else []
         ),
     }
     integration = ResmanIntegration(
         id=uuid.uuid4(),
         property_id=property_id,
-        resman_property_id=_text(resman_property_id, field="resman_property_id", max_length=100),
+        resman_property_id=text_field(
+            resman_property_id, field="resman_property_id", max_length=100
+        ),
         api_credentials=seal_json(credentials, keys=keys),
-        sync_direction=_one_of(
+        sync_direction=one_of_field(
             sync_direction, field="sync_direction", allowed=INTEGRATION_SYNC_DIRECTIONS
         ),
-        conflict_strategy=_one_of(
+        conflict_strategy=one_of_field(
             conflict_strategy, field="conflict_strategy", allowed=CONFLICT_STRATEGIES
         ),
     )
+    if verify is not None:
+        creds = credentials_from_plain(credentials, integration.resman_property_id)
+        await verify(credentials["base_url"], creds)
     # Everything is validated before the first write, so a refused request writes nothing.
     await create_property(
         session, property_id=property_id, name=property_name or f"Property {property_id}"
@@ -226,7 +262,7 @@ async def configure(
             raise AdminError("feed_url must be a ws://, wss://, http:// or https:// URL")
         settings["feed_url"] = feed_url
     if transaction_source_id is not None:
-        settings["transaction_source_id"] = _text(
+        settings["transaction_source_id"] = text_field(
             transaction_source_id, field="transaction_source_id", max_length=100
         )
     strategy = conflict_strategy or integration.conflict_strategy
@@ -253,7 +289,7 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _open_credentials(integration: ResmanIntegration, keys: KeyRing) -> dict[str, Any] | None:
+def open_credentials(integration: ResmanIntegration, keys: KeyRing) -> dict[str, Any] | None:
     try:
         plain = open_json(integration.api_credentials, keys=keys)
     except DecryptionError:
@@ -273,7 +309,9 @@ def describe(integration: ResmanIntegration, *, keys: KeyRing) -> dict[str, Any]
     Credentials no configured key opens (a key was removed) are reported as unreadable
     instead of failing: the operator listing integrations is the one who must notice.
     """
-    plain = _open_credentials(integration, keys)
+    plain = open_credentials(integration, keys)
+    now = utcnow()
+    active = [e for e in read_secrets(plain) if e.active(now)]
     return {
         "id": str(integration.id),
         "property_id": str(integration.property_id),
@@ -282,7 +320,11 @@ def describe(integration: ResmanIntegration, *, keys: KeyRing) -> dict[str, Any]
         "account_id": _get(plain, "account_id", int),
         "partner_id": _get(plain, "partner_id", lambda v: mask(str(v))),
         "api_key": _get(plain, "api_key", lambda v: mask(str(v))),
-        "webhook_secrets": len(plain.get("webhook_secrets") or []) if plain else 0,
+        # Counts only: the secrets themselves are never shown again after they are set.
+        "webhook_secrets": len(active),
+        "webhook_secrets_expire_at": sorted(
+            e.expires_at.isoformat() for e in active if e.expires_at is not None
+        ),
         "credentials_readable": plain is not None,
         "sync_enabled": integration.sync_enabled,
         "sync_direction": integration.sync_direction,

@@ -1,5 +1,5 @@
-"""`leadsync integration`: connect properties to ResMan (add, list, show, configure, enable,
-disable).
+"""`leadsync integration`: connect properties to ResMan (add, list, show, configure, update,
+enable, disable, webhook-secret rotate).
 
 Each command brings the schema up to date, runs in one transaction committed at the end (a
 failing command writes nothing) and exits 1 with a one-line message on stderr when refused
@@ -15,14 +15,24 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadsync.admin import integrations as admin_integrations
-from leadsync.cli.support import JsonOption, emit, fail, field_lines, keyring, parse_uuid, run
+from leadsync.admin.verify import resman_verifier
+from leadsync.cli.integration_update import (
+    VerifyOption,
+    integration_update,
+    parse_rules,
+    webhook_secret_app,
+)
+from leadsync.cli.support import JsonOption, emit, field_lines, keyring, parse_uuid, run
 from leadsync.config import get_settings
 from leadsync.db.vocab import CONFLICT_STRATEGIES, INTEGRATION_SYNC_DIRECTIONS
 
 integration_app = typer.Typer(
-    help="Connect properties to ResMan: add, list, show, enable and disable integrations.",
+    help="Connect properties to ResMan: add, list, show, update, enable and disable "
+    "integrations, rotate webhook secrets.",
     no_args_is_help=True,
 )
+integration_app.command("update")(integration_update)
+integration_app.add_typer(webhook_secret_app, name="webhook-secret")
 
 
 @integration_app.command("add")
@@ -73,11 +83,13 @@ def integration_add(
     conflict_strategy: Annotated[
         str, typer.Option(help=f"Rule for true conflicts: {', '.join(CONFLICT_STRATEGIES)}.")
     ] = "manual_review",
+    verify: VerifyOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Connect a DomIQ property to a ResMan property (credentials are stored encrypted)."""
     property_id = parse_uuid(property_, what="property id") if property_ else uuid.uuid4()
     keys = keyring()
+    verifier = resman_verifier(get_settings()) if verify else None
 
     async def work(session: AsyncSession) -> dict[str, Any]:
         integration = await admin_integrations.add_integration(
@@ -93,6 +105,7 @@ def integration_add(
             property_name=property_name,
             sync_direction=direction,
             conflict_strategy=conflict_strategy,
+            verify=verifier,
         )
         return admin_integrations.describe(integration, keys=keys)
 
@@ -182,14 +195,7 @@ def integration_configure(
 ) -> None:
     """Set how the integration syncs: its conflict rules and change feed (data, no deploy)."""
     wanted = parse_uuid(integration_id, what="integration id")
-    rules: dict[str, str] | None = None
-    if rule:
-        rules = {}
-        for item in rule:
-            name, sep, value = item.partition("=")
-            if not sep or not name.strip() or not value.strip():
-                fail(f"--rule must look like FIELD=RULE (got {item!r})")
-            rules[name.strip()] = value.strip()
+    rules = parse_rules(rule)
 
     async def work(session: AsyncSession) -> dict[str, Any]:
         row = await admin_integrations.configure(

@@ -139,6 +139,14 @@ def doctor(
     post: Annotated[
         bool, typer.Option("--post", help="Add the post-deployment figures (last 24 h).")
     ] = False,
+    round_trip: Annotated[
+        bool,
+        typer.Option(
+            "--round-trip",
+            help="Push a marked test prospect, change it in ResMan, pull it back, clean up "
+            "(ResMan keeps the prospect, marked lost: it has no delete).",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """The deployment checklist, automated: each item PASS/FAIL with a one-line fix; exits 1
@@ -152,7 +160,9 @@ def doctor(
         fail("the database is not at the newest migration: run leadsync db upgrade")
 
     async def work(runtime: Runtime) -> list[Check]:
-        return await run_doctor(runtime, integration_id=wanted, send_test=send_test, post=post)
+        return await run_doctor(
+            runtime, integration_id=wanted, send_test=send_test, post=post, round_trip=round_trip
+        )
 
     checks = _with_runtime(work)
     emit(as_dicts(checks), as_json=as_json, lines=doctor_lines(checks))

@@ -141,7 +141,7 @@ async def reconcile(
         integration = await session.get(ResmanIntegration, integration_id)
         if integration is None:
             raise UnknownIntegrationError(f"no integration {integration_id}")
-        target = await runtime.targets.get(session, integration_id=integration_id)
+        target = await runtime.targets.get(session, integration_id=integration_id, needs="pull")
         missing = await unsynced_conversations(session, integration_id=integration_id)
         twice = await _linked_twice(session, integration_id)
         links = list(

@@ -2,8 +2,9 @@
 
 Every item is pass/fail with a one-line fix. Pre-deployment items run per integration
 (credentials through a real ResMan call, the "Chatbot" TransactionSource, the webhook's
-signing secret or change feed, conflict rules) and once per deployment (monitoring, the
-rollback flag); ``--post`` adds the post-deployment figures of the last 24 hours.
+signing secret or change feed, conflict rules, the mapping both ways on a sample prospect,
+with ``--round-trip`` a round trip on a test prospect) and once per deployment (monitoring,
+the rollback flag); ``--post`` adds the post-deployment figures of the last 24 hours.
 """
 
 from __future__ import annotations
@@ -17,12 +18,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadsync.db.models import ResmanIntegration
 from leadsync.db.session import read_session
+from leadsync.db.types import utcnow
 from leadsync.merge import MergeRules
 from leadsync.observability.alert_rules import RulesError, load_rules
+from leadsync.observability.doctor_mapping import ITEM as MAPPING_ITEM
+from leadsync.observability.doctor_mapping import mapping_check
+from leadsync.observability.doctor_round_trip import ITEM as ROUND_TRIP_ITEM
+from leadsync.observability.doctor_round_trip import round_trip as run_round_trip
 from leadsync.observability.notifiers import AlertEvent, deliver, notifiers_from_settings
 from leadsync.observability.report import build_report
 from leadsync.resman.errors import AuthenticationError, ResManError
 from leadsync.security.crypto import open_json
+from leadsync.security.webhook_secrets import read_secrets
 from leadsync.sync.queue.flags import push_paused, reset_cache, set_push_paused
 
 if TYPE_CHECKING:
@@ -66,8 +73,9 @@ async def _credentials(runtime: Runtime, integration: ResmanIntegration) -> list
 
 def _inbound(runtime: Runtime, integration: ResmanIntegration) -> list[Check]:
     ref = str(integration.id)
+    now = utcnow()
     plain = open_json(integration.api_credentials, keys=runtime.keys)
-    secrets = plain.get("webhook_secrets") if isinstance(plain, dict) else None
+    secrets = [s for s in read_secrets(plain) if s.active(now)]
     settings = integration.sync_settings or {}
     if integration.sync_direction == "to_resman":
         return [Check("webhook signing secret", True, "push-only: not needed", None, ref)]
@@ -163,6 +171,25 @@ async def _post(session: AsyncSession, ids: list[Any]) -> list[Check]:
     return checks
 
 
+async def _mapping(runtime: Runtime, integration: ResmanIntegration) -> Check:
+    ref = str(integration.id)
+    passed, detail = await mapping_check(runtime, integration)
+    fix = None if passed else "fix the credentials first, or report the fields (leadsync.mapping)"
+    return Check(MAPPING_ITEM, passed, detail, fix, ref)
+
+
+async def _round_trip(runtime: Runtime, integration: ResmanIntegration) -> Check:
+    ref = str(integration.id)
+    async with read_session(runtime.sessionmaker) as session:
+        paused = await push_paused(session)
+    if paused:
+        passed, detail = False, "pushes are paused (leadsync sync resume)"
+    else:
+        passed, detail = await run_round_trip(runtime, integration)
+    fix = None if passed else f"see leadsync queue list and leadsync integration show {ref}"
+    return Check(ROUND_TRIP_ITEM, passed, detail, fix, ref)
+
+
 async def run_doctor(
     runtime: Runtime,
     *,
@@ -170,6 +197,7 @@ async def run_doctor(
     send_test: bool = False,
     post: bool = False,
     integration_only: bool = False,
+    round_trip: bool = False,
 ) -> list[Check]:
     """Every check; with ``integration_only``, only those of the integration(s), leaving out
     the process-wide monitoring and rollback-flag checks (a property-scoped viewer must not
@@ -184,6 +212,9 @@ async def run_doctor(
         checks += await _credentials(runtime, integration)
         checks += _inbound(runtime, integration)
         checks.append(_conflict_rules(integration))
+        checks.append(await _mapping(runtime, integration))
+        if round_trip:
+            checks.append(await _round_trip(runtime, integration))
     if integration_only:
         return checks
     checks += await _monitoring(runtime, send_test=send_test)

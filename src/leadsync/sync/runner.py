@@ -255,7 +255,7 @@ class JobRunner:
             raise TypeError("the refresh handler got another job")
         async with self.sessionmaker() as session:
             await begin_read(session)
-            target = await self.targets.get(session, integration_id=integration_id)
+            target = await self.targets.get(session, integration_id=integration_id, needs="pull")
             integration = await session.get(ResmanIntegration, integration_id)
             await session.commit()
             if integration is None:
@@ -377,13 +377,11 @@ class JobRunner:
             return None
         if failure.retry_after is not None:
             return failure.retry_after
-        settings = self.policy.breaker
-        # Bad credentials will not heal in two seconds; throttling may.
-        return (
-            settings.open_max_seconds
-            if failure.category == "authentication"
-            else (settings.open_seconds)
-        )
+        # Bad credentials heal only when someone fixes them (`integration update` then
+        # resumes the integration at once); throttling may heal in seconds.
+        if failure.category == "authentication":
+            return self.policy.auth_pause_seconds
+        return self.policy.breaker.open_seconds
 
     def _retry_delay(self, job: ClaimedJob, exc: Exception, failure: Failure) -> float:
         policy = self.policy

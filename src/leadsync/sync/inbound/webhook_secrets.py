@@ -14,8 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from leadsync.db.models import ResmanIntegration
+from leadsync.db.types import utcnow
 from leadsync.errors import DecryptionError
 from leadsync.security.crypto import KeyRing, open_json
+from leadsync.security.webhook_secrets import read_secrets
 from leadsync.telemetry.logging import get_logger
 
 log = get_logger(__name__)
@@ -31,12 +33,18 @@ class WebhookTarget:
     integration_id: uuid.UUID
     resman_property_id: str
     version: datetime
-    verifiers: tuple[Webhook, ...]
+    #: Each with the end of its rotation grace period (None: no end).
+    verifiers: tuple[tuple[Webhook, datetime | None], ...]
 
     def verify(self, body: bytes, headers: Mapping[str, str]) -> bool:
-        """True when any secret signed ``body``; the library enforces the ±5 minute window."""
+        """True when any secret still valid signed ``body``; the library enforces the ±5
+        minute window. The grace end is checked at each delivery, not when the row was
+        cached, so a rotated-out secret stops verifying on time."""
         wanted = {name: headers.get(name, "") for name in SIGNATURE_HEADERS}
-        for verifier in self.verifiers:
+        now = utcnow()
+        for verifier, expires_at in self.verifiers:
+            if expires_at is not None and now >= expires_at:
+                continue  # a rotated-out secret whose grace period is over
             try:
                 verifier.verify(body, wanted, json_parse=False)
             # The library lets malformed headers and non-UTF-8 bodies escape as ValueError.
@@ -46,12 +54,13 @@ class WebhookTarget:
         return False
 
 
-def _verifiers(integration_id: uuid.UUID, credentials: object) -> tuple[Webhook, ...]:
-    secrets = credentials.get("webhook_secrets") if isinstance(credentials, dict) else None
-    verifiers: list[Webhook] = []
-    for position, secret in enumerate(secrets or [], start=1):
+def _verifiers(
+    integration_id: uuid.UUID, credentials: object
+) -> tuple[tuple[Webhook, datetime | None], ...]:
+    verifiers: list[tuple[Webhook, datetime | None]] = []
+    for position, entry in enumerate(read_secrets(credentials), start=1):
         try:
-            verifiers.append(Webhook(secret))
+            verifiers.append((Webhook(entry.secret), entry.expires_at))
         except Exception:  # the library raises binascii.Error, its own errors, TypeError...
             log.warning(
                 "unusable webhook secret", integration_id=str(integration_id), position=position

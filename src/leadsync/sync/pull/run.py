@@ -131,7 +131,8 @@ async def pull_integration(
         integration = await session.get(ResmanIntegration, integration_id)
         if integration is None:
             raise IntegrationNotFoundError(str(integration_id))
-        target = await targets.get(session, integration_id=integration_id)
+        # Only the source id, best effort: a pull never needs the lost reasons.
+        target = await targets.get(session, integration_id=integration_id, needs="pull")
         plan = _Plan(
             integration_id=integration.id,
             property_id=integration.property_id,

@@ -29,6 +29,8 @@ class RetryPolicy:
     #: first one. Set to the client's read timeout.
     ambiguous_retry_floor: float = 30.0
     breaker: BreakerSettings = field(default_factory=BreakerSettings)
+    #: Refused credentials do not heal on their own: rest long, not every few seconds.
+    auth_pause_seconds: float = 300.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RetryPolicy:
@@ -38,6 +40,7 @@ class RetryPolicy:
             unknown_error_base_seconds=settings.retry_unknown_error_base_seconds,
             max_retries=settings.retry_max,
             ambiguous_retry_floor=settings.resman_read_timeout,
+            auth_pause_seconds=settings.auth_pause_seconds,
             breaker=BreakerSettings(
                 window_seconds=settings.breaker_window_seconds,
                 minimum_calls=settings.breaker_minimum_calls,
