@@ -48,6 +48,7 @@ from leadsync.sync.queue.jobs import (
     PushJob,
     enqueue_job,
 )
+from leadsync.sync.queue.transcripts import transcript_key
 from leadsync.sync.records import conversation_fields, record_status
 from leadsync.sync.synclog import log_sync
 
@@ -310,6 +311,8 @@ async def sync_state(session: AsyncSession, *, conversation_id: uuid.UUID) -> Le
         .where(
             LeadSyncQueue.conversation_id == conversation_id,
             LeadSyncQueue.sync_operation == "push",
+            # A transcript batch waiting for its window says nothing about the lead's push.
+            LeadSyncQueue.lead_key != transcript_key(conversation_id),
         )
         .order_by(LeadSyncQueue.seq.desc())
         .limit(1)

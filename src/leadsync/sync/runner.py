@@ -28,11 +28,12 @@ from leadsync.sync.push.plan import plan_push
 from leadsync.sync.push.record import record_push
 from leadsync.sync.push.retire import send_retire
 from leadsync.sync.push.send import send_push
+from leadsync.sync.push.transcript import plan_transcript, record_transcript, send_transcript
 from leadsync.sync.queue import circuit_store
 from leadsync.sync.queue import repository as queue
 from leadsync.sync.queue.circuit import Attempt, Circuits, Gate
 from leadsync.sync.queue.failures import INTERNAL, Failure, classify, safe_message
-from leadsync.sync.queue.jobs import Job, PushJob, RefreshJob, RetireJob, read_job
+from leadsync.sync.queue.jobs import Job, PushJob, RefreshJob, RetireJob, TranscriptJob, read_job
 from leadsync.sync.queue.policy import RetryPolicy
 from leadsync.sync.queue.repository import ClaimedJob
 from leadsync.sync.queue.targets import IntegrationNotFoundError, TargetCache
@@ -91,6 +92,7 @@ class JobRunner:
             PushJob: self._run_push,
             RefreshJob: self._run_refresh,
             RetireJob: self._run_retire,
+            TranscriptJob: self._run_transcript,
         }
 
     @property
@@ -220,6 +222,62 @@ class JobRunner:
                     started=run.started,
                 )
                 await self.circuits.settle(session, integration_id, attempt=attempt)
+        return Outcome(job.id, "succeeded", resman_lead_id=prospect_id)
+
+    async def _run_transcript(self, run: _Run) -> Outcome:
+        """Post a batch of chat lines (see sync/push/transcript.py)."""
+        job, integration_id, payload = run.job, run.integration_id, run.payload
+        if not isinstance(payload, TranscriptJob):
+            raise TypeError("the transcript handler got another job")
+        async with self.sessionmaker() as session:
+            await begin_read(session)
+            target = await self.targets.get(session, integration_id=integration_id)
+            await session.commit()
+            async with session.begin():
+                plan = await plan_transcript(
+                    session,
+                    job_id=job.id,
+                    conversation_id=job.conversation_id,
+                    integration_id=integration_id,
+                    job=payload,
+                    now=utcnow(),
+                )
+                if plan is None:
+                    # Not in ResMan yet: wait for the create, without spending a retry.
+                    owned = await queue.schedule_retry(
+                        session,
+                        job_id=job.id,
+                        worker_id=self.worker_id,
+                        delay=max(payload.window_seconds, self.policy.base_seconds),
+                        error="[waiting] the lead is not in ResMan yet",
+                        category="waiting",
+                        count_retry=False,
+                    )
+                    return Outcome(job.id, "retry" if owned else "lost")
+            sent = await send_transcript(plan=plan, target=target)
+            prospect_id = plan.ids.prospect_id
+            async with session.begin():
+                await self._mark_done(session, job, resman_lead_id=prospect_id)
+                await record_transcript(
+                    session, job_id=job.id, plan=plan, integration_id=integration_id, now=utcnow()
+                )
+                details = {
+                    "action": "transcript",
+                    "messages": plan.message_count,
+                    "posted": sent.posted,
+                    "held": sent.held,
+                    "mode": plan.mode,
+                }
+                await self._sent(
+                    session,
+                    job,
+                    integration_id,
+                    sync_type=payload.sync_type,
+                    resman_lead_id=prospect_id,
+                    details=details,
+                    started=run.started,
+                )
+                await self.circuits.settle(session, integration_id, attempt=run.attempt)
         return Outcome(job.id, "succeeded", resman_lead_id=prospect_id)
 
     async def _sent(
