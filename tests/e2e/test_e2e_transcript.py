@@ -5,17 +5,20 @@ Through the real API, the real worker and the ResMan sandbox, on SQLite and Post
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
+from websockets.asyncio.client import connect
 
 from leadsync.db.models import ChatMessage, Conversation, LeadSyncQueue, ResmanIntegration
 from leadsync.db.types import utcnow
 from leadsync.mapping.to_resman import MAX_COMMENT_CHARS
-from stack import Stack, Tenant, create_synced_lead, lead_body, wait_until
+from stack import PATIENCE, Stack, Tenant, create_synced_lead, lead_body, wait_until
 
 TOPICS = [
     "Is covered parking included, or is it extra each month?",
@@ -326,3 +329,35 @@ async def test_office_notes_reach_context_and_history_without_echo(stack: Stack)
         headers=stack.auth(stack.a),
     )
     assert bad.status_code == 422
+
+
+async def _ws_answer(ws: Any, want_id: str) -> dict[str, Any]:
+    """The ack or error answering the message ``want_id`` (events and heartbeats skipped)."""
+    async with asyncio.timeout(PATIENCE):
+        while True:
+            message: dict[str, Any] = json.loads(await ws.recv())
+            if message["type"] in ("ack", "error") and message.get("id") == want_id:
+                return message
+
+
+@pytest.mark.stack_settings(transcript_batch_seconds=0.2)
+async def test_websocket_accepts_chat_messages_like_the_api(stack: Stack) -> None:
+    conversation_id, prospect_id = await create_synced_lead(stack, stack.a)
+    base = str(stack.api.base_url).rstrip("/").replace("http", "ws", 1)
+    url = f"{base}/api/resman/sync/websocket?property_id={stack.a.property_id}"
+    headers = {"Authorization": f"Bearer {stack.a.api_key}"}
+    messages = chat(3, prefix="w")
+    async with connect(url, additional_headers=headers, proxy=None) as ws:
+        data = {"conversation_id": str(conversation_id), "messages": messages}
+        await ws.send(json.dumps({"type": "chat_messages", "id": "c1", "data": data}))
+        ack = await _ws_answer(ws, "c1")
+        assert ack["type"] == "ack", ack
+        assert (ack["data"]["accepted"], ack["data"]["duplicates"]) == (3, 0)
+        bad = {"conversation_id": str(conversation_id), "messages": [{**messages[0], "id": ""}]}
+        await ws.send(json.dumps({"type": "chat_messages", "id": "c2", "data": bad}))
+        error = await _ws_answer(ws, "c2")
+    assert error["type"] == "error"
+    assert error["data"]["status"] == 422
+    assert [e["field"] for e in error["data"]["errors"]] == ["data.messages.0.id"]
+    await wait_until(lambda: all_pushed(stack, conversation_id))
+    assert_exactly_once(await prospect_events(stack, stack.a, prospect_id), messages)
