@@ -361,3 +361,22 @@ async def test_websocket_accepts_chat_messages_like_the_api(stack: Stack) -> Non
     assert [e["field"] for e in error["data"]["errors"]] == ["data.messages.0.id"]
     await wait_until(lambda: all_pushed(stack, conversation_id))
     assert_exactly_once(await prospect_events(stack, stack.a, prospect_id), messages)
+
+
+async def test_a_changed_lead_score_reaches_the_office_as_a_note(stack: Stack) -> None:
+    conversation_id, prospect_id = await create_synced_lead(stack, stack.a)
+    changed = await stack.api.patch(
+        f"/api/resman/leads/{conversation_id}", json={"lead_score": 42}, headers=stack.auth(stack.a)
+    )
+    assert changed.status_code == 200, changed.text
+    await wait_until(lambda: all_pushed(stack, conversation_id))
+    events = await prospect_events(stack, stack.a, prospect_id)
+    notes = [e for e in events if (e.get("comments") or "").startswith("DomIQ chat summary")]
+    assert len(notes) == 1
+    assert "Lead score: 42/100" in notes[0]["comments"]
+    # The same score again is no change: no second note.
+    again = await stack.api.patch(
+        f"/api/resman/leads/{conversation_id}", json={"lead_score": 42}, headers=stack.auth(stack.a)
+    )
+    assert again.status_code == 200, again.text
+    assert len(await transcript_jobs(stack, conversation_id)) == 1
