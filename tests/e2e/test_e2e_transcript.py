@@ -18,6 +18,7 @@ from websockets.asyncio.client import connect
 from leadsync.db.models import ChatMessage, Conversation, LeadSyncQueue, ResmanIntegration
 from leadsync.db.types import utcnow
 from leadsync.mapping.to_resman import MAX_COMMENT_CHARS
+from leadsync.observability.state import read_state
 from stack import PATIENCE, Stack, Tenant, create_synced_lead, lead_body, wait_until
 
 TOPICS = [
@@ -380,3 +381,16 @@ async def test_a_changed_lead_score_reaches_the_office_as_a_note(stack: Stack) -
     )
     assert again.status_code == 200, again.text
     assert len(await transcript_jobs(stack, conversation_id)) == 1
+
+
+@pytest.mark.stack_settings(transcript_batch_seconds=600.0)
+async def test_a_batch_waiting_its_window_is_not_sync_lag(stack: Stack) -> None:
+    conversation_id, _ = await create_synced_lead(stack, stack.a)
+    assert (await post_messages(stack, conversation_id, {"messages": chat(2)})).status_code == 202
+    [job] = await transcript_jobs(stack, conversation_id)
+    assert job.state == "queued"
+    later = utcnow() + timedelta(minutes=5)
+    async with stack.runtime.sessionmaker() as session:
+        state = await read_state(session, now=later)
+    assert state.oldest_queued_seconds >= 299  # it is queued ...
+    assert state.lag_seconds["to_resman"] == 0  # ... but on purpose: no lag alert

@@ -20,6 +20,8 @@ from leadsync.db.models import ChatMessage, LeadSyncQueue
 from leadsync.db.types import utcnow
 from leadsync.sync.queue.jobs import Placement, TranscriptJob, enqueue_job
 
+#: The queue key prefix of transcript jobs (monitoring leaves their batch window out of lag).
+TRANSCRIPT_KEY_PREFIX = "transcript:"
 #: Below routine updates: a transcript is context, a status change is news.
 TRANSCRIPT_PRIORITY = 1
 
@@ -27,7 +29,7 @@ TRANSCRIPT_PRIORITY = 1
 def transcript_key(conversation_id: uuid.UUID) -> str:
     """Transcript jobs run in order among themselves, apart from the lead's pushes: a batch
     waiting for its window must not hold back a status change behind it."""
-    return f"transcript:{conversation_id}"
+    return f"{TRANSCRIPT_KEY_PREFIX}{conversation_id}"
 
 
 async def queue_transcript(
