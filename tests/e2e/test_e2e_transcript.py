@@ -394,3 +394,28 @@ async def test_a_batch_waiting_its_window_is_not_sync_lag(stack: Stack) -> None:
         state = await read_state(session, now=later)
     assert state.oldest_queued_seconds >= 299  # it is queued ...
     assert state.lag_seconds["to_resman"] == 0  # ... but on purpose: no lag alert
+
+
+async def test_a_returning_prospects_new_chat_lands_on_the_same_prospect(stack: Stack) -> None:
+    body = lead_body(stack.a.property_id, n=21)
+    first_id, prospect_id = await create_synced_lead(stack, stack.a, body)
+    again = {
+        "conversation_id": str(uuid.uuid4()),
+        "lead_data": {**body["lead_data"], "initial_message": "Back again: any 2br left?"},
+    }
+    second_id, second_prospect = await create_synced_lead(stack, stack.a, again)
+    assert second_prospect == prospect_id
+    for conversation_id, prefix in ((first_id, "a"), (second_id, "b")):
+        messages = {"messages": chat(2, prefix=prefix)}
+        assert (await post_messages(stack, conversation_id, messages)).status_code == 202
+    await wait_until(lambda: all_pushed(stack, first_id))
+    await wait_until(lambda: all_pushed(stack, second_id))
+    events = await prospect_events(stack, stack.a, prospect_id)
+    assert any((e.get("comments") or "").startswith("New chat (ref") for e in events)
+    parts = transcript_events(events)
+    refs = {p["comments"].split(",", 1)[0] for p in parts}
+    assert refs == {
+        f"DomIQ chat transcript (ref {first_id.hex[:8]}",
+        f"DomIQ chat transcript (ref {second_id.hex[:8]}",
+    }
+    assert_exactly_once(events, chat(2, prefix="a") + chat(2, prefix="b"))
