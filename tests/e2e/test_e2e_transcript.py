@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,7 +20,16 @@ from leadsync.db.models import ChatMessage, Conversation, LeadSyncQueue, ResmanI
 from leadsync.db.types import utcnow
 from leadsync.mapping.to_resman import MAX_COMMENT_CHARS
 from leadsync.observability.state import read_state
-from stack import PATIENCE, Stack, Tenant, create_synced_lead, lead_body, wait_until
+from leadsync.sync.queue import repository as queue
+from stack import (
+    PATIENCE,
+    Stack,
+    Tenant,
+    create_synced_lead,
+    lead_body,
+    synced_prospect,
+    wait_until,
+)
 
 TOPICS = [
     "Is covered parking included, or is it extra each month?",
@@ -419,3 +429,41 @@ async def test_a_returning_prospects_new_chat_lands_on_the_same_prospect(stack: 
         f"DomIQ chat transcript (ref {second_id.hex[:8]}",
     }
     assert_exactly_once(events, chat(2, prefix="a") + chat(2, prefix="b"))
+
+
+async def test_a_batch_waits_for_its_lead_to_reach_resman(stack: Stack) -> None:
+    await stack.set_transaction_source(stack.a, "999999")  # ResMan refuses the create for good
+    created = await stack.api.post(
+        "/api/resman/leads", json=lead_body(stack.a.property_id, n=33), headers=stack.auth(stack.a)
+    )
+    assert created.status_code == 201, created.text
+    conversation_id = uuid.UUID(created.json()["conversation_id"])
+
+    async def dead_create() -> list[uuid.UUID]:
+        async with stack.runtime.sessionmaker() as session:
+            rows = await session.scalars(
+                select(LeadSyncQueue.id).where(
+                    LeadSyncQueue.lead_key == str(conversation_id), LeadSyncQueue.state == "dead"
+                )
+            )
+            return list(rows)
+
+    await wait_until(lambda: _truthy(dead_create()))
+    messages = chat(4, prefix="q")
+    assert (await post_messages(stack, conversation_id, {"messages": messages})).status_code == 202
+
+    async def waiting() -> bool:
+        [job] = await transcript_jobs(stack, conversation_id)
+        return job.error_category == "waiting" and job.retry_count == 0
+
+    await wait_until(waiting)
+    await stack.set_transaction_source(stack.a, None)
+    async with stack.runtime.sessionmaker() as session, session.begin():
+        assert await queue.replay(session, job_ids=await dead_create())
+    prospect_id = await synced_prospect(stack, conversation_id)
+    await wait_until(lambda: all_pushed(stack, conversation_id))
+    assert_exactly_once(await prospect_events(stack, stack.a, prospect_id), messages)
+
+
+async def _truthy(values: Awaitable[list[uuid.UUID]]) -> bool:
+    return bool(await values)

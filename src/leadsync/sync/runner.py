@@ -28,7 +28,12 @@ from leadsync.sync.push.plan import plan_push
 from leadsync.sync.push.record import record_push
 from leadsync.sync.push.retire import send_retire
 from leadsync.sync.push.send import send_push
-from leadsync.sync.push.transcript import plan_transcript, record_transcript, send_transcript
+from leadsync.sync.push.transcript import (
+    WAIT_FOR_LINK_SECONDS,
+    plan_transcript,
+    record_transcript,
+    send_transcript,
+)
 from leadsync.sync.queue import circuit_store
 from leadsync.sync.queue import repository as queue
 from leadsync.sync.queue.circuit import Attempt, Circuits, Gate
@@ -248,7 +253,7 @@ class JobRunner:
                         session,
                         job_id=job.id,
                         worker_id=self.worker_id,
-                        delay=max(payload.window_seconds, self.policy.base_seconds),
+                        delay=max(payload.window_seconds, WAIT_FOR_LINK_SECONDS),
                         error="[waiting] the lead is not in ResMan yet",
                         category="waiting",
                         count_retry=False,
@@ -261,20 +266,13 @@ class JobRunner:
                 await record_transcript(
                     session, job_id=job.id, plan=plan, integration_id=integration_id, now=utcnow()
                 )
-                details = {
-                    "action": "transcript",
-                    "messages": plan.message_count,
-                    "posted": sent.posted,
-                    "held": sent.held,
-                    "mode": plan.mode,
-                }
                 await self._sent(
                     session,
                     job,
                     integration_id,
                     sync_type=payload.sync_type,
                     resman_lead_id=prospect_id,
-                    details=details,
+                    details=sent.details(plan),
                     started=run.started,
                 )
                 await self.circuits.settle(session, integration_id, attempt=run.attempt)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,6 +46,8 @@ from leadsync.sync.queue.transcripts import queue_transcript, transcript_waiting
 
 #: The most messages one batch carries; a longer backlog continues in a follow-up job.
 MAX_BATCH_MESSAGES = 200
+#: How often a batch of a lead not in ResMan yet looks again (at least; else its window).
+WAIT_FOR_LINK_SECONDS = 15.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +66,16 @@ class SentTranscript:
     posted: int
     #: Parts ResMan already held (an earlier attempt that got through).
     held: int
+
+    def details(self, plan: TranscriptPlan) -> dict[str, Any]:
+        """The sync log's details (counts only: a transcript is never logged)."""
+        return {
+            "action": "transcript",
+            "messages": plan.message_count,
+            "posted": self.posted,
+            "held": self.held,
+            "mode": plan.mode,
+        }
 
 
 def transcript_mode(integration: ResmanIntegration | None) -> str:
