@@ -271,6 +271,12 @@ async def test_office_notes_reach_context_and_history_without_echo(stack: Stack)
     messages = chat(4)
     assert (await post_messages(stack, conversation_id, {"messages": messages})).status_code == 202
     await wait_until(lambda: all_pushed(stack, conversation_id))
+    tour = await stack.api.post(
+        f"/api/resman/leads/{conversation_id}/tours",
+        json={"tour_datetime": "2027-01-09T10:00:00-06:00"},
+        headers=stack.auth(stack.a),
+    )
+    assert tour.status_code == 201, tour.text
     url = f"/admin/properties/{stack.a.resman_property_id}/prospects/{prospect_id}/notes"
     for text in ("Sent the pet policy by email", "Called back: prefers texts"):
         (await stack.sandbox.post(url, json={"text": text})).raise_for_status()
@@ -307,7 +313,7 @@ async def test_office_notes_reach_context_and_history_without_echo(stack: Stack)
     assert history.status_code == 200, history.text
     page = history.json()
     kinds = [item["kind"] for item in page["items"]]
-    assert {"chat_message", "office_update", "status_change", "sync"} <= set(kinds)
+    assert set(kinds) == {"chat_message", "office_update", "status_change", "tour", "sync"}
     ats = [item["at"] for item in page["items"]]
     stamps = [datetime.fromisoformat(a) for a in ats]
     assert stamps == sorted(stamps, reverse=True)
