@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml requirements.lock
 	@touch $(STAMP)
 
 run: $(STAMP)  ## start leadsync on the embedded default (SQLite + bundled sandbox + demo traffic)
-	$(BIN)/leadsync up --demo
+	LEADSYNC_TRANSCRIPT_BATCH_SECONDS=$${LEADSYNC_TRANSCRIPT_BATCH_SECONDS:-15} $(BIN)/leadsync up --demo
 
 test: lint typecheck pytest  ## ruff, mypy --strict and the whole pytest suite
 

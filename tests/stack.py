@@ -121,6 +121,8 @@ def stack_settings(*, db_url: str, data_dir: Path, **overrides: Any) -> Settings
         "data_dir": data_dir,
         "encryption_keys": SecretStr(generate_key()),
         "push_wait_seconds": 120.0,
+        # Chat transcripts wait a short batch window, so a test's queue drains quickly.
+        "transcript_batch_seconds": 0.5,
         **overrides,
     }
     return Settings(**values)

@@ -13,6 +13,7 @@ from leadsync.api.problems import install_problem_handlers
 from leadsync.config import Settings, get_settings
 from leadsync.conflicts.routes import router as conflicts_router
 from leadsync.dashboard.mount import mount as mount_dashboard
+from leadsync.leads.chat_routes import router as chat_router
 from leadsync.leads.routes import router as leads_router
 from leadsync.leads.status_and_merge_routes import router as lead_sync_router
 from leadsync.observability.routes import router as metrics_router
@@ -57,6 +58,7 @@ def create_app(
     app.include_router(pull_router)  # before leads: /leads/pull is not a lead id
     app.include_router(lead_sync_router)
     app.include_router(leads_router)
+    app.include_router(chat_router)
     app.include_router(conflicts_router)
     app.include_router(queue_router)
     app.include_router(webhooks_router)

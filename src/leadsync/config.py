@@ -62,6 +62,12 @@ class Settings(BaseSettings):
         description="Total time one ResMan call may take, body included (a slow endless "
         "stream is cut here even when every read is within the read timeout).",
     )
+    transcript_batch_seconds: float = Field(
+        default=180.0,
+        ge=0,
+        description="How long a chat transcript batch collects messages before it goes to "
+        "ResMan: a burst of messages becomes one event per this many seconds of conversation.",
+    )
     # --- retries and circuit breaker (see sync/queue/breaker.py) ----------------------------
     retry_base_seconds: float = Field(default=0.5, gt=0, description="Back-off base.")
     retry_cap_seconds: float = Field(default=300.0, gt=0, description="Longest back-off.")

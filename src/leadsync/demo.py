@@ -34,6 +34,14 @@ RETURNING_MESSAGES = [
     "Back with one more question: is parking included?",
 ]
 SIZES = ["studio", "1br", "2br", "3br"]
+#: The rest of a demo chat after the first message (issue 11: it reaches ResMan as a
+#: transcript): (assistant answer, prospect follow-up) pairs, two of them per chat.
+EXCHANGES = [
+    ("Yes! We have a few that fit. When would you like to move in?", "Mid January, ideally."),
+    ("Dogs are welcome: $35/month pet rent, no weight limit.", "Great, is there a dog park?"),
+    ("Covered parking is $50/month; open spots are free.", "Open is fine. Any units near it?"),
+    ("Tours run daily 9-6. Shall I book one?", "Saturday morning would be perfect."),
+]
 #: Of the rounds that post a lead: how often it is someone who chatted before, and how often
 #: a new person on a phone number someone else already gave (a roommate, a parent).
 RETURNING_SHARE = 0.2
@@ -58,6 +66,7 @@ class DemoStats:
     shared_phone: int = 0
     tours: int = 0
     office_actions: int = 0
+    chat_messages: int = 0
     #: Every answer of the leads API, by HTTP status, and each one that was not a success.
     api_statuses: Counter[int] = field(default_factory=Counter)
     api_errors: list[str] = field(default_factory=list)
@@ -192,6 +201,27 @@ class _Demo:
             f"demo: chatbot lead {body['conversation_id'][:8]} ({kind}) -> ResMan "
             f"{body.get('resman_lead_id')} ({body.get('sync_status')})"
         )
+        await self.continue_chat(body["conversation_id"], lead["lead_data"]["initial_message"])
+
+    async def continue_chat(self, conversation_id: str, first: str) -> None:
+        """The chat's lines so far: they reach the prospect in ResMan as a transcript."""
+        now = datetime.now(UTC).replace(microsecond=0)
+        lines = [("prospect", first)]
+        for answer, follow_up in self.rng.sample(EXCHANGES, 2):
+            lines += [("assistant", answer), ("prospect", follow_up)]
+        messages = [
+            {
+                "id": f"d{i}",
+                "role": role,
+                "text": text,
+                "sent_at": (now + timedelta(seconds=20 * i)).isoformat(),
+            }
+            for i, (role, text) in enumerate(lines)
+        ]
+        response = await self.api.post(
+            f"/api/resman/leads/{conversation_id}/messages", json={"messages": messages}
+        )
+        self.stats.chat_messages += int(self.answered(response).get("accepted") or 0)
 
     async def book_tour(self) -> None:
         conversation_id = self.rng.choice(self.created)

@@ -293,12 +293,15 @@ def test_integration_configure_sets_rules_as_data(cli: CliRunner) -> None:
         "phone=always_resman",
         "--no-status-by-priority",
         "--feed",
+        "--transcript",
+        "prospect_only",
     )
     assert configured["conflict_strategy"] == "resman_wins"
     assert configured["sync_settings"] == {
         "field_rules": {"phone": "always_resman"},
         "status_by_priority": False,
         "feed": True,
+        "transcript": "prospect_only",
     }
     shown = _ok(cli, "integration", "show", added["id"])
     assert shown["sync_settings"]["field_rules"] == {"phone": "always_resman"}
@@ -312,6 +315,7 @@ def test_integration_configure_sets_rules_as_data(cli: CliRunner) -> None:
         (["--rule", "phone"], "FIELD=RULE"),
         (["--strategy", "coin_flip"], "coin_flip"),
         (["--feed-url", "ftp://x"], "feed_url"),
+        (["--transcript", "everything"], "transcript"),
     ],
 )
 def test_integration_configure_refuses_bad_rules(

@@ -193,6 +193,7 @@ async def test_demo_traffic_at_speed_leaves_no_dead_letter_and_no_internal_error
     kinds = (stats.new_people, stats.returning, stats.shared_phone, stats.tours)
     assert all(kinds), stats
     assert stats.office_actions > 0, stats
+    assert stats.chat_messages > 0, stats
     # Every request was answered with a success; nothing dead-lettered, nothing failed for an
     # internal reason, nothing logged as an error. One report of everything that went wrong.
     problems = {
@@ -203,3 +204,13 @@ async def test_demo_traffic_at_speed_leaves_no_dead_letter_and_no_internal_error
         "leadsync queue list --state dead": dead_letters,
     }
     assert not any(problems.values()), pformat(problems, width=100)
+    # The chats reached the sandbox's prospect view as transcripts (issue 11).
+    listed = await env.sandbox.get(
+        f"/admin/properties/{SANDBOX_PROPERTY_ID}/prospects", params={"limit": 10000}
+    )
+    comments = [
+        str(event.get("comments") or "")
+        for prospect in listed.json()["prospects"]
+        for event in prospect["prospect"]["events"]
+    ]
+    assert any(c.startswith("DomIQ chat transcript") for c in comments)

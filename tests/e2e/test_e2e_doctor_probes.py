@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from leadsync.sync.queue.flags import set_push_paused
 from sqlalchemy import func, or_, select
 
 from leadsync.db.models import Contact, Conversation, LeadSyncLog, LeadSyncQueue, RetiredProspect
@@ -17,6 +16,7 @@ from leadsync.observability.doctor import Check, run_doctor
 from leadsync.observability.doctor_mapping import COMPARED, lost_fields, synthetic_prospect
 from leadsync.observability.doctor_round_trip import CLEANUP_COMMENT
 from leadsync.resman.models import Prospect
+from leadsync.sync.queue.flags import set_push_paused
 from stack import Stack, create_synced_lead
 from stack_cli import answer, invoke, operator_cli
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import uuid
 
-from leadsync.sync.queue.flags import KILL_SWITCH, push_paused
 from sqlalchemy import select
 
 from leadsync.db.models import AppSetting, LeadSyncQueue
 from leadsync.db.session import read_session
+from leadsync.sync.queue.flags import KILL_SWITCH, push_paused
 from stack import Stack, create_synced_lead, lead_body, synced_prospect, wait_until
 
 

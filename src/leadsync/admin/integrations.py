@@ -25,6 +25,7 @@ from leadsync.db.models.domiq import DEFAULT_TIMEZONE
 from leadsync.db.types import utcnow
 from leadsync.db.vocab import CONFLICT_STRATEGIES, INTEGRATION_SYNC_DIRECTIONS
 from leadsync.errors import DecryptionError
+from leadsync.mapping.transcript import TRANSCRIPT_MODES
 from leadsync.merge import MergeRules
 from leadsync.resman.credentials import ResManCredentials
 from leadsync.security.crypto import KeyRing, open_json, seal_json
@@ -246,6 +247,7 @@ async def configure(
     feed: bool | None = None,
     feed_url: str | None = None,
     transaction_source_id: str | None = None,
+    transcript: str | None = None,
 ) -> ResmanIntegration:
     """Change the integration's sync rules (data, not code). Everything is validated first,
     through the same parser the merge uses, so a refused change writes nothing."""
@@ -265,6 +267,10 @@ async def configure(
         settings["transaction_source_id"] = text_field(
             transaction_source_id, field="transaction_source_id", max_length=100
         )
+    if transcript is not None:
+        if transcript not in TRANSCRIPT_MODES:
+            raise AdminError(f"transcript must be one of: {', '.join(TRANSCRIPT_MODES)}")
+        settings["transcript"] = transcript
     strategy = conflict_strategy or integration.conflict_strategy
     try:
         MergeRules.from_settings(strategy, settings)

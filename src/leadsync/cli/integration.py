@@ -191,6 +191,10 @@ def integration_configure(
     transaction_source_id: Annotated[
         str | None, typer.Option(help="ProspectSources id to use instead of 'Chatbot'.")
     ] = None,
+    transcript: Annotated[
+        str | None,
+        typer.Option(help="Chat transcripts to ResMan: full, prospect_only or summary_only."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Set how the integration syncs: its conflict rules and change feed (data, no deploy)."""
@@ -207,6 +211,7 @@ def integration_configure(
             feed=feed,
             feed_url=feed_url,
             transaction_source_id=transaction_source_id,
+            transcript=transcript,
         )
         return admin_integrations.describe(row, keys=keyring())
 

@@ -22,6 +22,8 @@ CONVERSATION_STATUSES: Final = (
 LEAD_SOURCES: Final = ("chatbot", "resman")
 TOUR_TYPES: Final = ("in_person", "virtual", "self_guided")
 TOUR_STATUSES: Final = ("scheduled", "confirmed", "completed", "cancelled", "no_show")  # ours
+#: chat_message.role (ours): who wrote a chat line.
+CHAT_ROLES: Final = ("prospect", "assistant")
 
 # --- spec tables -------------------------------------------------------------------------
 INTEGRATION_SYNC_DIRECTIONS: Final = ("to_resman", "from_resman", "bidirectional")

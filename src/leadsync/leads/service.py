@@ -48,6 +48,7 @@ from leadsync.sync.queue.jobs import (
     PushJob,
     enqueue_job,
 )
+from leadsync.sync.queue.transcripts import queue_transcript, transcript_key
 from leadsync.sync.records import conversation_fields, record_status
 from leadsync.sync.synclog import log_sync
 
@@ -252,9 +253,11 @@ async def update_lead(
     before, score = conversation_fields(conv), conv.lead_score
     apply_update(conv, body)
     await session.flush()
+    if conv.lead_score != score:
+        await _score_note(session, conv)
     if conversation_fields(conv) == before:
         if conv.lead_score != score:
-            # ResMan has no score field: nothing to push, but subscribers see the change.
+            # No field to push (the score went as a note), but subscribers see the change.
             await publish_lead(session, conv, event_type="lead_update", source="domiq")
         return await _existing(session, conversation_id=conv.id)
     log_id, job_id = await _enqueue_push(
@@ -262,6 +265,20 @@ async def update_lead(
     )
     await publish_lead(session, conv, event_type="lead_update", source="domiq")
     return AcceptedLead(conv.id, conv.created_at, log_id, job_id, False)
+
+
+async def _score_note(session: AsyncSession, conv: Conversation) -> None:
+    """ResMan has no score field: a changed score reaches the office as a note, carried by
+    the conversation's transcript job (see sync/push/transcript.py)."""
+    integration = await _integration_for(session, conv.property_id)
+    if integration is not None:
+        await queue_transcript(
+            session,
+            integration_id=integration.id,
+            conversation_id=conv.id,
+            window_seconds=0.0,
+            summary=True,
+        )
 
 
 async def book_tour(
@@ -310,6 +327,8 @@ async def sync_state(session: AsyncSession, *, conversation_id: uuid.UUID) -> Le
         .where(
             LeadSyncQueue.conversation_id == conversation_id,
             LeadSyncQueue.sync_operation == "push",
+            # A transcript batch waiting for its window says nothing about the lead's push.
+            LeadSyncQueue.lead_key != transcript_key(conversation_id),
         )
         .order_by(LeadSyncQueue.seq.desc())
         .limit(1)

@@ -21,6 +21,9 @@ stand against the chatbot's real value as a conflict instead of being replaced b
   the pending tour (same value as ``tour_time``) or None.
 - ``agent_name``: the leasing agent of the latest event that names one, or None.
 - ``recent_notes``: up to five notes, newest first (:func:`notes_from_events`).
+- ``conversation_updates``: the office's notes, calls, texts and emails (events with
+  comments, not ours: no echo of our transcript), oldest first, the latest
+  :data:`UPDATES_LIMIT` (the spec's ``mapNotesToUpdates``).
 - ``lost_reason``: for a lost lead, the reason of the latest Cancel (the text after
   "Prospect Lost: "), else None.
 - ``custom_fields``: ResMan preferences DomIQ has no field for (floorplan, unit,
@@ -49,6 +52,8 @@ from leadsync.resman.models import Customer, Event, EventType, Preferences, Pros
 
 LEAD_SOURCE = "resman"
 DEFAULT_NOTES_LIMIT = 5
+#: Office updates kept in the chatbot's context (oldest first).
+UPDATES_LIMIT = 50
 LOST_REASON_PREFIX = "Prospect Lost: "
 
 #: The spec's mapLeadStatusToContext: conversation stage and follow-up priority per status.
@@ -242,6 +247,10 @@ def resman_context(
         "next_follow_up": tour_local,
         "agent_name": agent,
         "recent_notes": notes_from_events(prospect.events, own_source=own_source),
+        # Reversed in and out: oldest first, and notes of the same second in document order.
+        "conversation_updates": notes_from_events(
+            prospect.events[::-1], limit=UPDATES_LIMIT, own_source=own_source
+        )[::-1],
         "lost_reason": _lost_reason(prospect.events) if status == LeadStatus.LOST else None,
         "custom_fields": _custom_fields(prospect.preferences),
         "resman_prospect_id": lead.prospect_id,

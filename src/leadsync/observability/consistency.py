@@ -31,6 +31,7 @@ from leadsync.observability.state import unsynced_conversations
 from leadsync.sync.inbound.apply import apply_prospect, rules_of
 from leadsync.sync.queue import repository as queue
 from leadsync.sync.queue.targets import ResManTarget
+from leadsync.sync.queue.transcripts import transcript_key
 from leadsync.sync.records import conversation_fields
 from leadsync.telemetry.logging import get_logger
 
@@ -78,6 +79,8 @@ async def _pending_push(session: AsyncSession, conversation_id: uuid.UUID) -> bo
             LeadSyncQueue.conversation_id == conversation_id,
             LeadSyncQueue.sync_operation != "pull",
             LeadSyncQueue.state.in_(("queued", "running")),
+            # A transcript batch changes no field: it must not hide a drift behind its window.
+            LeadSyncQueue.lead_key != transcript_key(conversation_id),
         )
     )
     return bool(found)

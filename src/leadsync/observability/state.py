@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from leadsync.db.models import Conversation, LeadLink, LeadSyncQueue, ResmanIntegration
 from leadsync.db.types import utcnow
 from leadsync.db.vocab import QUEUE_STATES
+from leadsync.sync.queue.transcripts import TRANSCRIPT_KEY_PREFIX
 
 _PENDING = ("queued", "running")
 
@@ -59,6 +60,8 @@ def _unsynced_join() -> ColumnElement[bool]:
     pending = exists().where(
         LeadSyncQueue.conversation_id == Conversation.id,
         LeadSyncQueue.state.in_(_PENDING),
+        # A transcript job waits for the create; it never brings a missing prospect.
+        ~LeadSyncQueue.lead_key.startswith(TRANSCRIPT_KEY_PREFIX),
     )
     return and_(
         Conversation.property_id == ResmanIntegration.property_id,
@@ -103,9 +106,11 @@ async def read_state(session: AsyncSession, *, now: datetime | None = None) -> S
     state.dead_letters = state.queue_depth.get("dead", 0)
     state.oldest_queued_seconds = _age(now, await _oldest(session, LeadSyncQueue.state == "queued"))
     pending = LeadSyncQueue.state.in_(_PENDING)
+    # A chat transcript waits its batch window on purpose: that wait is not sync lag.
+    batching = LeadSyncQueue.lead_key.startswith(TRANSCRIPT_KEY_PREFIX)
     state.lag_seconds = {
         "to_resman": _age(
-            now, await _oldest(session, pending, LeadSyncQueue.sync_operation != "pull")
+            now, await _oldest(session, pending, LeadSyncQueue.sync_operation != "pull", ~batching)
         ),
         "from_resman": _age(
             now, await _oldest(session, pending, LeadSyncQueue.sync_operation == "pull")

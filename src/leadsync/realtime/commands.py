@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 from leadsync.api.auth import Principal
 from leadsync.leads import service, status
 from leadsync.leads.after_commit import after_commit
-from leadsync.realtime.protocol import Command, LeadUpdate, NewLead, StatusChange
+from leadsync.leads.chat_service import accept_messages
+from leadsync.realtime.protocol import ChatMessages, Command, LeadUpdate, NewLead, StatusChange
 
 if TYPE_CHECKING:
     # The runtime wires every layer together; those that only use it import it for types
@@ -37,6 +38,20 @@ async def execute(rt: Runtime, *, principal: Principal, command: Command) -> dic
                     session, principal=principal, lead_id=lead_id, body=change
                 )
                 conversation_id, job_id = changed.conv.id, changed.job_id
+            case ChatMessages(conversation_id=target, body=chat):
+                accepted_chat = await accept_messages(
+                    session,
+                    principal=principal,
+                    conversation_id=target,
+                    body=chat,
+                    window_seconds=rt.settings.transcript_batch_seconds,
+                )
+                # The transcript waits for its batch window: no first attempt to wait for.
+                conversation_id, job_id = accepted_chat.conversation_id, None
+                extra["accepted"] = accepted_chat.accepted
+                extra["duplicates"] = accepted_chat.duplicates
+                job = accepted_chat.job_id
+                extra["transcript_job_id"] = str(job) if job is not None else None
         await session.commit()
     state = await after_commit(rt, conversation_id=conversation_id, job_id=job_id)
     return {

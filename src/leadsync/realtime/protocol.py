@@ -30,7 +30,10 @@ and queue; an optional ``id`` — string or integer — is echoed in the answer)
     - ``{"type": "lead_update", "data": {"conversation_id": ..., <UpdateLeadRequest>}}``
       (PATCH /api/resman/leads/{conversation_id});
     - ``{"type": "status_change", "data": {"lead_id": ..., <UpdateLeadStatusRequest>}}``
-      (PUT /api/resman/leads/{lead_id}/status).
+      (PUT /api/resman/leads/{lead_id}/status);
+    - ``{"type": "chat_messages", "data": {"conversation_id": ..., <ChatMessagesRequest>}}``
+      (POST /api/resman/leads/{conversation_id}/messages; the ack adds ``accepted``,
+      ``duplicates`` and ``transcript_job_id``).
 
 Close codes
     ====  ==================================================================================
@@ -64,6 +67,7 @@ from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
 from leadsync.api.problems import ProblemError
 from leadsync.db.types import utcnow
 from leadsync.errors import DomainError
+from leadsync.leads.chat_schemas import ChatMessagesRequest
 from leadsync.leads.schemas import CreateLeadRequest, UpdateLeadRequest
 from leadsync.leads.status_schemas import UpdateLeadStatusRequest
 
@@ -81,7 +85,7 @@ CLOSE_RESYNC: Final = 4410
 #: Closes after which reconnecting cannot help (the key or the request must change).
 FATAL_CLOSES: Final = frozenset({CLOSE_PROTOCOL, CLOSE_UNAUTHORIZED, CLOSE_FORBIDDEN})
 
-COMMAND_TYPES: Final = ("new_lead", "lead_update", "status_change")
+COMMAND_TYPES: Final = ("new_lead", "lead_update", "status_change", "chat_messages")
 
 M = TypeVar("M", bound=BaseModel)
 ClientId = Annotated[str, Strict(), Field(max_length=100)] | Annotated[int, Strict()]
@@ -174,7 +178,13 @@ class StatusChange:
     body: UpdateLeadStatusRequest
 
 
-Command = NewLead | LeadUpdate | StatusChange
+@dataclass(frozen=True, slots=True)
+class ChatMessages:
+    conversation_id: uuid.UUID
+    body: ChatMessagesRequest
+
+
+Command = NewLead | LeadUpdate | StatusChange | ChatMessages
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,6 +312,11 @@ def parse_command(envelope: Envelope) -> Command:
         change = _validated(UpdateLeadStatusRequest, rest, errors)
         if lead is not None and change is not None:
             return StatusChange(lead.lead_id, change)
+    elif envelope.type == "chat_messages":
+        ref = _validated(_LeadRef, _take(rest, "conversation_id"), errors)
+        chat = _validated(ChatMessagesRequest, rest, errors)
+        if ref is not None and chat is not None:
+            return ChatMessages(ref.conversation_id, chat)
     else:
         expected = ", ".join(COMMAND_TYPES)
         raise ProblemError(

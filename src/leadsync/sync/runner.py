@@ -17,42 +17,35 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from leadsync.backoff import retry_delay
 from leadsync.db.models import ResmanIntegration
 from leadsync.db.session import begin_read
 from leadsync.db.types import utcnow
-from leadsync.resman.errors import ResManConnectionError, ResManTimeoutError
 from leadsync.resman.outcomes import tally_calls
 from leadsync.sync.inbound.webhooks import process_inbox_job
 from leadsync.sync.push.plan import plan_push
 from leadsync.sync.push.record import record_push
 from leadsync.sync.push.retire import send_retire
 from leadsync.sync.push.send import send_push
-from leadsync.sync.queue import circuit_store
+from leadsync.sync.push.transcript import (
+    WAIT_FOR_LINK_SECONDS,
+    plan_transcript,
+    record_transcript,
+    send_transcript,
+)
 from leadsync.sync.queue import repository as queue
 from leadsync.sync.queue.circuit import Attempt, Circuits, Gate
-from leadsync.sync.queue.failures import INTERNAL, Failure, classify, safe_message
-from leadsync.sync.queue.jobs import Job, PushJob, RefreshJob, RetireJob, read_job
+from leadsync.sync.queue.jobs import Job, PushJob, RefreshJob, RetireJob, TranscriptJob, read_job
 from leadsync.sync.queue.policy import RetryPolicy
 from leadsync.sync.queue.repository import ClaimedJob
+from leadsync.sync.queue.settle import Outcome, Settling, settle_failure
 from leadsync.sync.queue.targets import IntegrationNotFoundError, TargetCache
 from leadsync.sync.synclog import log_sync
 from leadsync.telemetry import metrics
 from leadsync.telemetry.logging import get_logger
-from leadsync.telemetry.metrics import INTERNAL_ERRORS
 
 __all__ = ["JobRunner", "Outcome"]
 
 log = get_logger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    job_id: uuid.UUID
-    #: succeeded | retry | dead | lost (our lease was taken over; nothing settled)
-    state: str
-    resman_lead_id: str | None = None
-    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +84,7 @@ class JobRunner:
             PushJob: self._run_push,
             RefreshJob: self._run_refresh,
             RetireJob: self._run_retire,
+            TranscriptJob: self._run_transcript,
         }
 
     @property
@@ -138,8 +132,19 @@ class JobRunner:
             except _LeaseLostError:
                 return Outcome(job.id, "lost")
             except Exception as exc:  # every failure is settled; none escapes the runner
-                return await self._settle_failure(
-                    job, exc, sync_type=sync_type, started=started, attempt=attempt
+                return await settle_failure(
+                    Settling(
+                        sessionmaker=self.sessionmaker,
+                        worker_id=self.worker_id,
+                        policy=self.policy,
+                        circuits=self.circuits,
+                        rng=self._rng,
+                    ),
+                    job,
+                    exc,
+                    sync_type=sync_type,
+                    started=started,
+                    attempt=attempt,
                 )
 
     async def _wait_for_circuit(self, job: ClaimedJob, gate: Gate) -> Outcome:
@@ -222,6 +227,55 @@ class JobRunner:
                 await self.circuits.settle(session, integration_id, attempt=attempt)
         return Outcome(job.id, "succeeded", resman_lead_id=prospect_id)
 
+    async def _run_transcript(self, run: _Run) -> Outcome:
+        """Post a batch of chat lines (see sync/push/transcript.py)."""
+        job, integration_id, payload = run.job, run.integration_id, run.payload
+        if not isinstance(payload, TranscriptJob):
+            raise TypeError("the transcript handler got another job")
+        async with self.sessionmaker() as session:
+            await begin_read(session)
+            target = await self.targets.get(session, integration_id=integration_id)
+            await session.commit()
+            async with session.begin():
+                plan = await plan_transcript(
+                    session,
+                    job_id=job.id,
+                    conversation_id=job.conversation_id,
+                    integration_id=integration_id,
+                    job=payload,
+                    now=utcnow(),
+                )
+                if plan is None:
+                    # Not in ResMan yet: wait for the create, without spending a retry.
+                    owned = await queue.schedule_retry(
+                        session,
+                        job_id=job.id,
+                        worker_id=self.worker_id,
+                        delay=max(payload.window_seconds, WAIT_FOR_LINK_SECONDS),
+                        error="[waiting] the lead is not in ResMan yet",
+                        category="waiting",
+                        count_retry=False,
+                    )
+                    return Outcome(job.id, "retry" if owned else "lost")
+            sent = await send_transcript(plan=plan, target=target)
+            prospect_id = plan.ids.prospect_id
+            async with session.begin():
+                await self._mark_done(session, job, resman_lead_id=prospect_id)
+                await record_transcript(
+                    session, job_id=job.id, plan=plan, integration_id=integration_id, now=utcnow()
+                )
+                await self._sent(
+                    session,
+                    job,
+                    integration_id,
+                    sync_type=payload.sync_type,
+                    resman_lead_id=prospect_id,
+                    details=sent.details(plan),
+                    started=run.started,
+                )
+                await self.circuits.settle(session, integration_id, attempt=run.attempt)
+        return Outcome(job.id, "succeeded", resman_lead_id=prospect_id)
+
     async def _sent(
         self,
         session: AsyncSession,
@@ -285,126 +339,9 @@ class JobRunner:
             # worker (its duplicate check finds whatever we just created).
             raise _LeaseLostError
 
-    async def _settle_failure(
-        self,
-        job: ClaimedJob,
-        exc: Exception,
-        *,
-        sync_type: str,
-        started: float,
-        attempt: Attempt,
-    ) -> Outcome:
-        failure = classify(exc)
-        error_id = uuid.uuid4().hex[:12]
-        message = safe_message(exc, failure, error_id=error_id)
-        if failure.category == INTERNAL:
-            # A bug: the traceback goes to the log (redacted) under the id the row shows.
-            # A fresh logger, not the module's cached one: the line that carries a bug's
-            # traceback must go through whatever pipeline is configured now.
-            get_logger(__name__).error(
-                "job failed on an internal error",
-                job_id=str(job.id),
-                error_id=error_id,
-                exc_info=exc,
-            )
-            INTERNAL_ERRORS.labels(operation=job.sync_operation).inc()
-        async with self.sessionmaker() as session, session.begin():
-            now = utcnow()
-            open_until = None
-            if job.integration_id is not None:
-                open_until = await self.circuits.settle(
-                    session,
-                    job.integration_id,
-                    attempt=attempt,
-                    pause_for=self._pause_seconds(failure),
-                ) or await circuit_store.open_until(session, integration_id=job.integration_id)
-            # A failure that trips, or meets, an open circuit spends no retry: an outage
-            # must not turn good leads into dead letters.
-            held = open_until is not None and open_until > now
-            limit = min(job.max_retries, self.policy.max_retries)
-            if failure.permanent or (not held and job.retry_count + 1 >= limit):
-                category = failure.category if failure.permanent else "retries_exhausted"
-                owned = await queue.bury(
-                    session,
-                    job_id=job.id,
-                    worker_id=self.worker_id,
-                    error=message,
-                    category=category,
-                )
-                state = "dead"
-            else:
-                delay = self._retry_delay(job, exc, failure)
-                if held and open_until is not None:
-                    delay = max(delay if _ambiguous(exc) else 0.0, _seconds(open_until - now))
-                owned = await queue.schedule_retry(
-                    session,
-                    job_id=job.id,
-                    worker_id=self.worker_id,
-                    delay=delay,
-                    error=message,
-                    category=failure.category,
-                    count_retry=not held,
-                )
-                state = "retry"
-            if not owned:
-                return Outcome(job.id, "lost", error=message)
-            await log_sync(
-                session,
-                conversation_id=job.conversation_id,
-                integration_id=job.integration_id,
-                direction="from_resman" if job.sync_operation == "pull" else "to_resman",
-                status="failed",
-                sync_type=sync_type,
-                job_id=job.id,
-                attempt=job.attempts,
-                error=message,
-                details={"category": failure.category, "outcome": state, "error_id": error_id},
-                duration_ms=_ms(started),
-            )
-        log.info(
-            "job attempt failed",
-            job_id=str(job.id),
-            category=failure.category,
-            outcome=state,
-            attempt=job.attempts,
-            error_id=error_id,
-        )
-        return Outcome(job.id, state, error=message)
-
-    def _pause_seconds(self, failure: Failure) -> float | None:
-        """How long a throttled or refused integration rests (None: no pause)."""
-        if not failure.pause:
-            return None
-        if failure.retry_after is not None:
-            return failure.retry_after
-        # Bad credentials heal only when someone fixes them (`integration update` then
-        # resumes the integration at once); throttling may heal in seconds.
-        if failure.category == "authentication":
-            return self.policy.auth_pause_seconds
-        return self.policy.breaker.open_seconds
-
-    def _retry_delay(self, job: ClaimedJob, exc: Exception, failure: Failure) -> float:
-        policy = self.policy
-        delay = retry_delay(
-            retry_count=job.retry_count,
-            retry_after=failure.retry_after,
-            base=policy.unknown_error_base_seconds if failure.slow else policy.base_seconds,
-            cap=policy.cap_seconds,
-            rng=self._rng,
-        )
-        return max(delay, policy.ambiguous_retry_floor) if _ambiguous(exc) else delay
-
 
 class _LeaseLostError(Exception):
     pass
-
-
-def _ambiguous(exc: BaseException) -> bool:
-    return isinstance(exc, ResManTimeoutError | ResManConnectionError)
-
-
-def _seconds(delta: timedelta) -> float:
-    return max(0.0, delta.total_seconds())
 
 
 def _ms(started: float) -> int:

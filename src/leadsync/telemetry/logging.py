@@ -40,6 +40,12 @@ SENSITIVE_KEYS = frozenset(
         "lastname",
         "xml",
         "encryption_keys",
+        # Chat transcripts are personal data (issue 11): never in a log line.
+        "text",
+        "messages",
+        "transcript",
+        "transcript_summary",
+        "comments",
     }
 )
 

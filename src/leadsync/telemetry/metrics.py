@@ -147,6 +147,8 @@ class _Job(Protocol):
     def sync_operation(self) -> str: ...
     @property
     def created_at(self) -> datetime: ...
+    @property
+    def sync_data(self) -> dict[str, Any]: ...
 
 
 class _Outcome(Protocol):
@@ -161,6 +163,8 @@ def job_settled(job: _Job, outcome: _Outcome, *, inline: bool) -> None:
     its arrival (its job is created when the delivery is stored)."""
     if outcome.state != "succeeded" or outcome.error is not None:
         return
+    if job.sync_data.get("kind") == "transcript":
+        return  # a chat transcript waits its batch window on purpose: not sync latency
     if job.sync_operation == "pull":
         observe_latency(direction="from_resman", path="webhook", since=job.created_at)
     else:

@@ -2,6 +2,7 @@
 
 from leadsync.db.base import Base
 from leadsync.db.models.access import ApiKey, ApiKeyProperty
+from leadsync.db.models.chat import ChatMessage
 from leadsync.db.models.domiq import Contact, Conversation, Property, TourBooking
 from leadsync.db.models.inbound import IdempotencyKey, RealtimeEvent, WebhookInbox
 from leadsync.db.models.link import LeadLink, StatusHistory, SyncConflict
@@ -14,6 +15,7 @@ __all__ = [
     "ApiKeyProperty",
     "AppSetting",
     "Base",
+    "ChatMessage",
     "Contact",
     "Conversation",
     "IdempotencyKey",

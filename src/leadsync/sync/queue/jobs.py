@@ -3,8 +3,9 @@
 ``lead_sync_queue.sync_operation`` keeps the spec's vocabulary, which names a direction:
 ``push`` (a lead to ResMan), ``pull`` (ResMan to us: here, refresh one prospect from ResMan's
 current state) and ``merge`` (the lost mark of a prospect a merge made surplus). The payload
-in ``sync_data`` is read back as a :class:`PushJob`, :class:`RefreshJob` or
-:class:`RetireJob`, and the runner dispatches on that type (a table, not string tests).
+in ``sync_data`` is read back as a :class:`PushJob`, :class:`RefreshJob`,
+:class:`RetireJob` or :class:`TranscriptJob` (a ``push`` marked ``kind: transcript``),
+and the runner dispatches on that type (a table, not string tests).
 """
 
 from __future__ import annotations
@@ -128,7 +129,36 @@ class RetireJob:
         )
 
 
-Job = PushJob | RefreshJob | RetireJob
+@dataclass(frozen=True, slots=True)
+class TranscriptJob:
+    """Post the conversation's chat lines not yet in ResMan as transcript events (see
+    sync/push/transcript.py). Stored as a ``push`` (a write to ResMan, held by the kill
+    switch) with ``kind: transcript``; one queued job per conversation collects a burst."""
+
+    operation: ClassVar[str] = "push"
+    sync_type: ClassVar[str] = "enrichment"
+    #: The batch window: how long an unlinked conversation's job waits before it looks again.
+    window_seconds: float = 0.0
+    #: The summary or lead score changed: post them too (a note event).
+    summary: bool = False
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "kind": "transcript",
+            "sync_type": self.sync_type,
+            "window_seconds": self.window_seconds,
+            "summary": self.summary,
+        }
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> TranscriptJob:
+        return cls(
+            window_seconds=float(data.get("window_seconds") or 0.0),
+            summary=bool(data.get("summary")),
+        )
+
+
+Job = PushJob | RefreshJob | RetireJob | TranscriptJob
 _BY_OPERATION: dict[str, type[PushJob] | type[RefreshJob] | type[RetireJob]] = {
     kind.operation: kind for kind in (PushJob, RefreshJob, RetireJob)
 }
@@ -136,6 +166,8 @@ _BY_OPERATION: dict[str, type[PushJob] | type[RefreshJob] | type[RetireJob]] = {
 
 def read_job(operation: str, data: dict[str, Any]) -> Job:
     """The typed payload of a stored job; ValueError for an operation no code handles."""
+    if operation == TranscriptJob.operation and data.get("kind") == "transcript":
+        return TranscriptJob.from_data(data)
     kind = _BY_OPERATION.get(operation)
     if kind is None:
         raise ValueError(f"unknown queue operation {operation!r}")
