@@ -43,6 +43,7 @@ router = APIRouter(prefix="/api/resman/leads", tags=["pull"])
 #: How long an on-demand pull waits for a scheduled poll of the same integration to finish.
 PULL_LOCK_WAIT_SECONDS = 30.0
 LOOKUP_LIMIT = 50
+_EMAIL_OR_PHONE = "email or phone is required (either or both)"
 _CHUNK = 500  # ids per IN (...) list: far below every driver's parameter limit
 
 
@@ -210,7 +211,8 @@ async def pull_leads(
     principal: PrincipalDep,
     property_id: uuid.UUID | None = None,
     date_from: Annotated[
-        datetime | None, Query(description="modified at or after (default: the cursor)")
+        datetime | None,
+        Query(description="modified at or after (default: the cursor); before date_to"),
     ] = None,
     date_to: Annotated[datetime | None, Query(description="modified before (default: now)")] = None,
     status_filter: Annotated[
@@ -294,8 +296,8 @@ async def pull_leads(
 async def lookup_leads(
     session: SessionDep,
     principal: PrincipalDep,
-    email: Annotated[str | None, Query(max_length=254)] = None,
-    phone: Annotated[str | None, Query(max_length=40)] = None,
+    email: Annotated[str | None, Query(max_length=254, description=_EMAIL_OR_PHONE)] = None,
+    phone: Annotated[str | None, Query(max_length=40, description=_EMAIL_OR_PHONE)] = None,
     property_id: uuid.UUID | None = None,
 ) -> LookupResponse:
     """Leads of the key's properties (or of ``property_id``) with this email or phone, after
