@@ -245,6 +245,21 @@ async def test_redelivery_is_acknowledged_and_changes_nothing(receiver: Receiver
     assert await receiver.counts() == (1, 1)
 
 
+async def test_captured_delivery_replayed_verbatim_changes_nothing(receiver: Receiver) -> None:
+    # An attacker who saw one delivery sends it again, byte for byte, within the tolerance.
+    raw = json.dumps(payload()).encode()
+    headers = signed(raw, secret=receiver.secret, msg_id="msg_captured")
+    params = {"integration": str(receiver.integration_id)}
+    first = await receiver.api.post(PATH, content=raw, headers=headers, params=params)
+    replays = [await receiver.api.post(PATH, content=raw, headers=headers, params=params)]
+    replays.append(await receiver.api.post(PATH, content=raw, headers=headers, params=params))
+    assert first.status_code == 202, first.text
+    assert [r.json() for r in replays] == [
+        {"accepted": True, "webhook_id": "msg_captured", "duplicate": True}
+    ] * 2
+    assert await receiver.counts() == (1, 1)
+
+
 async def test_concurrent_redeliveries_store_one(receiver: Receiver) -> None:
     body = payload()
     responses = await asyncio.gather(*(receiver.deliver(body, msg_id="msg_race") for _ in range(8)))
@@ -447,6 +462,8 @@ async def test_oversized_body_is_413_and_stores_nothing(receiver: Receiver, chun
     content: bytes | AsyncIterator[bytes] = stream() if chunked else huge
     response = await receiver.api.post(PATH, content=content, headers=headers, params=params)
     assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "exceeds the limit of 262144 bytes" in response.json()["detail"]
     assert await receiver.counts() == (0, 0)
 
 
