@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
+from pydantic import BeforeValidator
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -48,6 +49,17 @@ _CHUNK = 500  # ids per IN (...) list: far below every driver's parameter limit
 
 
 # --- helpers ---------------------------------------------------------------------------------
+def _iso_only(value: object) -> object:
+    # pydantic reads a bare number as a Unix time; the document promises an ISO 8601
+    # date-time, and "11343" is far likelier a mistake than 1970-01-01T03:09:03Z.
+    if isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit():
+        raise ValueError("not an ISO 8601 date-time")
+    return value
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_only)]
+
+
 def _utc(value: datetime | None) -> datetime | None:
     # A time without an offset is read as UTC, as everywhere else in the API.
     if value is None:
@@ -211,10 +223,12 @@ async def pull_leads(
     principal: PrincipalDep,
     property_id: uuid.UUID | None = None,
     date_from: Annotated[
-        datetime | None,
+        IsoDateTime | None,
         Query(description="modified at or after (default: the cursor); before date_to"),
     ] = None,
-    date_to: Annotated[datetime | None, Query(description="modified before (default: now)")] = None,
+    date_to: Annotated[
+        IsoDateTime | None, Query(description="modified before (default: now)")
+    ] = None,
     status_filter: Annotated[
         list[str] | None,
         Query(
