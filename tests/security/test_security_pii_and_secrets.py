@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +16,6 @@ import pytest
 import structlog
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from standardwebhooks import Webhook
 from typer.testing import CliRunner
 
 from leadsync.cli import app as cli_app
@@ -26,7 +24,7 @@ from leadsync.db.models import LeadSyncLog, LeadSyncQueue, ResmanIntegration, We
 from leadsync.observability.logging import configure_logging
 from leadsync.sandbox.webhooks import generate_secret
 from leadsync.security.crypto import generate_key, open_json, seal_json
-from stack import Stack, lead_body, wait_until
+from stack import Stack, lead_body, signed_webhook, wait_until
 
 FIRST, LAST = "Zephyrine", "Quillfeather"
 EMAIL = "zephyrine.quill@example.org"
@@ -172,13 +170,7 @@ def _webhook(stack: Stack, *, secret: str, tamper: bool = False) -> dict[str, An
             "sync_direction": "from_resman",
         }
     )
-    msg_id, now = f"msg_{uuid.uuid4().hex}", datetime.now(UTC)
-    headers = {
-        "content-type": "application/json",
-        "webhook-id": msg_id,
-        "webhook-timestamp": str(int(now.timestamp())),
-        "webhook-signature": Webhook(secret).sign(msg_id, now, raw),
-    }
+    headers = signed_webhook(raw.encode(), secret=secret)
     body = raw.replace("applicant", "lost") if tamper else raw
     return {
         "url": "/api/resman/webhooks/lead-update",

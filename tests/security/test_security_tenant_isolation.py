@@ -17,7 +17,6 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 from sqlalchemy import func, select
-from standardwebhooks import Webhook
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -27,7 +26,15 @@ from leadsync.realtime.protocol import CLOSE_FORBIDDEN, COMMAND_TYPES
 from leadsync.sandbox.webhooks import generate_secret
 from leadsync.security.crypto import open_json, seal_json
 from security.isolation_routes import PATH_PARAMS, ROUTES, WS_MESSAGES, Probe, Route, World
-from stack import PATIENCE, Stack, Tenant, create_synced_lead, lead_body, wait_until
+from stack import (
+    PATIENCE,
+    Stack,
+    Tenant,
+    create_synced_lead,
+    lead_body,
+    signed_webhook,
+    wait_until,
+)
 
 TABLE = "tests/security/isolation_routes.py"
 METHODS = ("get", "put", "post", "patch", "delete", "head", "options")
@@ -177,14 +184,7 @@ def _signed_by_b(world: World, secret_b: str) -> tuple[bytes, dict[str, str]]:
             "property_id": world.resman_property_id,
         }
     ).encode()
-    msg_id, now = f"msg_{uuid.uuid4().hex}", datetime.now(UTC)
-    headers = {
-        "content-type": "application/json",
-        "webhook-id": msg_id,
-        "webhook-timestamp": str(int(now.timestamp())),
-        "webhook-signature": Webhook(secret_b).sign(msg_id, now, body.decode()),
-    }
-    return body, headers
+    return body, signed_webhook(body, secret=secret_b)
 
 
 async def _send(

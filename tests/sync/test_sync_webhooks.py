@@ -17,7 +17,6 @@ import pytest
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
 from sqlalchemy import func, select, update
-from standardwebhooks import Webhook
 
 from factories import make_conversation, make_property
 from leadsync.app import create_app
@@ -45,6 +44,7 @@ from leadsync.sync.webhooks import (
     process_inbox_job,
     replay_parked,
 )
+from stack import signed_webhook as signed
 
 RESMAN_PROPERTY = "5b8a3b6e-2f3c-4a8e-9a51-2d1f6a7c9e01"
 OTHER_RESMAN_PROPERTY = "c7d2e9f0-8b1a-4c3d-9e5f-6a7b8c9d0e12"
@@ -72,19 +72,6 @@ def payload(
     }
     body.update(changes)
     return body
-
-
-def signed(
-    body: bytes, *, secret: str, msg_id: str | None = None, when: datetime | None = None
-) -> dict[str, str]:
-    msg_id = msg_id or f"msg_{uuid.uuid4().hex}"
-    when = when or datetime.now(UTC)
-    return {
-        "content-type": "application/json",
-        "webhook-id": msg_id,
-        "webhook-timestamp": str(int(when.timestamp())),
-        "webhook-signature": Webhook(secret).sign(msg_id, when, body.decode()),
-    }
 
 
 def rejections(reason: str) -> float:
