@@ -1,17 +1,15 @@
-"""The running stack for end-to-end and security tests: the real ResMan sandbox and the real
-API, each served by uvicorn on loopback, over a real (SQLite or PostgreSQL) database, with
-two tenants (properties) A and B wired to two ResMan properties of the sandbox."""
+"""``running_stack``: the real ResMan sandbox and the real API, each served by uvicorn on
+loopback, over a real (SQLite or PostgreSQL) database, with two tenants (A and B)."""
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadsync.app import create_app
@@ -61,9 +59,8 @@ async def _tenant(
     return Tenant(prop.id, integration.id, resman_property_id, key.plaintext)
 
 
-@contextlib.asynccontextmanager
+@asynccontextmanager
 async def running_stack(*, db_url: str, data_dir: Path, **overrides: Any) -> AsyncIterator[Stack]:
-    """Sandbox, API (with its worker) and tenants A and B; ``overrides`` change settings."""
     sandbox_app = create_sandbox_app(SandboxConfig())
     async with SandboxServer(sandbox_app) as sandbox_server:
         settings = stack_settings(db_url=db_url, data_dir=data_dir, **overrides)
@@ -91,15 +88,3 @@ async def running_stack(*, db_url: str, data_dir: Path, **overrides: Any) -> Asy
                 yield Stack(api=api, sandbox=admin, runtime=runtime, a=a, b=b)
         finally:
             await runtime.close()
-
-
-@pytest.fixture
-async def stack(
-    migrated_db_url: str, data_dir: Path, request: pytest.FixtureRequest
-) -> AsyncIterator[Stack]:
-    """The running stack on each backend; ``@pytest.mark.stack_settings(...)`` overrides
-    settings. Conftests that want it import it (e2e, security)."""
-    marker = request.node.get_closest_marker("stack_settings")
-    overrides = marker.kwargs if marker is not None else {}
-    async with running_stack(db_url=migrated_db_url, data_dir=data_dir, **overrides) as built:
-        yield built
