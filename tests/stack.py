@@ -7,7 +7,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ import httpx
 from pydantic import SecretStr
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
+from standardwebhooks import Webhook
 
 from leadsync.admin.apikeys import create_api_key
 from leadsync.admin.integrations import add_integration
@@ -214,3 +215,17 @@ async def claim_behind_the_switch(
         [job] = await queue.claim(session, worker_id=worker_id, limit=1, lease=lease, now=now)
         await set_push_paused(session, paused=True, changed_by="test")
     return job
+
+
+def signed_webhook(
+    body: bytes, *, secret: str, msg_id: str | None = None, when: datetime | None = None
+) -> dict[str, str]:
+    """Standard Webhooks headers signing ``body`` with ``secret`` (as the sandbox sends)."""
+    msg_id = msg_id or f"msg_{uuid.uuid4().hex}"
+    when = when or datetime.now(UTC)
+    return {
+        "content-type": "application/json",
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(when.timestamp())),
+        "webhook-signature": Webhook(secret).sign(msg_id, when, body.decode()),
+    }

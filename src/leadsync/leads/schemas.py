@@ -30,6 +30,11 @@ class _Strict(BaseModel):
 
 
 class BudgetRange(_Strict):
+    """A monthly rent range in dollars; ``min`` must not exceed ``max`` (422 otherwise)."""
+
+    # JSON Schema cannot compare two fields: the rule is stated for readers and tools.
+    model_config = ConfigDict(json_schema_extra={"x-rules": ["min <= max"]})
+
     min: Annotated[Number, Field(ge=0, le=1_000_000)]
     max: Annotated[Number, Field(ge=0, le=1_000_000)]
 

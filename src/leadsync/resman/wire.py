@@ -19,7 +19,6 @@ GET_APPLICANTS_AND_CURRENT_RESIDENTS = "Leasing/GetApplicantsAndCurrentResidents
 GET_PROPERTIES = "Account/GetProperties"
 GET_ACCOUNT_ID = "Account/GetAccountID"
 
-WIRE_DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S"
 
 ACCEPT_XML = "application/xml"
 ACCEPT_JSON = "application/json"
@@ -34,7 +33,8 @@ def to_utc(value: datetime) -> datetime:
 
 def format_wire_datetime(value: datetime) -> str:
     """``value`` as ResMan reads it: UTC, ``YYYY-MM-DDTHH:MM:SS``, sub-seconds truncated."""
-    return to_utc(value).strftime(WIRE_DATETIME_FORMAT)
+    # isoformat() zero-pads the year; strftime("%Y") does not on glibc ("885-03-27...").
+    return to_utc(value).replace(tzinfo=None, microsecond=0).isoformat()
 
 
 def _given(value: str | None, field: str) -> bool:

@@ -4,12 +4,10 @@ read without limit. Memory is shown bounded by the bytes read, never by timing."
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
 
 import pytest
 
+from hostile import Handler, Hostile, hostile
 from leadsync.resman import ResManClient, ResManCredentials
 from leadsync.resman.errors import AnswerTooLargeError, ResManTimeoutError, UnsafeAnswerError
 from leadsync.resman.outcomes import CallTally, tally_calls
@@ -18,55 +16,6 @@ CAP = 256 * 1024
 FIFTY_MB = 50 * 1024 * 1024
 CHUNK = 64 * 1024
 CREDS = ResManCredentials(partner_id="p", api_key="k", account_id=1, property_id="prop")
-
-Handler = Callable[[asyncio.StreamWriter, "Hostile"], Awaitable[None]]
-
-
-@dataclass
-class Hostile:
-    """A one-trick HTTP server; counts what it managed to send before the client hung up."""
-
-    handler: Handler
-    sent: int = 0
-    done: asyncio.Event = field(default_factory=asyncio.Event)
-
-    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            await _read_request(reader)
-            await self.handler(writer, self)
-        except (ConnectionError, OSError):
-            pass  # the client hung up: exactly what a bounded client does
-        finally:
-            self.done.set()
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
-
-    async def write(self, writer: asyncio.StreamWriter, data: bytes) -> None:
-        writer.write(data)
-        await writer.drain()
-        self.sent += len(data)
-
-
-async def _read_request(reader: asyncio.StreamReader) -> None:
-    head = await reader.readuntil(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n"):
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":", 1)[1])
-    await reader.readexactly(length)
-
-
-@contextlib.asynccontextmanager
-async def hostile(handler: Handler) -> AsyncIterator[tuple[Hostile, str]]:
-    server_state = Hostile(handler)
-    server = await asyncio.start_server(server_state.serve, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    try:
-        yield server_state, f"http://127.0.0.1:{port}"
-    finally:
-        server.close()
-        await server.wait_closed()
 
 
 async def fifty_mb_declared(writer: asyncio.StreamWriter, state: Hostile) -> None:

@@ -19,6 +19,13 @@ def test_format_is_utc_without_offset_and_truncates_subseconds() -> None:
     assert format_wire_datetime(value) == "2024-03-01T12:30:15"
 
 
+def test_years_before_1000_are_zero_padded() -> None:
+    # Found by the API fuzzer: a pull from year 885 was sent as "885-..." and refused.
+    assert format_wire_datetime(datetime(885, 3, 27, 2, 18, 45, tzinfo=UTC)) == (
+        "0885-03-27T02:18:45"
+    )
+
+
 def test_naive_datetimes_are_refused() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         format_wire_datetime(datetime(2024, 3, 1, 12, 0))

@@ -17,7 +17,6 @@ import pytest
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
 from sqlalchemy import func, select, update
-from standardwebhooks import Webhook
 
 from factories import make_conversation, make_property
 from leadsync.app import create_app
@@ -46,6 +45,7 @@ from leadsync.sync.inbound.webhooks import (
 )
 from leadsync.sync.queue import repository as queue
 from leadsync.sync.queue.jobs import RefreshJob
+from stack import signed_webhook as signed
 
 RESMAN_PROPERTY = "5b8a3b6e-2f3c-4a8e-9a51-2d1f6a7c9e01"
 OTHER_RESMAN_PROPERTY = "c7d2e9f0-8b1a-4c3d-9e5f-6a7b8c9d0e12"
@@ -73,19 +73,6 @@ def payload(
     }
     body.update(changes)
     return body
-
-
-def signed(
-    body: bytes, *, secret: str, msg_id: str | None = None, when: datetime | None = None
-) -> dict[str, str]:
-    msg_id = msg_id or f"msg_{uuid.uuid4().hex}"
-    when = when or datetime.now(UTC)
-    return {
-        "content-type": "application/json",
-        "webhook-id": msg_id,
-        "webhook-timestamp": str(int(when.timestamp())),
-        "webhook-signature": Webhook(secret).sign(msg_id, when, body.decode()),
-    }
 
 
 def rejections(reason: str) -> float:
@@ -243,6 +230,21 @@ async def test_redelivery_is_acknowledged_and_changes_nothing(receiver: Receiver
     again = await receiver.deliver(body, msg_id="msg_again", when=later)
     assert (first.status_code, again.status_code) == (202, 200)
     assert again.json() == {"accepted": True, "webhook_id": "msg_again", "duplicate": True}
+    assert await receiver.counts() == (1, 1)
+
+
+async def test_captured_delivery_replayed_verbatim_changes_nothing(receiver: Receiver) -> None:
+    # An attacker who saw one delivery sends it again, byte for byte, within the tolerance.
+    raw = json.dumps(payload()).encode()
+    headers = signed(raw, secret=receiver.secret, msg_id="msg_captured")
+    params = {"integration": str(receiver.integration_id)}
+    first = await receiver.api.post(PATH, content=raw, headers=headers, params=params)
+    replays = [await receiver.api.post(PATH, content=raw, headers=headers, params=params)]
+    replays.append(await receiver.api.post(PATH, content=raw, headers=headers, params=params))
+    assert first.status_code == 202, first.text
+    assert [r.json() for r in replays] == [
+        {"accepted": True, "webhook_id": "msg_captured", "duplicate": True}
+    ] * 2
     assert await receiver.counts() == (1, 1)
 
 
@@ -448,6 +450,8 @@ async def test_oversized_body_is_413_and_stores_nothing(receiver: Receiver, chun
     content: bytes | AsyncIterator[bytes] = stream() if chunked else huge
     response = await receiver.api.post(PATH, content=content, headers=headers, params=params)
     assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "exceeds the limit of 262144 bytes" in response.json()["detail"]
     assert await receiver.counts() == (0, 0)
 
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
+from pydantic import BeforeValidator
 
 from leadsync.api.deps import ERRORS, PROBLEM, PrincipalDep, SessionDep, runtime_of
 from leadsync.api.problems import ProblemError
@@ -47,9 +48,21 @@ router = APIRouter(prefix="/api/resman/leads", tags=["pull"])
 #: How long an on-demand pull waits for a scheduled poll of the same integration to finish.
 PULL_LOCK_WAIT_SECONDS = 30.0
 LOOKUP_LIMIT = 50
+_EMAIL_OR_PHONE = "email or phone is required (either or both)"
 
 
 # --- helpers ---------------------------------------------------------------------------------
+def _iso_only(value: object) -> object:
+    # pydantic reads a bare number as a Unix time; the document promises an ISO 8601
+    # date-time, and "11343" is far likelier a mistake than 1970-01-01T03:09:03Z.
+    if isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit():
+        raise ValueError("not an ISO 8601 date-time")
+    return value
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_only)]
+
+
 def _utc(value: datetime | None) -> datetime | None:
     # A time without an offset is read as UTC, as everywhere else in the API.
     if value is None:
@@ -171,9 +184,12 @@ async def pull_leads(
     principal: PrincipalDep,
     property_id: uuid.UUID | None = None,
     date_from: Annotated[
-        datetime | None, Query(description="modified at or after (default: the cursor)")
+        IsoDateTime | None,
+        Query(description="modified at or after (default: the cursor); before date_to"),
     ] = None,
-    date_to: Annotated[datetime | None, Query(description="modified before (default: now)")] = None,
+    date_to: Annotated[
+        IsoDateTime | None, Query(description="modified before (default: now)")
+    ] = None,
     status_filter: Annotated[
         list[str] | None,
         Query(
@@ -258,8 +274,8 @@ async def pull_leads(
 async def lookup_leads(
     session: SessionDep,
     principal: PrincipalDep,
-    email: Annotated[str | None, Query(max_length=254)] = None,
-    phone: Annotated[str | None, Query(max_length=40)] = None,
+    email: Annotated[str | None, Query(max_length=254, description=_EMAIL_OR_PHONE)] = None,
+    phone: Annotated[str | None, Query(max_length=40, description=_EMAIL_OR_PHONE)] = None,
     property_id: uuid.UUID | None = None,
 ) -> LookupResponse:
     """Leads of the key's properties (or of ``property_id``) with this email or phone, after
