@@ -83,6 +83,12 @@ def _tomorrow() -> str:
 
 _STATUS = {"status": "contacted", "updated_by": "chatbot", "sync_direction": "to_resman"}
 _LEADS = "/api/resman/leads"
+_CHAT_LINE = {
+    "id": "iso-1",
+    "role": "prospect",
+    "text": "Is parking included?",
+    "sent_at": "2026-12-01T10:00:00+00:00",
+}
 
 ROUTES: dict[str, Route] = {
     f"POST {_LEADS}": Route("key", lambda w: [Probe(body=lead_body(w.property_id, n=901))]),
@@ -93,6 +99,10 @@ ROUTES: dict[str, Route] = {
         "key", lambda w: [Probe(body={"tour_datetime": _tomorrow()})]
     ),
     f"GET {_LEADS}/{{conversation_id}}/context": Route("key"),
+    f"POST {_LEADS}/{{conversation_id}}/messages": Route(
+        "key", lambda w: [Probe(body={"messages": [_CHAT_LINE]})]
+    ),
+    f"GET {_LEADS}/{{conversation_id}}/history": Route("key"),
     f"PUT {_LEADS}/{{lead_id}}/status": Route("key", lambda w: [Probe(body=_STATUS)]),
     f"POST {_LEADS}/merge": Route(
         "key",
@@ -152,4 +162,7 @@ WS_MESSAGES: dict[str, Callable[[World], list[dict[str, Any]]]] = {
         {"conversation_id": str(w.conversation_id), "move_in_date": "2027-06-01"}
     ],
     "status_change": lambda w: [{"lead_id": lead, **_STATUS} for lead in PATH_PARAMS["lead_id"](w)],
+    "chat_messages": lambda w: [
+        {"conversation_id": str(w.conversation_id), "messages": [_CHAT_LINE]}
+    ],
 }
