@@ -34,7 +34,7 @@ def report(figures: Figures) -> str:
     lines += [f"  {name:<24}{getattr(figures, name)}" for name in FIGURE_ROWS]
     lines.append(f"  {'answers':<24}{figures.answers}")
     for check, breaches in figures.breaches.items():
-        lines.append(f"  check {check:<18}{'ok' if not breaches else f'{len(breaches)} BREACHES'}")
+        lines.append(f"  check {check:<22}{'ok' if not breaches else f'{len(breaches)} BREACHES'}")
         lines += [f"    - {b}" for b in breaches[:20]]
     return "\n".join(lines)
 

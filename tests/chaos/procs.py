@@ -29,7 +29,7 @@ MIXED_FAULTS: dict[str, Any] = {
     "http_error_rate": 0.05,
     "http_error_codes": [500, 502, 503],
     "rate_limit_rate": 0.05,
-    "retry_after_seconds": 1.0,
+    "retry_after_seconds": 0.5,
     "timeout_rate": 0.05,
     "hang_seconds": 4.0,
     "reset_rate": 0.05,
