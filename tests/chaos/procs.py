@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import psycopg
 from bench.core import Proc, Processes, free_port, wait_http
+from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from bench import stacks
@@ -150,22 +151,28 @@ class Service:
                 self._start_worker(slot)
 
     async def interrupt_database(self, *, seconds: float) -> None:
-        """Cut every connection to this run's own PostgreSQL database, again and again for
-        ``seconds`` (what a server restart does to the clients)."""
+        """This run's own PostgreSQL database away for ``seconds``: new connections refused
+        (ALLOW_CONNECTIONS false) and every open one cut, again and again, as during a server
+        restart; then back. Only this database is touched, never the shared server."""
         database = make_url(self.env["LEADSYNC_DATABASE_URL"])
         admin = database.set(drivername="postgresql", database="postgres")
         url = admin.render_as_string(hide_password=False)
+        name = sql.Identifier(str(database.database))
         loop = asyncio.get_running_loop()
         end = loop.time() + seconds
-        while loop.time() < end:
-            with psycopg.connect(url, autocommit=True) as conn:
-                conn.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = %s AND pid <> pg_backend_pid()",
-                    (database.database,),
-                )
-            self.db_interruptions += 1
-            await asyncio.sleep(0.5)
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(name))
+            try:
+                while loop.time() < end:
+                    conn.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = %s AND pid <> pg_backend_pid()",
+                        (database.database,),
+                    )
+                    self.db_interruptions += 1
+                    await asyncio.sleep(0.5)
+            finally:
+                conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true").format(name))
 
     def cli_json(self, *args: str) -> Any:
         return json.loads(self.procs.cli(*args, "--json", env=self.env))

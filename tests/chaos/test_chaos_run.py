@@ -51,6 +51,7 @@ def _assert_real_chaos(figures: dict[str, Any]) -> None:
     assert figures["faults_injected"] > 0
     assert figures["kills"] > 0
     assert figures["returning"] > 0
+    assert figures["shared_phones"] > 0
     assert figures["duplicates_sent"] > 0
     assert figures["webhooks_replayed"] > 0 or figures["office_edits"] == 0
     assert figures["lost"] == figures["duplicated"] == 0

@@ -107,15 +107,15 @@ class Chatbot:
         return created
 
     async def lead(self, i: int) -> None:
-        """One conversation: new, returning (10 %) or sharing a phone (5 %); then maybe a
-        repeat of the create, a change of last name and status changes."""
-        draw = self.rng.random()
-        if draw < 0.10 and self.plain:
+        """One conversation: new, returning (every tenth) or sharing a phone (every
+        twentieth); then maybe a repeat of the create, a rename and status changes (the
+        shares are fixed by ``i`` so even a small run has each kind)."""
+        if i % 10 == 5 and self.plain:
             person = self.rng.choice(self.plain)
             self.ledger.returning += 1
             await self.create(person, self._body(person))
             return
-        shared = draw < 0.15 and bool(self.plain)
+        shared = i % 20 == 7 and bool(self.plain)
         phone = self.rng.choice(self.plain).phone if shared else None
         person = self._new_person(i, phone=phone)
         self.ledger.shared_phones += shared
@@ -123,7 +123,7 @@ class Chatbot:
         created = await self.create(person, body)
         if created is None:
             return
-        if self.rng.random() < 0.10:
+        if i % 10 == 3:
             self.ledger.duplicates_sent += 1
             await self.call("POST", "/api/resman/leads", body)
         changes = self.rng.random()
