@@ -41,8 +41,8 @@ class Size:
 
 
 CI = {
-    "postgres": Size(leads=100, kills=3, outage_seconds=20, db_interrupt_seconds=4),
-    "sqlite": Size(leads=50, kills=2, outage_seconds=10, db_interrupt_seconds=0),
+    "postgres": Size(leads=60, kills=3, outage_seconds=15, db_interrupt_seconds=4),
+    "sqlite": Size(leads=30, kills=2, outage_seconds=10, db_interrupt_seconds=0),
 }
 FULL = {
     "postgres": Size(leads=10_000, kills=20, outage_seconds=180, db_interrupt_seconds=30),
