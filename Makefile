@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 BENCH_STAMP := $(VENV)/.bench-stamp
 
-.PHONY: run test test-fast lint typecheck pytest sandbox lock bench bench-lock clean help
+.PHONY: run test test-fast lint typecheck pytest sandbox lock bench bench-lock chaos clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -63,6 +63,12 @@ $(BENCH_STAMP): $(STAMP) bench/requirements.lock
 
 bench: $(BENCH_STAMP)  ## every benchmark row beside its baseline (BENCH_QUICK=1: small sizes)
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# The chaos suite at full size (tests/chaos; `make test` runs it at CI size): real processes
+# under faults, kills, a ResMan outage and cut database connections, then the invariant check.
+# PostgreSQL: a database of its own on LEADSYNC_TEST_POSTGRES_URL (default the local server).
+chaos: $(STAMP)  ## the chaos suite at full size (CHAOS_ARGS="--backend sqlite --leads 2000")
+	PYTHONPATH=tests $(BIN)/python -m chaos --size full $(CHAOS_ARGS)
 
 bench-lock:  ## re-resolve bench/requirements.lock (needs uv: pip install uv)
 	uv pip compile bench/requirements.in -c requirements.lock --universal --python-version 3.11 \

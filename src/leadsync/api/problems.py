@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from leadsync.errors import DomainError
@@ -120,6 +121,24 @@ def install_problem_handlers(app: FastAPI) -> None:
             detail=str(exc.detail),
             instance=request.url.path,
             headers=dict(exc.headers) if exc.headers else None,
+        )
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        # The database went away under the request (a restart, a cut connection): nothing of
+        # it was committed, and the client may simply send it again. Any other database
+        # error (a constraint, a bad statement) is a bug: 500 with its correlation id.
+        if not (exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)):
+            return await _unexpected(request, exc)
+        get_logger(__name__).warning(
+            "database unavailable", path=request.url.path, error=type(exc.orig).__name__
+        )
+        return problem_response(
+            status=503,
+            title="Database unavailable",
+            detail="the database cannot be reached right now; retry shortly",
+            instance=request.url.path,
+            headers={"Retry-After": "1"},
         )
 
     @app.exception_handler(Exception)

@@ -171,9 +171,15 @@ async def _own_create(plan: PushPlan, prospect: Prospect, *, target: ResManTarge
     duplicate = again.possible_duplicate
     if duplicate is not None and duplicate.prospect_id == prospect.prospect_id:
         duplicate = None
+    # The base is what ResMan holds: the earlier attempt's values, which may be older than
+    # ours (a change accepted between that attempt and this retry). Our values as the base
+    # would make the next merge take ResMan's stale ones for office edits and overwrite ours.
+    base = fields_to_json(prospect_fields(prospect))
+    base["status"] = observed_status(prospect, None)
+    base[RESMAN_STATUS_KEY] = status_signature(prospect)
     return SentPush(
         PushResult(str(prospect.prospect_id), prospect.person_id, "created"),
-        fields_to_json(guard_fields(plan.fields)),
+        base,
         possible_duplicate=duplicate,
     )
 
