@@ -45,6 +45,9 @@ from leadsync.telemetry.logging import get_logger
 
 __all__ = ["JobRunner", "Outcome"]
 
+#: How soon a create waiting for a sibling's create looks again (jittered up to 2x).
+SIBLING_WAIT_SECONDS = 0.5
+
 log = get_logger(__name__)
 
 
@@ -179,8 +182,11 @@ class JobRunner:
                 conversation_id=job.conversation_id,
                 integration_id=integration_id,
                 job=run.payload,
+                seq=job.seq,
             )
             await session.commit()
+            if plan.wait_for is not None:
+                return await self._wait_for_sibling(session, job)
             sent = await send_push(plan=plan, target=target)
             result = sent.result
             async with session.begin():
@@ -197,6 +203,21 @@ class JobRunner:
                 )
                 await self.circuits.settle(session, integration_id, attempt=attempt)
         return Outcome(job.id, "succeeded", resman_lead_id=result.prospect_id)
+
+    async def _wait_for_sibling(self, session: AsyncSession, job: ClaimedJob) -> Outcome:
+        """Another chat of the same new person is being created first: look again shortly,
+        without a ResMan call and without spending a retry (then this one links to it)."""
+        async with session.begin():
+            owned = await queue.schedule_retry(
+                session,
+                job_id=job.id,
+                worker_id=self.worker_id,
+                delay=SIBLING_WAIT_SECONDS * (1 + self._rng.random()),
+                error="[waiting] a chat of the same person is being created first",
+                category="waiting",
+                count_retry=False,
+            )
+        return Outcome(job.id, "retry" if owned else "lost")
 
     async def _run_retire(self, run: _Run) -> Outcome:
         """Mark a prospect a merge made surplus lost (see sync/push/retire.py)."""

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadsync.db.models import Conversation, LeadLink
+from leadsync.db.models import Conversation, LeadLink, LeadSyncQueue
 from leadsync.mapping.from_resman import prospect_fields
 from leadsync.mapping.lead import LeadFields
 from leadsync.mapping.normalize import normalize_email, phone_digits
@@ -26,6 +26,8 @@ from leadsync.resman.credentials import ResManCredentials
 from leadsync.resman.interface import ResManAPI
 from leadsync.resman.models import Prospect
 from leadsync.sync.push.identity import verdict
+from leadsync.sync.queue.jobs import PushJob, read_job
+from leadsync.sync.queue.repository import ACTIVE_STATES
 from leadsync.sync.records import conversation_fields
 
 
@@ -86,6 +88,48 @@ async def linked_siblings(
         )
         for conv, link in rows
     )
+
+
+async def earlier_create(
+    session: AsyncSession,
+    *,
+    conversation_id: uuid.UUID,
+    integration_id: uuid.UUID,
+    fields: LeadFields,
+    seq: int,
+) -> uuid.UUID | None:
+    """Another conversation of the integration, not linked yet, sharing the lead's email or
+    phone, whose push is still queued or running ahead of this job (``seq``): two chats of
+    one new person, pushed at once, would both search ResMan, find no one and both create.
+    The later one waits for the earlier create and then links to it; a create whose answer
+    was lost keeps its place until its retry settles it (its job stays queued). Returns that
+    conversation's id."""
+    clauses = []
+    if fields.email:
+        clauses.append(Conversation.email == fields.email)
+    if fields.phone:
+        clauses.append(Conversation.phone == fields.phone)
+    if not clauses:
+        return None
+    rows = await session.execute(
+        select(LeadSyncQueue.conversation_id, LeadSyncQueue.sync_operation, LeadSyncQueue.sync_data)
+        .join(Conversation, Conversation.id == LeadSyncQueue.conversation_id)
+        .outerjoin(LeadLink, LeadLink.conversation_id == Conversation.id)
+        .where(
+            LeadSyncQueue.integration_id == integration_id,
+            LeadSyncQueue.state.in_(ACTIVE_STATES),
+            LeadSyncQueue.seq < seq,
+            Conversation.id != conversation_id,
+            or_(*clauses),
+            or_(LeadLink.id.is_(None), LeadLink.resman_prospect_id.is_(None)),
+        )
+        .order_by(LeadSyncQueue.seq)
+    )
+    for other, operation, data in rows.all():
+        # Only a push of the conversation itself creates (a transcript batch waits for it).
+        if isinstance(read_job(operation, data or {}), PushJob):
+            return other  # type: ignore[no-any-return]
+    return None
 
 
 async def _prospect(

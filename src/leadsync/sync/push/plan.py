@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from leadsync.db.models import Conversation, LeadLink
 from leadsync.mapping.lead import LeadFields, fields_from_json
 from leadsync.mapping.to_resman import ProspectIds
-from leadsync.sync.push.dedupe import Sibling, linked_siblings
+from leadsync.sync.push.dedupe import Sibling, earlier_create, linked_siblings
 from leadsync.sync.queue.jobs import PushJob
 from leadsync.sync.records import conversation_fields
 
@@ -33,6 +33,9 @@ class PushPlan:
     #: Unlinked lead only: conversations of the property already linked that share its
     #: email or phone (a returning person, or a shared phone).
     siblings: tuple[Sibling, ...] = ()
+    #: Unlinked lead only: a conversation of the same person whose create is in flight
+    #: ahead of this one; the job waits for it instead of creating a second prospect.
+    wait_for: uuid.UUID | None = None
 
     def sibling_of(self, prospect_id: str | None) -> Sibling | None:
         return next((s for s in self.siblings if s.prospect_id == prospect_id), None)
@@ -44,8 +47,11 @@ async def plan_push(
     conversation_id: uuid.UUID | None,
     integration_id: uuid.UUID | None,
     job: PushJob,
+    seq: int | None = None,
 ) -> PushPlan:
-    """Read phase: what to send, from our database alone (no ResMan call)."""
+    """Read phase: what to send, from our database alone (no ResMan call). With the job's
+    ``seq``, a create also checks that no earlier create of the same person is in flight
+    (see :func:`~leadsync.sync.push.dedupe.earlier_create`)."""
     if conversation_id is None:
         raise ValueError("push job without a conversation")
     link = await session.scalar(select(LeadLink).where(LeadLink.conversation_id == conversation_id))
@@ -56,6 +62,7 @@ async def plan_push(
     conv = await session.get(Conversation, conversation_id)
     fields = conversation_fields(conv) if conv is not None else fields_from_json(job.fields)
     siblings: tuple[Sibling, ...] = ()
+    wait_for = None
     if ids is None and integration_id is not None:
         siblings = await linked_siblings(
             session,
@@ -63,6 +70,14 @@ async def plan_push(
             integration_id=integration_id,
             fields=fields,
         )
+        if seq is not None:
+            wait_for = await earlier_create(
+                session,
+                conversation_id=conversation_id,
+                integration_id=integration_id,
+                fields=fields,
+                seq=seq,
+            )
     return PushPlan(
         conversation_id=conversation_id,
         fields=fields,
@@ -71,4 +86,5 @@ async def plan_push(
         base=base,
         narrative=job.narrative or {},
         siblings=siblings,
+        wait_for=wait_for,
     )
