@@ -17,6 +17,7 @@ from leadsync.db.models import ResmanIntegration as Integration
 from leadsync.db.types import utcnow
 from leadsync.observability.alert_rules import parse_duration
 from leadsync.observability.state import read_state
+from leadsync.sync.queue.transcripts import TRANSCRIPT_KEY_PREFIX
 
 _DIRECTIONS = {"to_resman": LeadSyncQueue.sync_operation != "pull"}
 _DIRECTIONS["from_resman"] = LeadSyncQueue.sync_operation == "pull"
@@ -99,7 +100,10 @@ async def _jobs(
         )
         rows = await session.execute(
             select(LeadSyncQueue.created_at, LeadSyncQueue.updated_at).where(
-                *where, LeadSyncQueue.state == "succeeded"
+                *where,
+                LeadSyncQueue.state == "succeeded",
+                # A chat transcript waits its batch window on purpose: that is not latency.
+                ~LeadSyncQueue.lead_key.startswith(TRANSCRIPT_KEY_PREFIX),
             )
         )
         waits = [(done_at - created).total_seconds() for created, done_at in rows.all()]
