@@ -27,7 +27,7 @@ from leadsync.sync.inline import InlineAttempts
 from leadsync.sync.pull.scheduler import PullLocks, PullScheduler
 from leadsync.sync.queue.flags import push_paused
 from leadsync.sync.queue.policy import RetryPolicy
-from leadsync.sync.queue.repository import JOBS_CHANNEL
+from leadsync.sync.queue.repository import JOBS_CHANNEL, PROCESS_TAG
 from leadsync.sync.queue.targets import TargetCache
 from leadsync.sync.runner import JobRunner
 from leadsync.sync.worker import Worker
@@ -120,7 +120,7 @@ class Runtime:
             ),
             jobs_listener=EventListener(
                 url=settings.effective_database_url,
-                on_notify=lambda _payload: worker.wake(),
+                on_notify=lambda payload: None if payload == PROCESS_TAG else worker.wake(),
                 channel=JOBS_CHANNEL,
             ),
             inline=InlineAttempts(

@@ -16,7 +16,7 @@ from factories import make_integration, make_property
 from leadsync.db.listen import RESYNC, EventListener
 from leadsync.events import CHANNEL, publish
 from leadsync.sync.queue.jobs import Placement, RefreshJob, enqueue_job
-from leadsync.sync.queue.repository import JOBS_CHANNEL
+from leadsync.sync.queue.repository import JOBS_CHANNEL, PROCESS_TAG
 from stack import PATIENCE, wait_until
 
 pytestmark = pytest.mark.parametrize(
@@ -219,6 +219,6 @@ async def test_a_committed_job_wakes_workers_listening_in_other_processes(
                 ),
             )
 
-        await heard.wait_for("job")
+        await heard.wait_for(PROCESS_TAG)
     finally:
         await listener.stop()

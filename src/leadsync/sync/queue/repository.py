@@ -9,6 +9,8 @@ statement is atomic by construction. A job is eligible only when no earlier job 
 
 from __future__ import annotations
 
+import os
+import socket
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -34,6 +36,10 @@ KILL_SWITCH = "push_paused"
 TO_RESMAN_OPERATIONS = ("push", "merge")
 #: NOTIFY channel of new jobs (PostgreSQL): a worker process LISTENs and claims at once.
 JOBS_CHANNEL = "leadsync_jobs"
+#: The payload of this process's notifications. A process ignores its own: there the API's
+#: inline first attempt runs the job, and the worker is woken only if that attempt cannot
+#: (waking it at commit would make it race the inline attempt and the API answer "pending").
+PROCESS_TAG = f"{socket.gethostname()}:{os.getpid()}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +87,9 @@ async def enqueue(
     if session.get_bind().dialect.name == "postgresql":
         # Workers in other processes wake at commit (db/listen.py), not at their next poll;
         # PostgreSQL folds the notifications of one transaction into one.
-        await session.execute(text("SELECT pg_notify(:channel, 'job')"), {"channel": JOBS_CHANNEL})
+        await session.execute(
+            text("SELECT pg_notify(:channel, :tag)"), {"channel": JOBS_CHANNEL, "tag": PROCESS_TAG}
+        )
     return job
 
 
