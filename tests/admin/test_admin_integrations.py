@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from typing import Any
 
@@ -25,6 +26,7 @@ from leadsync.admin.integrations import (
 from leadsync.db.models import Property, ResmanIntegration
 from leadsync.security.crypto import KeyRing, generate_key, open_json
 from leadsync.sync.queue.targets import credentials_from
+from stack import PATIENCE
 
 API_KEY = "rk-0f1e2d3c4b5a69788796a5b4c3d2e1f0-zq"
 PARTNER_ID = "partner-7c41e9d2-aa"
@@ -141,7 +143,10 @@ async def _until_a_lock_wait(factory: async_sessionmaker[AsyncSession]) -> None:
         if probe.get_bind().dialect.name != "postgresql":
             await asyncio.sleep(0.05)
             return
-        for _ in range(1000):
+        # A deadline for the state, not a count of turns: a loaded machine may be slow to
+        # get the second transaction to its lock.
+        deadline = time.monotonic() + PATIENCE
+        while time.monotonic() < deadline:
             waiting = await probe.scalar(text("SELECT count(*) FROM pg_locks WHERE NOT granted"))
             await probe.rollback()  # a fresh snapshot for the next look
             if waiting:
