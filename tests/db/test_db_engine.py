@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import func, select, text
@@ -15,11 +14,9 @@ from leadsync.db.engine import (
     SQLITE_BUSY_TIMEOUT_MS,
     backend_name,
     create_engine_for,
-    create_sessionmaker,
     normalize_url,
     sync_url,
 )
-from leadsync.db.migrate import upgrade
 from leadsync.db.models import Conversation, Property
 from leadsync.db.session import read_session
 from leadsync.db.write_lock import write_lock_of
@@ -112,16 +109,6 @@ async def _new_conversation(session_factory: SessionFactory) -> Conversation:
         session.add(conversation)
         await session.commit()
         return conversation
-
-
-@pytest.fixture
-async def sqlite_sessions(sqlite_url: str) -> AsyncIterator[SessionFactory]:
-    upgrade(url=sqlite_url)
-    engine = create_engine_for(sqlite_url)
-    try:
-        yield create_sessionmaker(engine)
-    finally:
-        await engine.dispose()
 
 
 async def test_concurrent_read_modify_write_loses_nothing_on_sqlite(

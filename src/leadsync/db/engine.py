@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from leadsync.db.sqlite_inline import inline_connector, may_wait
 from leadsync.db.write_lock import WriteLock, install_write_lock
 from leadsync.errors import ConfigurationError
 
@@ -118,7 +119,9 @@ def _sqlite_begin(conn: Connection, *, write_lock: WriteLock | None = None) -> N
         return
     write_lock.acquire(conn.connection)  # queue behind the process's other writers
     try:
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        # Another process may hold SQLite's lock: then wait for it off the event loop.
+        with may_wait(conn.connection.driver_connection):
+            conn.exec_driver_sql(f"BEGIN {mode}")
     except BaseException:
         write_lock.release(conn.connection)
         raise
@@ -157,7 +160,12 @@ def create_engine_for(
     normalized = normalize_url(url)
     if backend_name(normalized) == "sqlite":
         _ensure_sqlite_folder(normalized)
-        engine = create_async_engine(normalized, echo=echo, **_SQLITE_ENGINE_OPTIONS)
+        engine = create_async_engine(
+            normalized,
+            echo=echo,
+            async_creator=inline_connector(normalized),
+            **_SQLITE_ENGINE_OPTIONS,
+        )
         install_sqlite_hooks(engine.sync_engine, write_lock=True)
         return engine
     return create_async_engine(

@@ -55,13 +55,18 @@ class WriteLock:
         if raw is not None and self._holder is raw:
             return
         lock = self._current()
-        self.waiting += 1
-        try:
-            # Bounded like SQLite's own busy timeout: a writer that waits this long is a bug
-            # (a transaction left open), and fails instead of hanging the process.
-            await_only(asyncio.wait_for(lock.acquire(), timeout=self.timeout))
-        finally:
-            self.waiting -= 1
+        if lock.locked():
+            self.waiting += 1
+            try:
+                # Bounded like SQLite's own busy timeout: a writer that waits this long is a
+                # bug (a transaction left open), and fails instead of hanging the process.
+                await_only(asyncio.wait_for(lock.acquire(), timeout=self.timeout))
+            finally:
+                self.waiting -= 1
+        else:
+            # A free lock is taken without suspending (wait_for would cost a trip through
+            # the event loop's ready queue, with the transaction about to hold the lock).
+            await_only(lock.acquire())
         self._holder = raw
 
     def release(self, connection: Any) -> None:

@@ -57,6 +57,11 @@ log = get_logger(__name__)
 #: Prospects applied per transaction: large enough to amortise the commit, small enough to
 #: keep SQLite's write lock short for the API and the worker.
 DEFAULT_BATCH_SIZE = 200
+#: The same for the scheduler's polls, which share the process with the API and the worker:
+#: on SQLite a batch runs on the event loop's thread (`leadsync.db.sqlite_inline`) under the
+#: write lock, so a small one keeps every other request's wait short (the lock is FIFO:
+#: writers queued meanwhile go before the next batch).
+POLL_BATCH_SIZE = 5
 #: Failures of one prospect's apply that are about the data or a race, not about the run:
 #: the prospect is queued for a refresh (with retries) and the pull goes on.
 APPLY_ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError, ValueError, LookupError)
@@ -249,12 +254,13 @@ async def _apply_batch(
                 prospects=prospects,
                 own_source=plan.own_source,
             )
-            return [
-                (p.prospect_id, ApplyOutcome(same[p.prospect_id], "unchanged"))
-                if p.prospect_id in same
-                else (p.prospect_id, await _apply(session, plan=plan, prospect=p))
-                for p in prospects
-            ]
+            outcomes: list[_Applied] = []
+            for p in prospects:
+                if p.prospect_id in same:
+                    outcomes.append((p.prospect_id, ApplyOutcome(same[p.prospect_id], "unchanged")))
+                    continue
+                outcomes.append((p.prospect_id, await _apply(session, plan=plan, prospect=p)))
+            return outcomes
     except APPLY_ERRORS:
         return None
 

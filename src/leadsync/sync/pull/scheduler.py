@@ -35,7 +35,13 @@ from leadsync.db.session import read_session
 from leadsync.db.types import utcnow
 from leadsync.errors import LeadsyncError
 from leadsync.sync.pull.plan import DEFAULT_INITIAL_LOOKBACK, PullSummary
-from leadsync.sync.pull.run import ProgressCallback, PullError, pull_integration
+from leadsync.sync.pull.run import (
+    DEFAULT_BATCH_SIZE,
+    POLL_BATCH_SIZE,
+    ProgressCallback,
+    PullError,
+    pull_integration,
+)
 from leadsync.sync.queue.targets import TargetCache
 from leadsync.telemetry.logging import get_logger
 
@@ -195,6 +201,7 @@ class PullScheduler:
         trigger: str = "api",
         wait: float = 30.0,
         on_progress: ProgressCallback | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
     ) -> PullSummary:
         """One pull under the integration's lock, waiting up to ``wait`` seconds for a
         running one; raises :class:`PullBusyError` when it is still running then."""
@@ -210,13 +217,17 @@ class PullScheduler:
                 trigger=trigger,
                 initial_lookback=self.initial_lookback,
                 on_progress=on_progress,
+                batch_size=batch_size,
             )
 
     async def _poll(self, integration_id: uuid.UUID, slots: asyncio.Semaphore) -> PollResult:
         async with slots:
             try:
                 summary = await self.pull_now(
-                    integration_id=integration_id, trigger="scheduler", wait=0.0
+                    integration_id=integration_id,
+                    trigger="scheduler",
+                    wait=0.0,
+                    batch_size=POLL_BATCH_SIZE,
                 )
             except PullBusyError:
                 return PollResult(integration_id, "busy")
