@@ -121,6 +121,7 @@ async def pull_integration(
     initial_lookback: timedelta = DEFAULT_INITIAL_LOOKBACK,
     batch_size: int = DEFAULT_BATCH_SIZE,
     on_progress: ProgressCallback | None = None,
+    overlap_seconds: int | None = None,
 ) -> PullSummary:
     """Pull one integration's window (see the module doc) and return what it did.
 
@@ -144,7 +145,7 @@ async def pull_integration(
             cursor_at=integration.pull_cursor_at,
             window=plan_window(
                 cursor_at=integration.pull_cursor_at,
-                overlap_seconds=integration.pull_overlap_seconds,
+                overlap_seconds=_overlap(integration.pull_overlap_seconds, overlap_seconds),
                 now=now,
                 since=since,
                 until=until,
@@ -214,6 +215,11 @@ async def pull_integration(
     if failure is not None:
         raise PullError(summary, category=classify(failure).category) from failure
     return summary
+
+
+def _overlap(own: int, asked: int | None) -> int:
+    """A caller may re-read less than the integration's overlap, never more."""
+    return own if asked is None else min(own, asked)
 
 
 async def _flush(
