@@ -47,6 +47,8 @@ __all__ = ["JobRunner", "Outcome"]
 
 #: How soon a create waiting for a sibling's create looks again (jittered up to 2x).
 SIBLING_WAIT_SECONDS = 0.5
+#: The longest a job met by an open circuit steps aside (see `_wait_for_circuit`).
+CIRCUIT_STEP_ASIDE_SECONDS = 0.5
 
 log = get_logger(__name__)
 
@@ -152,8 +154,10 @@ class JobRunner:
 
     async def _wait_for_circuit(self, job: ClaimedJob, gate: Gate) -> Outcome:
         """The circuit is open: back to the queue without a call and without spending a
-        retry. The claim skips the job until the circuit lets calls through again."""
-        delay = self.policy.breaker.open_seconds * (1 + self._rng.random())
+        retry. The claim itself skips the job while the circuit stays open, so the job only
+        steps aside briefly (spread, so a half-open circuit is not met by the whole backlog at
+        once); a fixed 2-4 s here kept jobs waiting long after a 0.5 s Retry-After ended."""
+        delay = CIRCUIT_STEP_ASIDE_SECONDS * self._rng.random()
         until = gate.open_until.isoformat(timespec="seconds") if gate.open_until else "?"
         message = f"[circuit_open] ResMan calls paused until {until}"
         async with self.sessionmaker() as session, session.begin():

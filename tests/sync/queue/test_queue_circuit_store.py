@@ -99,8 +99,8 @@ async def test_a_trial_closes_only_what_it_opened(session_factory: Sessions) -> 
     # Meanwhile another worker saw ResMan throttle and opened the circuit further.
     await _open(session_factory, integration_id, 120)
     async with session_factory() as session, session.begin():
-        closed = await circuit_store.close_after_trial(
-            session, integration_id=integration_id, trial_until=trial_until
+        closed = await circuit_store.end_trial(
+            session, integration_id=integration_id, trial_until=trial_until, until=None
         )
     assert not closed
     assert await _read(session_factory, integration_id) is not None
@@ -115,7 +115,32 @@ async def test_a_trial_closes_only_what_it_opened(session_factory: Sessions) -> 
         assert await circuit_store.begin_trial(
             session, integration_id=other, now=now, trial_until=trial_until
         )
-        assert await circuit_store.close_after_trial(
-            session, integration_id=other, trial_until=trial_until
+        assert await circuit_store.end_trial(
+            session, integration_id=other, trial_until=trial_until, until=None
         )
     assert await _read(session_factory, other) is None
+
+
+async def test_a_failed_trial_cools_down_for_less_than_the_trials_own_time(
+    session_factory: Sessions,
+) -> None:
+    # The trial's own time (30 s) only bounds a trial whose worker died. A failed trial sets
+    # the next cool-down even when it ends sooner; a forward-only open would have kept the
+    # circuit shut for the rest of the 30 s (issue 12's fault run: one trial per 30 s).
+    integration_id = await _integration(session_factory)
+    now = utcnow()
+    trial_until = now + timedelta(seconds=30)
+    async with session_factory() as session, session.begin():
+        await session.execute(
+            update(ResmanIntegration)
+            .where(ResmanIntegration.id == integration_id)
+            .values(circuit_open_until=now - timedelta(seconds=1))
+        )
+        assert await circuit_store.begin_trial(
+            session, integration_id=integration_id, now=now, trial_until=trial_until
+        )
+        cool_down = now + timedelta(seconds=2)
+        assert await circuit_store.end_trial(
+            session, integration_id=integration_id, trial_until=trial_until, until=cool_down
+        )
+    assert await _read(session_factory, integration_id) == cool_down

@@ -100,33 +100,70 @@ class Circuits:
     ) -> datetime | None:
         """After a job's ResMan calls: open or close the shared circuit as they say.
         Returns the open-until time in force when they opened it."""
-        breaker = self.breaker(integration_id)
-        cooldown, reason = attempt.tripped, "failure_rate"
-        trial_until = attempt.gate.trial_until
-        if trial_until is not None:
-            if attempt.calls.failed or pause_for is not None:
-                cooldown, reason = breaker.trip(), "trial_failed"
-            elif attempt.calls.answered:
-                # ResMan answered the trial: close at once and let the backlog drain.
-                breaker.closed()
-                if await circuit_store.close_after_trial(
-                    session, integration_id=integration_id, trial_until=trial_until
-                ):
-                    log.info("circuit closed", integration_id=str(integration_id))
-        pauses = [s for s in (cooldown, pause_for) if s is not None]
+        if attempt.gate.trial_until is not None:
+            return await self._end_trial(
+                session, integration_id, attempt=attempt, pause_for=pause_for
+            )
+        pauses = [s for s in (attempt.tripped, pause_for) if s is not None]
         if not pauses:
             return None
-        if pause_for is not None and cooldown is None:
-            reason = "paused"
+        reason = "failure_rate" if attempt.tripped is not None else "paused"
         until = utcnow() + timedelta(seconds=max(pauses))
         in_force = await circuit_store.open_circuit(
             session, integration_id=integration_id, until=until
         )
-        CIRCUIT_OPENED.labels(reason=reason).inc()
-        log.warning(
-            "circuit opened",
-            integration_id=str(integration_id),
-            reason=reason,
-            seconds=round(max(pauses), 3),
-        )
+        _opened(integration_id, reason=reason, seconds=max(pauses))
         return in_force
+
+    async def _end_trial(
+        self,
+        session: AsyncSession,
+        integration_id: uuid.UUID,
+        *,
+        attempt: Attempt,
+        pause_for: float | None,
+    ) -> datetime | None:
+        """The half-open trial's verdict. One answer from ResMan closes the circuit at once
+        (under partial faults a later call of the same job may still fail: that is the rate
+        window's business, not a sign that ResMan is down); no answer at all, or a 429,
+        re-opens it for the next cool-down; a job that made no call hands the trial back."""
+        trial_until = attempt.gate.trial_until
+        assert trial_until is not None
+        breaker, now = self.breaker(integration_id), utcnow()
+        calls = attempt.calls
+        if pause_for is None and calls.answered:
+            breaker.closed()
+            if await circuit_store.end_trial(
+                session, integration_id=integration_id, trial_until=trial_until, until=None
+            ):
+                log.info("circuit closed", integration_id=str(integration_id))
+            return None
+        if pause_for is None and not calls.failed:
+            await circuit_store.end_trial(
+                session, integration_id=integration_id, trial_until=trial_until, until=now
+            )
+            return None
+        seconds = max(breaker.trip(), pause_for or 0.0)
+        until = now + timedelta(seconds=seconds)
+        if not await circuit_store.end_trial(
+            session, integration_id=integration_id, trial_until=trial_until, until=until
+        ):
+            # Someone opened it further meanwhile: keep the later time.
+            until = (
+                await circuit_store.open_circuit(
+                    session, integration_id=integration_id, until=until
+                )
+                or until
+            )
+        _opened(integration_id, reason="trial_failed", seconds=seconds)
+        return until
+
+
+def _opened(integration_id: uuid.UUID, *, reason: str, seconds: float) -> None:
+    CIRCUIT_OPENED.labels(reason=reason).inc()
+    log.warning(
+        "circuit opened",
+        integration_id=str(integration_id),
+        reason=reason,
+        seconds=round(seconds, 3),
+    )

@@ -7,8 +7,10 @@ Every change is ONE conditional UPDATE, so any number of workers on either datab
 - the half-open trial is taken by whoever moves a *passed* open-until time to the end of the
   trial: exactly one worker matches the WHERE clause (PostgreSQL re-checks it under the row
   lock; SQLite has a single writer);
-- closing after a trial only clears the time the trial itself set: a trip by another worker
-  since then stays in force.
+- ending a trial (closing, re-opening for the cool-down, or handing the trial back when it
+  made no call) only replaces the time the trial itself set: a trip by another worker since
+  then stays in force. A failed trial's cool-down may end before the trial's own time did
+  (which only bounds a trial whose worker died).
 
 ``updated_at`` is kept as it is: it versions the cached target (credentials, lookups).
 """
@@ -74,13 +76,18 @@ async def begin_trial(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def close_after_trial(
-    session: AsyncSession, *, integration_id: uuid.UUID, trial_until: datetime
+async def end_trial(
+    session: AsyncSession,
+    *,
+    integration_id: uuid.UUID,
+    trial_until: datetime,
+    until: datetime | None,
 ) -> bool:
-    """The trial succeeded: close, unless someone opened the circuit further since."""
+    """The trial is over: the circuit closes (``until`` None), cools down until ``until``, or
+    (``until`` now) is half-open again; unless someone opened it further since."""
     result = await session.execute(
         update(_I)
         .where(_I.id == integration_id, _I.circuit_open_until <= trial_until)
-        .values(circuit_open_until=None, updated_at=_I.updated_at)
+        .values(circuit_open_until=until, updated_at=_I.updated_at)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]

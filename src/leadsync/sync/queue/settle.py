@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadsync.backoff import retry_delay
 from leadsync.db.types import utcnow
+from leadsync.resman import wire
 from leadsync.resman.errors import ResManConnectionError, ResManTimeoutError
 from leadsync.sync.queue import circuit_store
 from leadsync.sync.queue import repository as queue
@@ -162,7 +163,12 @@ def _retry_delay(how: Settling, job: ClaimedJob, exc: Exception, failure: Failur
 
 
 def _ambiguous(exc: BaseException) -> bool:
-    return isinstance(exc, ResManTimeoutError | ResManConnectionError)
+    """A write whose answer was lost: ResMan may still apply it, so its retry waits for the
+    duplicate check to see it. A lost answer to a search changed nothing in ResMan; waiting
+    a read timeout after it only slowed the queue under partial faults."""
+    return (
+        isinstance(exc, ResManTimeoutError | ResManConnectionError) and exc.method == wire.POST_LEAD
+    )
 
 
 def _seconds(delta: timedelta) -> float:
