@@ -26,7 +26,9 @@ from typing import Any
 
 from bench.core import ROW_LIMIT_SECONDS, Processes, loadavg, spread
 from bench.report import render_markdown, render_table
+from bench.rows_faults import faults_row
 from bench.rows_ingest import idle_row, office_row, webhook_row
+from bench.rows_outage import outage_row
 from bench.rows_pull import pull_row
 from bench.rows_push import drain_row, push_row
 from bench.rows_queue import queue_row
@@ -45,6 +47,8 @@ class Sizes:
     pull_prospects: int
     office_changes: int
     idle_settle: float
+    fault_leads: int
+    outage_seconds: float
 
     @classmethod
     def make(cls, *, quick: bool) -> Sizes:
@@ -58,6 +62,8 @@ class Sizes:
             pull_prospects=int(env("BENCH_PULL_PROSPECTS", "200" if quick else "2000")),
             office_changes=int(env("BENCH_OFFICE_CHANGES", "3" if quick else "50")),
             idle_settle=float(env("BENCH_IDLE_SETTLE", "2" if quick else "10")),
+            fault_leads=int(env("BENCH_FAULT_LEADS", "60" if quick else "1500")),
+            outage_seconds=float(env("BENCH_OUTAGE_SECONDS", "10" if quick else "120")),
         )
 
 
@@ -105,6 +111,12 @@ ROWS: list[Row] = [
         "p99_ms", False, False, lambda p, s, pg: office_row(p, changes=s.office_changes)),
     Row("idle_rss_up", "idle RSS of `leadsync up`", "rss_mb", False, False,
         lambda p, s, pg: idle_row(p, settle=s.idle_settle)),
+    Row("faults_sqlite", "leads at 25/s into `leadsync up` with 20 % ResMan faults vs the "
+        "same without faults", "leads_per_s", True, False,
+        lambda p, s, pg: faults_row(p, count=s.fault_leads, rate=25)),
+    Row("outage_sqlite", "ResMan outage (every call 503) under 5 leads/s on `leadsync up`, "
+        "then recovery", "drain_after_recovery_s", False, False,
+        lambda p, s, pg: outage_row(p, outage=s.outage_seconds, rate=5)),
 ]  # fmt: skip
 
 

@@ -71,11 +71,12 @@ def postgres_database(admin_url: str) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-async def start_up(procs: Processes, *, name: str) -> Tenant:
-    """`leadsync up` (API + worker + SQLite + bundled sandbox) in a data folder of its own."""
+async def start_up(procs: Processes, *, name: str, env: dict[str, str] | None = None) -> Tenant:
+    """`leadsync up` (API + worker + SQLite + bundled sandbox) in a data folder of its own;
+    ``env`` adds settings (``LEADSYNC_*``) for the process and its CLI commands."""
     data_dir = procs.workdir / f"{name}-{uuid.uuid4().hex[:6]}"
     port, sandbox_port = free_port(), free_port()
-    env = {"LEADSYNC_DATA_DIR": str(data_dir)}
+    env = {**(env or {}), "LEADSYNC_DATA_DIR": str(data_dir)}
     proc = procs.leadsync(
         name, "up", "--port", str(port), "--sandbox-port", str(sandbox_port), env=env
     )
