@@ -28,6 +28,9 @@ SQLITE_ROWS = [
     "idle_rss_up",
 ]
 POSTGRES_ROWS = ["push_pg_25", "queue_noop_pg", "pull_pg"]
+#: Rows that wait for a drain under ResMan faults: the drain's deadline is cut short here
+#: (BENCH_DRAIN_PATIENCE); a row whose queue has not drained by then still reports.
+FAULT_ROWS = ["faults_sqlite", "outage_sqlite"]
 #: The smallest sizes that still exercise every step of a row.
 TINY = {
     "BENCH_PUSH_SECONDS": "1",
@@ -37,10 +40,13 @@ TINY = {
     "BENCH_PULL_PROSPECTS": "50",
     "BENCH_OFFICE_CHANGES": "2",
     "BENCH_IDLE_SETTLE": "0.5",
+    "BENCH_FAULT_LEADS": "20",
+    "BENCH_OUTAGE_SECONDS": "4",
+    "BENCH_DRAIN_PATIENCE": "120",
 }
 
 
-def run_bench(row: str, tmp_path: Path) -> tuple[dict[str, Any], str]:
+def run_bench(row: str, tmp_path: Path, *, timeout: float = 280) -> tuple[dict[str, Any], str]:
     out = tmp_path / "bench.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("BENCH_")}
     env.update(TINY)
@@ -61,7 +67,7 @@ def run_bench(row: str, tmp_path: Path) -> tuple[dict[str, Any], str]:
         env=env,
         capture_output=True,
         text=True,
-        timeout=280,
+        timeout=timeout,
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -94,6 +100,17 @@ def check_row(report: dict[str, Any], stdout: str, name: str) -> None:
 def test_bench_row_runs_on_sqlite(name: str, tmp_path: Path) -> None:
     report, stdout = run_bench(name, tmp_path)
     check_row(report, stdout, name)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)  # two `up` start-ups and two drains (each cut off at 120 s)
+@pytest.mark.parametrize("name", FAULT_ROWS)
+def test_bench_fault_row_runs(name: str, tmp_path: Path) -> None:
+    report, stdout = run_bench(name, tmp_path, timeout=560)
+    check_row(report, stdout, name)
+    subject = report["rows"][name]["subject"]
+    for figure in ("accepted", "pending_at_end", "duplicated", "dead_letters", "post_errors"):
+        assert isinstance(subject[figure]["median"], int), (figure, subject)
 
 
 @pytest.mark.slow
