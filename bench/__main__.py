@@ -124,7 +124,8 @@ def _ratio(row: Row, subject: dict[str, Any], baseline: dict[str, Any] | None) -
     if baseline is None:
         return None
     ours, theirs = subject.get(row.headline), baseline.get(row.headline)
-    if not ours or not theirs:
+    # A subject at 0 (no lead through under faults) is a ratio of 0, not a missing one.
+    if ours is None or not theirs:
         return None
     return round(float(ours) / float(theirs), 3)
 

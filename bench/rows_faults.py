@@ -76,7 +76,7 @@ async def _send_and_drain(
     last_in = max((min(times) for times in found.values()), default=None)
     end = time.time() if queue.pending or last_in is None else last_in
     return {
-        "leads_per_s": round(len(found) / (end - first_send), 2),
+        "leads_per_s": round(len(found) / (end - first_send), 3),
         "drain_s": None if queue.pending or last_in is None else round(last_in - last_send, 2),
         **outcome(bot, found, queue),
         "faults_injected": await faults_injected(sandbox),
