@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.core import ROW_LIMIT_SECONDS, Processes, loadavg, spread
+from bench.faults_kit import MIXED_FAULTS, TRANSPORT_FAULTS
 from bench.report import render_markdown, render_table
 from bench.rows_faults import faults_row
 from bench.rows_ingest import idle_row, office_row, webhook_row
@@ -111,9 +112,12 @@ ROWS: list[Row] = [
         "p99_ms", False, False, lambda p, s, pg: office_row(p, changes=s.office_changes)),
     Row("idle_rss_up", "idle RSS of `leadsync up`", "rss_mb", False, False,
         lambda p, s, pg: idle_row(p, settle=s.idle_settle)),
-    Row("faults_sqlite", "leads at 25/s into `leadsync up` with 20 % ResMan faults vs the "
-        "same without faults", "leads_per_s", True, False,
-        lambda p, s, pg: faults_row(p, count=s.fault_leads, rate=25)),
+    Row("faults_sqlite", "leads at 25/s into `leadsync up` with 20 % ResMan transport faults "
+        "(5xx, hangs, resets) vs the same without faults", "leads_per_s", True, False,
+        lambda p, s, pg: faults_row(p, count=s.fault_leads, rate=25, faults=TRANSPORT_FAULTS)),
+    Row("faults_429_sqlite", "the same with the chaos suite's mix: 5 % each of 5xx, 429 + "
+        "Retry-After, hangs, resets", "leads_per_s", True, False,
+        lambda p, s, pg: faults_row(p, count=s.fault_leads, rate=25, faults=MIXED_FAULTS)),
     Row("outage_sqlite", "ResMan outage (every call 503) under 5 leads/s on `leadsync up`, "
         "then recovery", "drain_after_recovery_s", False, False,
         lambda p, s, pg: outage_row(p, outage=s.outage_seconds, rate=5)),

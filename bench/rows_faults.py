@@ -1,7 +1,7 @@
-"""The fault row (issue 12): N leads POSTed open-loop to `leadsync up` while 20 % of its
-ResMan calls fail (the chaos suite's mix), against the same leads with no faults, each on a
-fresh `up`. Throughput is leads in ResMan per second from the first scheduled send until the
-last lead is in ResMan (the sandbox's own create times)."""
+"""The fault rows (issue 12): N leads POSTed open-loop to `leadsync up` while 20 % of its
+ResMan calls fail (transport faults; or the chaos suite's mix, with 429s), against the same
+leads with no faults, each on a fresh `up`. Throughput is leads in ResMan per second from
+the first scheduled send until the last lead is in ResMan (the sandbox's create times)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ import httpx
 from bench import stacks
 from bench.core import Processes, open_loop
 from bench.faults_kit import (
-    MIXED_FAULTS,
     SERVICE_ENV,
     Chatbot,
     QueueView,
@@ -26,10 +25,12 @@ from bench.faults_kit import (
 from bench.rows_push import Clock
 
 
-async def faults_row(procs: Processes, *, count: int, rate: float) -> dict[str, dict[str, Any]]:
-    """One repeat: the fault-free baseline, then the same traffic under faults."""
+async def faults_row(
+    procs: Processes, *, count: int, rate: float, faults: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """One repeat: the fault-free baseline, then the same traffic under ``faults``."""
     baseline = await _one_side(procs, count=count, rate=rate, faults=None)
-    subject = await _one_side(procs, count=count, rate=rate, faults=MIXED_FAULTS)
+    subject = await _one_side(procs, count=count, rate=rate, faults=faults)
     return {"subject": subject, "baseline": baseline}
 
 

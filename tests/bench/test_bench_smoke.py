@@ -30,7 +30,7 @@ SQLITE_ROWS = [
 POSTGRES_ROWS = ["push_pg_25", "queue_noop_pg", "pull_pg"]
 #: Rows that wait for a drain under ResMan faults: the drain's deadline is cut short here
 #: (BENCH_DRAIN_PATIENCE); a row whose queue has not drained by then still reports.
-FAULT_ROWS = ["faults_sqlite", "outage_sqlite"]
+FAULT_ROWS = ["faults_sqlite", "faults_429_sqlite", "outage_sqlite"]
 #: The smallest sizes that still exercise every step of a row.
 TINY = {
     "BENCH_PUSH_SECONDS": "1",
