@@ -37,6 +37,8 @@ class InlineConnection(aiosqlite.Connection):
         super().__init__(connector, iter_chunk_size=64)
         self._thread.daemon = True  # as SQLAlchemy's own connect() does
         self._may_wait = False
+        #: The connection's busy timeout (set once when it connects), read on first need.
+        self._busy_ms: int | None = None
 
     @contextmanager
     def may_wait(self) -> Iterator[None]:
@@ -54,7 +56,9 @@ class InlineConnection(aiosqlite.Connection):
             return fn(*args, **kwargs)
         # Try without waiting first: the lock is nearly always free (this process's own
         # writers queue before the BEGIN), and a thread hop costs a trip through the loop.
-        if (busy_ms := _busy_timeout(self._connection)) == 0:
+        if self._busy_ms is None:
+            self._busy_ms = _busy_timeout(self._connection)
+        if (busy_ms := self._busy_ms) == 0:
             return fn(*args, **kwargs)
         _set_busy_timeout(self._connection, 0)
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -83,10 +83,10 @@ async def test_exactly_one_worker_takes_the_half_open_trial(session_factory: Ses
     assert sorted(won) == [False] * 7 + [True]
 
 
-async def test_a_trial_closes_only_what_it_opened(session_factory: Sessions) -> None:
-    integration_id = await _integration(session_factory)
-    now = utcnow()
-    trial_until = now + timedelta(seconds=30)
+async def _take_trial(
+    session_factory: Sessions, integration_id: uuid.UUID, *, now: datetime, trial_until: datetime
+) -> None:
+    """Make the circuit half-open (a passed open-until time), then take its trial."""
     async with session_factory() as session, session.begin():
         await session.execute(
             update(ResmanIntegration)
@@ -96,6 +96,13 @@ async def test_a_trial_closes_only_what_it_opened(session_factory: Sessions) -> 
         assert await circuit_store.begin_trial(
             session, integration_id=integration_id, now=now, trial_until=trial_until
         )
+
+
+async def test_a_trial_closes_only_what_it_opened(session_factory: Sessions) -> None:
+    integration_id = await _integration(session_factory)
+    now = utcnow()
+    trial_until = now + timedelta(seconds=30)
+    await _take_trial(session_factory, integration_id, now=now, trial_until=trial_until)
     # Meanwhile another worker saw ResMan throttle and opened the circuit further.
     await _open(session_factory, integration_id, 120)
     async with session_factory() as session, session.begin():
@@ -106,15 +113,8 @@ async def test_a_trial_closes_only_what_it_opened(session_factory: Sessions) -> 
     assert await _read(session_factory, integration_id) is not None
 
     other = await _integration(session_factory)
+    await _take_trial(session_factory, other, now=now, trial_until=trial_until)
     async with session_factory() as session, session.begin():
-        await session.execute(
-            update(ResmanIntegration)
-            .where(ResmanIntegration.id == other)
-            .values(circuit_open_until=now - timedelta(seconds=1))
-        )
-        assert await circuit_store.begin_trial(
-            session, integration_id=other, now=now, trial_until=trial_until
-        )
         assert await circuit_store.end_trial(
             session, integration_id=other, trial_until=trial_until, until=None
         )
@@ -130,15 +130,8 @@ async def test_a_failed_trial_cools_down_for_less_than_the_trials_own_time(
     integration_id = await _integration(session_factory)
     now = utcnow()
     trial_until = now + timedelta(seconds=30)
+    await _take_trial(session_factory, integration_id, now=now, trial_until=trial_until)
     async with session_factory() as session, session.begin():
-        await session.execute(
-            update(ResmanIntegration)
-            .where(ResmanIntegration.id == integration_id)
-            .values(circuit_open_until=now - timedelta(seconds=1))
-        )
-        assert await circuit_store.begin_trial(
-            session, integration_id=integration_id, now=now, trial_until=trial_until
-        )
         cool_down = now + timedelta(seconds=2)
         assert await circuit_store.end_trial(
             session, integration_id=integration_id, trial_until=trial_until, until=cool_down
