@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from leadsync.mapping.status import STATUS_PRIORITY, LeadStatus, derive_status
+from leadsync.mapping.status import STATUS_PRIORITY, LeadStatus, derive_status, held_type
 from leadsync.mapping.to_resman import status_events
 from leadsync.resman.models import Customer, CustomerType, Event, EventType, Prospect
 
@@ -100,3 +100,56 @@ def test_resman_owned_statuses_are_not_pushed() -> None:
             status_events(new_status=status, previous_status=None, at=T0, transaction_source="s")
             is None
         )
+
+
+@pytest.mark.parametrize(
+    ("prospect", "expected"),
+    [
+        # A late post of ours re-typed the office's applicant / resident: the office's holds.
+        (
+            _prospect(
+                CustomerType.PROSPECT, (EventType.TEXT_TO_PROSPECT, 1), (EventType.APPLICATION, 2)
+            ),
+            CustomerType.APPLICANT,
+        ),
+        (_prospect(CustomerType.PROSPECT, (EventType.APPROVED, 1)), CustomerType.APPLICANT),
+        (
+            _prospect(CustomerType.PROSPECT, (EventType.LEASE_SIGN, 3)),
+            CustomerType.CURRENT_RESIDENT,
+        ),
+        # The office moved it back since (a ReActivate, a new contact): prospect is right.
+        (
+            _prospect(CustomerType.PROSPECT, (EventType.APPLICATION, 1), (EventType.REACTIVATE, 2)),
+            CustomerType.PROSPECT,
+        ),
+        (
+            _prospect(
+                CustomerType.PROSPECT, (EventType.APPLICATION, 1), (EventType.CALL_TO_PROSPECT, 2)
+            ),
+            CustomerType.PROSPECT,
+        ),
+        # Every other type is ResMan's own, whatever the events say.
+        (_prospect(CustomerType.PROSPECT, (EventType.SHOW, 1)), CustomerType.PROSPECT),
+        (_prospect(CustomerType.PROSPECT), CustomerType.PROSPECT),
+        (_prospect(CustomerType.APPLICANT, (EventType.LEASE_SIGN, 1)), CustomerType.APPLICANT),
+        (_prospect(CustomerType.LOST, (EventType.APPLICATION, 1)), CustomerType.LOST),
+    ],
+)
+def test_held_type_restores_only_what_the_office_alone_gives(
+    prospect: Prospect, expected: CustomerType
+) -> None:
+    assert held_type(prospect) == expected
+
+
+def test_held_type_leaves_our_own_events_out() -> None:
+    """Event dates have whole seconds: a late post of ours may tie with the office's
+    application and sort after it; our own events never lower an office-only type."""
+    ours = Event(EventType.TEXT_TO_PROSPECT.value, T0, transaction_source="chatbot-src")
+    office = Event(EventType.APPLICATION.value, T0)
+    late = Prospect(
+        customers=(Customer(customer_type=CustomerType.PROSPECT),), events=(office, ours)
+    )
+    assert held_type(late, own_source="chatbot-src") == CustomerType.APPLICANT
+    assert derive_status(late) == LeadStatus.CONTACTED  # what a plain read would say
+    # Without our source every event counts.
+    assert held_type(late) == CustomerType.PROSPECT

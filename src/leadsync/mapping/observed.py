@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from leadsync.mapping.status import LeadStatus, derive_status, event_signal
+from leadsync.mapping.status import LeadStatus, derive_status, event_signal, held_type
 from leadsync.resman.models import CustomerType, Event, Prospect
 
 RESMAN_STATUS_KEY = "resman_status"
@@ -70,6 +70,16 @@ def after_post(
     return replace(
         current, customers=(lead, *current.customers[1:]), events=(*current.events, *events)
     )
+
+
+def office_view(prospect: Prospect, *, own_source: str | None) -> Prospect:
+    """``prospect`` with the type the office gave it (:func:`~leadsync.mapping.status.held_type`):
+    what every merge reads, so a late post of ours that re-typed an applicant never reads as
+    the office lowering its own status. ``own_source``: our TransactionSource."""
+    kind = held_type(prospect, own_source=own_source)
+    if kind == prospect.lead.customer_type:
+        return prospect
+    return after_post(prospect, customer_type=kind, events=())
 
 
 def remember_signature(

@@ -114,3 +114,34 @@ def derive_status(prospect: Prospect) -> LeadStatus:
     if signal in (None, LeadStatus.LOST):
         return LeadStatus.NEW
     return signal
+
+
+#: Types only the office gives (applications and leases are made in the office; we never
+#: post them, see ``pushable``), by the status their events imply.
+_OFFICE_ONLY_TYPES: Mapping[LeadStatus, CustomerType] = {
+    LeadStatus.APPLICATION: CustomerType.APPLICANT,
+    LeadStatus.LEASED: CustomerType.CURRENT_RESIDENT,
+}
+
+
+def held_type(prospect: Prospect, *, own_source: str | None = None) -> CustomerType:
+    """The Customer@Type ResMan's record should hold: its own, except a plain "prospect"
+    whose newest status event not posted by us (``own_source``: our TransactionSource) is an
+    application or a lease signing.
+
+    The office re-types the record when it takes an application or signs a lease, in the same
+    change as that event, and we never post those types. So "prospect" with such an event as
+    the newest can only come from a post of ours built before the office's change and applied
+    after it (a request that hung past our read timeout while ResMan still did the work):
+    the office's type is the one to keep in our next post, and to restore. Our own events are
+    left out because event dates have whole seconds: that late post's events may tie with the
+    office's and sort after it; and no post of ours lowers an office-only type on purpose
+    (a push keeps ResMan's type unless its own status change sets one)."""
+    kind = prospect.lead.customer_type
+    if kind != CustomerType.PROSPECT:
+        return kind
+    theirs = (
+        e for e in prospect.events if own_source is None or e.transaction_source != own_source
+    )
+    signal = _latest_signal(theirs)
+    return kind if signal is None else _OFFICE_ONLY_TYPES.get(signal, kind)

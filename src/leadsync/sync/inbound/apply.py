@@ -26,6 +26,7 @@ from leadsync.mapping.observed import (
     RESMAN_STATUS_KEY,
     fingerprint,
     observed_status,
+    office_view,
     remember_signature,
     status_signature,
 )
@@ -33,11 +34,17 @@ from leadsync.mapping.to_resman import guard_fields
 from leadsync.merge import MergeRules, merge
 from leadsync.resman.credentials import ResManCredentials
 from leadsync.resman.interface import ResManAPI
-from leadsync.resman.models import Prospect
+from leadsync.resman.models import CustomerType, Prospect
 from leadsync.sync.push.retire import is_retired
 from leadsync.sync.records import apply_fields, conversation_fields, record_status
 from leadsync.sync.synclog import log_sync
-from leadsync.sync.writeback import WriteBack, apply_merge, base_before_push, store_base
+from leadsync.sync.writeback import (
+    WriteBack,
+    apply_merge,
+    base_before_push,
+    enqueue_update,
+    store_base,
+)
 from leadsync.telemetry import metrics
 
 DEFAULT_TIMEZONE = "America/Chicago"
@@ -196,6 +203,9 @@ async def apply_prospect(
     if not prospect_id or not prospect.customers:
         return ApplyOutcome(None, "ignored")
     digest = fingerprint(prospect, own_source=own_source)
+    # From here on ResMan's record as the office left it; ``resman_type`` is what it holds.
+    resman_type = prospect.lead.customer_type
+    prospect = office_view(prospect, own_source=own_source)
     links = (
         await session.scalars(
             select(LeadLink)
@@ -242,6 +252,7 @@ async def apply_prospect(
             source=source,
             modified_at=modified_at,
             digest=digest,
+            resman_type=resman_type,
         )
         for link in links
     ]
@@ -266,6 +277,7 @@ async def _apply_link(
     source: str,
     modified_at: datetime | None,
     digest: str,
+    resman_type: CustomerType,
 ) -> ApplyOutcome:
     """ResMan's state merged into one linked conversation."""
     prospect_id = link.resman_prospect_id
@@ -312,6 +324,13 @@ async def _apply_link(
         resman_lead_id=prospect_id,
         resman_modified_at=modified_at,
     )
+    repair = await _restore_office_type(
+        session,
+        integration=integration,
+        conv=conv,
+        held=prospect.lead.customer_type != resman_type,
+        queued=applied.job_id,
+    )
     changed = applied.changed or context_changed or base_changed
     link.resman_fingerprint = digest
     metrics.applied_from_resman(session, source=source, changed_at=modified_at, changed=changed)
@@ -332,8 +351,25 @@ async def _apply_link(
         "updated" if changed or applied.conflicts else "unchanged",
         conflicts_open=applied.conflicts,
         conflicts_resolved=len(result.resolved),
-        pushed=applied.job_id is not None,
+        pushed=applied.job_id is not None or repair is not None,
     )
+
+
+async def _restore_office_type(
+    session: AsyncSession,
+    *,
+    integration: ResmanIntegration,
+    conv: Conversation,
+    held: bool,
+    queued: uuid.UUID | None,
+) -> uuid.UUID | None:
+    """A push that puts the office's Customer@Type back where a late post of ours overwrote
+    it (``held``, see :func:`~leadsync.mapping.observed.office_view`): ResMan's events still
+    say application or lease, its type says prospect. The push re-reads ResMan and posts the
+    office's type."""
+    if queued is not None or not held or integration.sync_direction == "from_resman":
+        return queued
+    return await enqueue_update(session, conv=conv, integration_id=integration.id)
 
 
 async def refresh_prospect(

@@ -23,6 +23,7 @@ from leadsync.mapping.lead import (
     narrative_from_json,
     restrict,
 )
+from leadsync.mapping.observed import office_view
 from leadsync.mapping.to_resman import (
     ProspectIds,
     first_contact_event,
@@ -93,6 +94,8 @@ def returning_prospect(
     """Link the new conversation ``ours`` to ``prospect`` (see the module docstring)."""
     ids = ProspectIds(str(prospect.prospect_id), prospect.person_id)
     events = [] if holds_event(prospect, chat_event) else [chat_event]
+    # ResMan's record as the office left it (a late post of ours may have re-typed it).
+    prospect = office_view(prospect, own_source=chat_event.transaction_source)
     customer_type = prospect.lead.customer_type
     theirs = fields_to_json(prospect_fields(prospect))
     mine = fields_to_json(guard_fields(ours))

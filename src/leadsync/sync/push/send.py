@@ -15,6 +15,7 @@ from leadsync.mapping.observed import (
     RESMAN_STATUS_KEY,
     after_post,
     observed_status,
+    office_view,
     remember_signature,
     status_signature,
 )
@@ -99,6 +100,8 @@ async def _send_update(
             category="not_found",
             retryable=False,
         )
+    resman_type = current.lead.customer_type
+    current = office_view(current, own_source=target.require_source())
     theirs = fields_to_json(prospect_fields(current))
     theirs["status"] = observed_status(current, plan.base)
     base = plan.base if plan.base else theirs
@@ -120,7 +123,7 @@ async def _send_update(
         )
         events.extend(status_evts)
     # Keep ResMan's own type unless one of our events changes it (a tour must not turn an
-    # applicant back into a prospect).
+    # applicant back into a prospect); the office's, where a late post of ours overwrote it.
     if status_type is not None:
         customer_type = status_type
     elif not any(spec.get("kind") == "status" for spec in specs):
@@ -132,7 +135,7 @@ async def _send_update(
         settled=result.outcome("status").settled,
         old_base=plan.base,
     )
-    if not to_post and not events and customer_type == current.lead.customer_type:
+    if not to_post and not events and customer_type == resman_type:
         return SentPush(PushResult(ids.prospect_id, ids.person_id, "unchanged"), new_base, result)
     prospect = lead_to_prospect(
         restrict(fields_from_json(result.values), to_post),
