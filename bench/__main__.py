@@ -3,8 +3,11 @@
 Each row is repeated (3 times by default; baseline and subject alternate) and reported as
 medians with min/max, the ratio subject / baseline of its headline figure, and the machine's
 load average around it. Sizes: full by default, small with BENCH_QUICK=1 (or --quick).
-Everything runs as real processes on 127.0.0.1; PostgreSQL rows use a database of their own
-on BENCH_POSTGRES_URL (default: LEADSYNC_TEST_POSTGRES_URL, else postgresql://postgres@127.0.0.1:5432/postgres).
+Everything runs as real processes on 127.0.0.1. The ResMan sandbox runs in a process of its
+own, as ResMan is a remote server in production, so leadsync's process pays only for its own
+work (idle_rss_up alone measures `leadsync up`'s default start, its bundled sandbox in it).
+PostgreSQL rows use a database of their own on BENCH_POSTGRES_URL (default:
+LEADSYNC_TEST_POSTGRES_URL, else postgresql://postgres@127.0.0.1:5432/postgres).
 """
 
 from __future__ import annotations
@@ -88,16 +91,17 @@ def _push(backend: str, rate: float) -> Runner:
 
 
 ROWS: list[Row] = [
-    Row("push_sqlite_25", "POST /api/resman/leads on `leadsync up`, 25 leads/s vs direct MITS "
-        "creates", "p99_ms", False, False, _push("sqlite", 25)),
+    Row("push_sqlite_25", "POST /api/resman/leads on `leadsync up` (sandbox in its own "
+        "process), 25 leads/s vs direct MITS creates", "p99_ms", False, False,
+        _push("sqlite", 25)),
     Row("push_sqlite_50", "same, 50 leads/s", "p99_ms", False, False, _push("sqlite", 50)),
     Row("push_pg_25", "PostgreSQL `serve` + `worker`, 25 leads/s vs direct MITS creates",
         "p99_ms", False, True, _push("postgresql", 25)),
     Row("webhook_ingest_sqlite", "signed webhook ingest (`serve`, SQLite, 32 concurrent) vs "
         "bare FastAPI + one SQLite INSERT", "per_s", True, False,
         lambda p, s, pg: webhook_row(p, count=s.ingest_requests, concurrency=8 if s.quick else 32)),
-    Row("drain_sqlite", "drain of queued leads (`leadsync up`) vs direct creates at the "
-        "worker's concurrency", "leads_per_s", True, False,
+    Row("drain_sqlite", "drain of queued leads (`leadsync up`, sandbox in its own process) vs "
+        "direct creates at the worker's concurrency", "leads_per_s", True, False,
         lambda p, s, pg: drain_row(p, count=s.drain_leads, concurrency=8 if s.quick else 64)),
     Row("queue_noop_pg", "queue, no-op jobs, PostgreSQL vs procrastinate on the same server",
         "jobs_per_s", True, True,
@@ -108,18 +112,21 @@ ROWS: list[Row] = [
         lambda p, s, pg: pull_row(p, count=s.pull_prospects, pg_url=None)),
     Row("pull_pg", "same on PostgreSQL", "prospects_per_s", True, True,
         lambda p, s, pg: pull_row(p, count=s.pull_prospects, pg_url=pg)),
-    Row("office_to_context", "office change -> chatbot context via webhook (`leadsync up`)",
+    Row("office_to_context", "office change -> chatbot context via webhook (`leadsync up`, "
+        "sandbox in its own process)",
         "p99_ms", False, False, lambda p, s, pg: office_row(p, changes=s.office_changes)),
-    Row("idle_rss_up", "idle RSS of `leadsync up`", "rss_mb", False, False,
+    Row("idle_rss_up", "idle RSS of `leadsync up` as started by default (bundled sandbox "
+        "in its process)", "rss_mb", False, False,
         lambda p, s, pg: idle_row(p, settle=s.idle_settle)),
-    Row("faults_sqlite", "leads at 25/s into `leadsync up` with 20 % ResMan transport faults "
-        "(5xx, hangs, resets) vs the same without faults", "leads_per_s", True, False,
+    Row("faults_sqlite", "leads at 25/s into `leadsync up` (sandbox in its own process) with "
+        "20 % ResMan transport faults (5xx, hangs, resets) vs the same without faults",
+        "leads_per_s", True, False,
         lambda p, s, pg: faults_row(p, count=s.fault_leads, rate=25, faults=TRANSPORT_FAULTS)),
     Row("faults_429_sqlite", "the same with the chaos suite's mix: 5 % each of 5xx, 429 + "
         "Retry-After, hangs, resets", "leads_per_s", True, False,
         lambda p, s, pg: faults_row(p, count=s.fault_leads, rate=25, faults=MIXED_FAULTS)),
-    Row("outage_sqlite", "ResMan outage (every call 503) under 5 leads/s on `leadsync up`, "
-        "then recovery", "drain_after_recovery_s", False, False,
+    Row("outage_sqlite", "ResMan outage (every call 503) under 5 leads/s on `leadsync up` "
+        "(sandbox in its own process), then recovery", "drain_after_recovery_s", False, False,
         lambda p, s, pg: outage_row(p, outage=s.outage_seconds, rate=5)),
 ]  # fmt: skip
 

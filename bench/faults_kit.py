@@ -194,8 +194,8 @@ async def wait_drained(
     while True:
         queue = await QueueView.of(tenant)
         now = time.monotonic()
-        # The sandbox runs in leadsync's process: list its prospects only once the queue is
-        # empty, so the polling does not take the CPU the drain needs.
+        # The sandbox shares the machine's CPUs with leadsync: list its prospects only once
+        # the queue is empty, so the polling does not take the CPU the drain needs.
         if sending() or queue.pending:
             empty_since = None
         else:

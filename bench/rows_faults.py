@@ -1,6 +1,7 @@
 """The fault rows (issue 12): N leads POSTed open-loop to `leadsync up` while 20 % of its
 ResMan calls fail (transport faults; or the chaos suite's mix, with 429s), against the same
-leads with no faults, each on a fresh `up`. Throughput is leads in ResMan per second from
+leads with no faults, each on a fresh `up` with the sandbox in a process of its own (its
+faults set through that sandbox's admin API). Throughput is leads in ResMan per second from
 the first scheduled send until the last lead is in ResMan (the sandbox's create times)."""
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ async def _one_side(
     procs: Processes, *, count: int, rate: float, faults: dict[str, Any] | None
 ) -> dict[str, Any]:
     name = "up-faults" if faults else "up-clean"
-    tenant = await stacks.start_up(procs, name=name, env=SERVICE_ENV)
+    tenant = await stacks.start_up(procs, name=name, env=SERVICE_ENV, external_sandbox=True)
     limits = httpx.Limits(max_connections=count, max_keepalive_connections=200)
     try:
         async with (

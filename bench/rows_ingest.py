@@ -1,6 +1,7 @@
 """Rows of the inbound side: signed webhook ingest (`serve`, SQLite) against a bare FastAPI
-app with one SQLite INSERT, an office change reaching the chatbot context on `leadsync up`,
-and the idle memory of `leadsync up`."""
+app with one SQLite INSERT, an office change reaching the chatbot context on `leadsync up`
+(the sandbox in a process of its own, its staff webhooks wired to up's receiver), and the
+idle memory of `leadsync up` as the product starts by default (the bundled sandbox in it)."""
 
 from __future__ import annotations
 
@@ -83,10 +84,8 @@ async def webhook_row(procs: Processes, *, count: int, concurrency: int) -> dict
         tenant = stacks.provision(procs, env=env, sandbox_url=sandbox_url)
         await stacks.start_service(procs, env=env, tenant=tenant, name="serve", worker=False)
         try:
-            url = f"{tenant.api_url}/api/resman/webhooks/lead-update"
-            url += f"?integration={tenant.integration_id}"
             subject = await hammer(
-                url,
+                tenant.webhook_url,
                 count=count,
                 concurrency=concurrency,
                 headers=lambda body: signed(tenant.webhook_secret, body),
@@ -132,9 +131,10 @@ async def _synced(api: httpx.AsyncClient, tenant: stacks.Tenant, count: int) -> 
 
 
 async def office_row(procs: Processes, *, changes: int) -> dict[str, Any]:
-    """On `leadsync up`: a staff note in the sandbox, then how long until the chatbot's
-    context of that lead shows a change (polled every 5 ms)."""
-    tenant = await stacks.start_up(procs, name="up-office")
+    """On `leadsync up` against the sandbox's own process: a staff note in the sandbox (its
+    signed webhook goes to up's receiver), then how long until the chatbot's context of that
+    lead shows a change (polled every 5 ms)."""
+    tenant = await stacks.start_up(procs, name="up-office", external_sandbox=True)
     latencies: list[float] = []
     timeouts = 0
     try:

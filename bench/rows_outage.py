@@ -1,7 +1,8 @@
-"""The outage row (issue 12): leads POSTed to `leadsync up` at a steady rate; after a warm-up
-every ResMan call answers 503 for the outage while leads keep arriving; then the faults are
-cleared (recovery) and the sending stops. It measures how long after recovery the backlog
-is in ResMan, and whether jobs spent retries while the circuit was open."""
+"""The outage row (issue 12): leads POSTed to `leadsync up` (the sandbox in a process of its
+own) at a steady rate; after a warm-up every ResMan call answers 503 for the outage while
+leads keep arriving; then the faults are cleared (recovery) and the sending stops. It
+measures how long after recovery the backlog is in ResMan, and whether jobs spent retries
+while the circuit was open."""
 
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ class Watch:
 
 
 async def outage_row(procs: Processes, *, outage: float, rate: float) -> dict[str, Any]:
-    tenant = await stacks.start_up(procs, name="up-outage", env=SERVICE_ENV)
+    tenant = await stacks.start_up(procs, name="up-outage", env=SERVICE_ENV, external_sandbox=True)
     try:
         async with (
             httpx.AsyncClient(base_url=tenant.api_url, headers=tenant.auth) as api,

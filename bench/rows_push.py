@@ -1,6 +1,8 @@
 """Push rows: POST /api/resman/leads under open-loop load (SQLite `up`, PostgreSQL
 `serve` + `worker`) against direct MITS creates to the same sandbox, and the drain of a
-queue of leads against direct creates at the worker's concurrency."""
+queue of leads against direct creates at the worker's concurrency. The sandbox always runs
+in a process of its own (as ResMan is remote in production), so leadsync's process pays
+only for its own work, as the baseline's does."""
 
 from __future__ import annotations
 
@@ -178,7 +180,7 @@ async def push_row(
     """One repeat: a fresh stack, the direct baseline to its sandbox, then the leads API."""
     settle = 20.0
     if backend == "sqlite":
-        tenant = await stacks.start_up(procs, name="up")
+        tenant = await stacks.start_up(procs, name="up", external_sandbox=True)
         try:
             base = await direct_creates(sandbox_url=tenant.sandbox_url, rate=rate, count=count)
             subject = await post_leads(tenant, rate=rate, count=count, settle=settle)
@@ -214,7 +216,7 @@ async def drain_row(procs: Processes, *, count: int, concurrency: int) -> dict[s
     """``count`` leads queued while pushing is paused, then resumed; the baseline is
     ``count`` direct creates, ``concurrency`` at a time. Both rates come from the sandbox's
     own create times (first to last), so no start-up or polling delay counts."""
-    tenant = await stacks.start_up(procs, name="up-drain")
+    tenant = await stacks.start_up(procs, name="up-drain", external_sandbox=True)
     leads, direct = Leads(), Leads()
     since = datetime.now(UTC)
     try:

@@ -1,6 +1,7 @@
-"""The systems under test, started as real processes on 127.0.0.1: `leadsync up`, the
-sandbox alone, `leadsync serve` / `worker` over SQLite or PostgreSQL, and a database of its
-own per run on PostgreSQL (created, then dropped)."""
+"""The systems under test, started as real processes on 127.0.0.1: `leadsync up` (with its
+bundled sandbox, or against the sandbox in a process of its own), the sandbox alone,
+`leadsync serve` / `worker` over SQLite or PostgreSQL, and a database of its own per run on
+PostgreSQL (created, then dropped)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
 from cryptography.fernet import Fernet
@@ -19,6 +21,7 @@ from sqlalchemy.engine import make_url
 from bench.core import Proc, Processes, free_port, wait_http
 from leadsync.embedded import DEMO_KEY_FILE, DEMO_PROPERTY_ID
 from leadsync.resman.credentials import ResManCredentials
+from leadsync.sandbox.admin_client import open_admin
 from leadsync.sandbox.seed import (
     SANDBOX_ACCOUNT_ID,
     SANDBOX_API_KEY,
@@ -52,6 +55,11 @@ class Tenant:
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"}
 
+    @property
+    def webhook_url(self) -> str:
+        """The receiver of ResMan's signed lead-update webhooks for this integration."""
+        return f"{self.api_url}/api/resman/webhooks/lead-update?integration={self.integration_id}"
+
 
 def new_secret() -> str:
     return f"whsec_{base64.b64encode(os.urandom(24)).decode()}"
@@ -71,17 +79,26 @@ def postgres_database(admin_url: str) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-async def start_up(procs: Processes, *, name: str, env: dict[str, str] | None = None) -> Tenant:
-    """`leadsync up` (API + worker + SQLite + bundled sandbox) in a data folder of its own;
-    ``env`` adds settings (``LEADSYNC_*``) for the process and its CLI commands."""
+async def start_up(
+    procs: Processes,
+    *,
+    name: str,
+    env: dict[str, str] | None = None,
+    external_sandbox: bool = False,
+) -> Tenant:
+    """`leadsync up` (API + worker + SQLite) in a data folder of its own; ``env`` adds
+    settings (``LEADSYNC_*``) for the process and its CLI commands.
+
+    By default with its bundled sandbox (in up's own process and event loop: the product's
+    default start). ``external_sandbox``: against a `leadsync sandbox` in a process of its
+    own, as ResMan is a remote server in production, so up's process pays only for its
+    own work; see :func:`start_up_external`."""
+    if external_sandbox:
+        return await start_up_external(procs, name=name, env=env)
     data_dir = procs.workdir / f"{name}-{uuid.uuid4().hex[:6]}"
-    port, sandbox_port = free_port(), free_port()
     env = {**(env or {}), "LEADSYNC_DATA_DIR": str(data_dir)}
-    proc = procs.leadsync(
-        name, "up", "--port", str(port), "--sandbox-port", str(sandbox_port), env=env
-    )
-    api_url = f"http://127.0.0.1:{port}"
-    await wait_http(f"{api_url}/healthz", proc=proc, within=120)
+    sandbox_port = free_port()
+    api_url, proc = await _launch_up(procs, name=name, env=env, sandbox_port=sandbox_port)
     listed = json.loads(procs.cli("integration", "list", "--json", env=env))
     demo = next(i for i in listed if i["property_id"] == str(DEMO_PROPERTY_ID))
     return Tenant(
@@ -96,9 +113,48 @@ async def start_up(procs: Processes, *, name: str, env: dict[str, str] | None = 
     )
 
 
-async def start_sandbox(procs: Processes, *, name: str = "sandbox") -> tuple[str, Proc]:
+async def start_up_external(
+    procs: Processes, *, name: str, env: dict[str, str] | None = None
+) -> Tenant:
+    """`leadsync up` against `leadsync sandbox` in its own process (state in a SQLite file,
+    like the bundled one's): an integration and an API key provisioned in up's data folder
+    first (so `up` starts no sandbox of its own), then the sandbox's staff-action webhooks
+    pointed at up's receiver, signed with the integration's secret (what `up` does for its
+    bundled sandbox). ``stop(tenant)`` stops `up`, then the sandbox."""
+    state_file = procs.workdir / f"{name}-sandbox-{uuid.uuid4().hex[:6]}.db"
+    sandbox_url, sandbox = await start_sandbox(procs, name=f"{name}-sandbox", state_file=state_file)
+    tenant_env = {**service_env(procs, database_url=None, name=name), **(env or {})}
+    tenant = provision(procs, env=tenant_env, sandbox_url=sandbox_url)
+    tenant.procs.append(sandbox)
+    tenant.api_url, proc = await _launch_up(
+        procs, name=name, env=tenant_env, sandbox_port=free_port()
+    )
+    tenant.procs.append(proc)
+    async with open_admin(sandbox_url) as admin:
+        await admin.set_webhook(url=tenant.webhook_url, secret=tenant.webhook_secret)
+    return tenant
+
+
+async def _launch_up(
+    procs: Processes, *, name: str, env: dict[str, str], sandbox_port: int
+) -> tuple[str, Proc]:
+    """`leadsync up` on a free port, answering /healthz; its URL and process."""
     port = free_port()
-    proc = procs.leadsync(name, "sandbox", "--port", str(port))
+    proc = procs.leadsync(
+        name, "up", "--port", str(port), "--sandbox-port", str(sandbox_port), env=env
+    )
+    api_url = f"http://127.0.0.1:{port}"
+    await wait_http(f"{api_url}/healthz", proc=proc, within=120)
+    return api_url, proc
+
+
+async def start_sandbox(
+    procs: Processes, *, name: str = "sandbox", state_file: Path | None = None
+) -> tuple[str, Proc]:
+    """`leadsync sandbox` on a free port (in memory, or keeping its state in ``state_file``)."""
+    port = free_port()
+    state = ["--state-file", str(state_file)] if state_file is not None else []
+    proc = procs.leadsync(name, "sandbox", "--port", str(port), *state)
     url = f"http://127.0.0.1:{port}"
     await wait_http(f"{url}/admin/health", proc=proc)
     return url, proc
