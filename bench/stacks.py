@@ -120,12 +120,15 @@ async def start_up_external(
     like the bundled one's): an integration and an API key provisioned in up's data folder
     first (so `up` starts no sandbox of its own), then the sandbox's staff-action webhooks
     pointed at up's receiver, signed with the integration's secret (what `up` does for its
-    bundled sandbox). ``stop(tenant)`` stops `up`, then the sandbox."""
+    bundled sandbox), after the initial `sync pull`. ``stop(tenant)`` stops `up`, then the sandbox."""
     state_file = procs.workdir / f"{name}-sandbox-{uuid.uuid4().hex[:6]}.db"
     sandbox_url, sandbox = await start_sandbox(procs, name=f"{name}-sandbox", state_file=state_file)
     tenant_env = {**service_env(procs, database_url=None, name=name), **(env or {})}
     tenant = provision(procs, env=tenant_env, sandbox_url=sandbox_url)
     tenant.procs.append(sandbox)
+    # The initial pull, as when a property is connected: without it `up`'s first poll would
+    # import the sandbox's seeded prospects in the middle of the measurement.
+    procs.cli("sync", "pull", "--integration", str(tenant.integration_id), env=tenant_env)
     tenant.api_url, proc = await _launch_up(
         procs, name=name, env=tenant_env, sandbox_port=free_port()
     )
