@@ -31,6 +31,11 @@ def test_the_defaults_are_the_specs_five_rules() -> None:
         "conflict_rate": (0.10, "10m", "slack"),
         "sync_lag": (60.0, "5m", "email"),
     }
+    # The two rates are judged only on enough events (a demo's first minute is not a rate).
+    assert {r.signal: r.min_events for r in load_rules() if r.min_events} == {
+        "failure_rate": 20,
+        "conflict_rate": 20,
+    }
 
 
 def _rule(**fields: object) -> str:
@@ -49,6 +54,9 @@ def _rule(**fields: object) -> str:
         (_rule(window="soon"), "rules[0].window"),
         (_rule(name="has space"), "rules[0].name"),
         (_rule(threshold=None), "'threshold'"),
+        (_rule(min_events=5), "rules[0].min_events"),  # api_errors is a count, not a rate
+        (_rule(signal="conflict_rate", min_events=-1), "rules[0].min_events"),
+        (_rule(signal="conflict_rate", min_events="many"), "rules[0].min_events"),
         ("[[rules]\n", "not valid TOML"),
     ],
 )
@@ -69,6 +77,11 @@ def test_the_export_is_a_valid_prometheus_rules_file(tmp_path: Path) -> None:
     assert text == export_prometheus(load_rules())
     assert "max(leadsync_sync_lag_seconds) > 60" in text
     assert "for: 5m" in text  # the lag must be sustained for its window
+    # The rates' minimum number of events, as PromQL's `and` on the denominator.
+    assert (
+        ') and sum(increase(leadsync_sync_outcomes_total{outcome=~\\"success|failed\\"}[5m])) >= 20'
+        in text
+    )
     promtool = shutil.which("promtool")
     if promtool is None:
         pytest.skip("promtool not installed (Debian package 'prometheus'); export not checked")
@@ -114,6 +127,7 @@ async def test_a_rule_fires_once_holds_through_flapping_and_resolves_once() -> N
     counts = [(0, 0), (10, 5), (20, 5), (30, 5), (40, 5), (50, 5), (60, 5), (70, 5),
               (70, 9), (80, 9), (90, 9), (100, 9), (110, 9), (120, 9), (130, 9), (140, 9),
               (150, 9), (160, 9), (170, 9), (180, 9), (190, 9)]  # fmt: skip
+    counts = [(2 * ok, 2 * failed) for ok, failed in counts]  # above min_events from minute 1
     rules = [r for r in load_rules() if r.signal == "failure_rate"]
     evaluator = AlertEvaluator(rules=rules, notifiers={}, sampler=Script(counts))
     statuses = []
@@ -122,6 +136,19 @@ async def test_a_rule_fires_once_holds_through_flapping_and_resolves_once() -> N
     # Fires at minute 1; the window clears at minute 6 but breaches again at minute 8
     # (within the hold-down: no new notification); clear from minute 13, resolved 5 m later.
     assert statuses == [(1, "firing"), (18, "resolved")]
+
+
+async def test_a_rate_on_too_few_events_stays_quiet() -> None:
+    """1 failure in 3 attempts is 33 %, but no rate: the default failure rule (min_events
+    20) waits for enough attempts in its window, then fires on the same share."""
+    counts = [(0, 0), (2, 1), (4, 2), (8, 4), (14, 7)]
+    rules = [r for r in load_rules() if r.signal == "failure_rate"]
+    evaluator = AlertEvaluator(rules=rules, notifiers={}, sampler=Script(counts))
+    statuses = []
+    for minute in range(len(counts)):
+        statuses += [(minute, e.status) for e in await evaluator.tick(now=60.0 * minute)]
+    # 3, 6 and 12 attempts in the window: quiet; 21 at minute 4: firing.
+    assert statuses == [(4, "firing")]
 
 
 async def test_a_failing_receiver_is_retried_then_succeeds() -> None:

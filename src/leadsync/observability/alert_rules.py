@@ -37,6 +37,8 @@ class Rule:
     route: str
     hold_down: str
     summary: str
+    #: Rate signals only: below this many events in the window the rule stays quiet.
+    min_events: int = 0
 
     @property
     def window_seconds(self) -> float:
@@ -45,6 +47,12 @@ class Rule:
     @property
     def hold_down_seconds(self) -> float:
         return parse_duration(self.hold_down)
+
+
+def _min_events(raw: object, where: str) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
+        raise RulesError(f"{where}.min_events: {raw!r} is not a whole number >= 0")
+    return raw
 
 
 def _rule(raw: dict[str, Any], index: int) -> Rule:
@@ -58,6 +66,7 @@ def _rule(raw: dict[str, Any], index: int) -> Rule:
             route=str(raw["route"]),
             hold_down=str(raw.get("hold_down", raw["window"])),
             summary=str(raw.get("summary", raw["name"])),
+            min_events=_min_events(raw.get("min_events", 0), where),
         )
     except KeyError as exc:
         raise RulesError(f"{where}: missing field {exc.args[0]!r}") from exc
@@ -67,6 +76,8 @@ def _rule(raw: dict[str, Any], index: int) -> Rule:
         raise RulesError(f"{where}.name: {rule.name!r} must be a Prometheus alert name")
     if rule.signal not in SIGNALS:
         raise RulesError(f"{where}.signal: {rule.signal!r} is not one of {sorted(SIGNALS)}")
+    if rule.min_events and SIGNALS[rule.signal].volume is None:
+        raise RulesError(f"{where}.min_events: only a rate signal has events to count")
     if rule.route not in ROUTES:
         raise RulesError(f"{where}.route: {rule.route!r} is not one of {list(ROUTES)}")
     for field in ("window", "hold_down"):
@@ -102,6 +113,9 @@ def export_prometheus(rules: list[Rule]) -> str:
     for rule in rules:
         signal = SIGNALS[rule.signal]
         expr = signal.promql.format(window=rule.window) + f" > {rule.threshold:g}"
+        if rule.min_events and signal.volume_promql:
+            volume = signal.volume_promql.format(window=rule.window)
+            expr = f"({expr}) and {volume} >= {rule.min_events}"
         lines += [
             f"      - alert: {rule.name}",
             f"        expr: {json.dumps(expr)}",

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -86,7 +86,7 @@ class AlertEvaluator:
         return events
 
     def _evaluate(self, rule: Rule, at: float) -> AlertEvent | None:
-        value = SIGNALS[rule.signal].compute(list(self._history), rule.window_seconds)
+        value = _value(rule, list(self._history))
         breached = value is not None and value > rule.threshold
         state = self._states[rule.name]
         if breached:
@@ -152,3 +152,14 @@ def evaluator_for(
         notifiers=notifiers_from_settings(settings),
         sampler=database_sampler(sessionmaker),
     )
+
+
+def _value(rule: Rule, history: Sequence[Snapshot]) -> float | None:
+    """The rule's signal over its window; None (no data) while a rate rests on fewer than
+    the rule's ``min_events``."""
+    signal = SIGNALS[rule.signal]
+    if rule.min_events and signal.volume is not None:
+        volume = signal.volume(history, rule.window_seconds)
+        if volume is None or volume < rule.min_events:
+            return None
+    return signal.compute(history, rule.window_seconds)

@@ -70,18 +70,38 @@ def _outcome(outcome: str) -> Callable[[dict[str, str]], bool]:
     return lambda labels: labels.get("outcome") == outcome
 
 
+def _sum(*parts: float | None) -> float | None:
+    return None if any(p is None for p in parts) else sum(p for p in parts if p is not None)
+
+
+def _failed(history: Sequence[Snapshot], window: float) -> float | None:
+    return increase(history, window, "leadsync_sync_outcomes_total", _outcome("failed"))
+
+
+def _succeeded(history: Sequence[Snapshot], window: float) -> float | None:
+    return increase(history, window, "leadsync_sync_outcomes_total", _outcome("success"))
+
+
+def _conflicts(history: Sequence[Snapshot], window: float) -> float | None:
+    return increase(history, window, "leadsync_conflicts_total")
+
+
+def attempts(history: Sequence[Snapshot], window: float) -> float | None:
+    """The failure rate's denominator: settled attempts in the window."""
+    return _sum(_failed(history, window), _succeeded(history, window))
+
+
+def conflicts_and_syncs(history: Sequence[Snapshot], window: float) -> float | None:
+    """The conflict rate's denominator."""
+    return _sum(_conflicts(history, window), _succeeded(history, window))
+
+
 def failure_rate(history: Sequence[Snapshot], window: float) -> float | None:
-    name = "leadsync_sync_outcomes_total"
-    failed = increase(history, window, name, _outcome("failed"))
-    succeeded = increase(history, window, name, _outcome("success"))
-    return _ratio(failed, None if failed is None or succeeded is None else failed + succeeded)
+    return _ratio(_failed(history, window), attempts(history, window))
 
 
 def conflict_rate(history: Sequence[Snapshot], window: float) -> float | None:
-    conflicts = increase(history, window, "leadsync_conflicts_total")
-    succeeded = increase(history, window, "leadsync_sync_outcomes_total", _outcome("success"))
-    whole = None if conflicts is None or succeeded is None else conflicts + succeeded
-    return _ratio(conflicts, whole)
+    return _ratio(_conflicts(history, window), conflicts_and_syncs(history, window))
 
 
 def api_errors(history: Sequence[Snapshot], window: float) -> float | None:
@@ -141,6 +161,10 @@ class Signal:
     promql: str
     #: True: the condition must hold for the whole window (exported as ``for:``).
     sustained: bool = False
+    #: A rate's denominator (how many events it is computed from) and its PromQL: a rule's
+    #: ``min_events`` keeps it quiet while there are fewer (1 conflict in 3 syncs is no rate).
+    volume: Callable[[Sequence[Snapshot], float], float | None] | None = None
+    volume_promql: str | None = None
 
 
 SIGNALS: dict[str, Signal] = {
@@ -148,6 +172,9 @@ SIGNALS: dict[str, Signal] = {
         failure_rate,
         'sum(increase(leadsync_sync_outcomes_total{{outcome="failed"}}[{window}])) / '
         'sum(increase(leadsync_sync_outcomes_total{{outcome=~"success|failed"}}[{window}]))',
+        volume=attempts,
+        volume_promql='sum(increase(leadsync_sync_outcomes_total{{outcome=~"success|failed"}}'
+        "[{window}]))",
     ),
     "sync_latency_p99": Signal(
         sync_latency_p99,
@@ -162,6 +189,9 @@ SIGNALS: dict[str, Signal] = {
         conflict_rate,
         "sum(increase(leadsync_conflicts_total[{window}])) / "
         "(sum(increase(leadsync_conflicts_total[{window}])) + "
+        'sum(increase(leadsync_sync_outcomes_total{{outcome="success"}}[{window}])))',
+        volume=conflicts_and_syncs,
+        volume_promql="(sum(increase(leadsync_conflicts_total[{window}])) + "
         'sum(increase(leadsync_sync_outcomes_total{{outcome="success"}}[{window}])))',
     ),
     "sync_lag": Signal(sync_lag, "max(leadsync_sync_lag_seconds)", sustained=True),
