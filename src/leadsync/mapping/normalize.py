@@ -9,6 +9,7 @@ field) are never written over a real value in ResMan.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -25,6 +26,14 @@ _JUNK_EMAIL_DOMAINS = frozenset(
 _SPACES = re.compile(r"\s+")
 
 
+#: Every merge, dedupe and echo check normalises the same few addresses and numbers again
+#: (a poll's apply of one prospect: about ten of each); validate_email and phonenumbers
+#: cost ~0.1 ms a call, a tenth of a whole apply. Pure functions of their arguments, so
+#: their answers are kept (bounded).
+_CACHE_SIZE = 8192
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
 def normalize_email(value: str | None) -> str | None:
     """Lower-cased, trimmed, syntactically valid address, or None."""
     if value is None:
@@ -41,6 +50,7 @@ def normalize_email(value: str | None) -> str | None:
     return info.normalized.lower()
 
 
+@lru_cache(maxsize=_CACHE_SIZE)
 def normalize_phone(value: str | None, *, region: str = DEFAULT_REGION) -> str | None:
     """E.164 (+15125550199) for a valid number, else None."""
     if value is None or not value.strip():
