@@ -175,7 +175,10 @@ async def run_row(row: Row, *, sizes: Sizes, repeats: int, pg: str | None) -> di
                 runs.append({**await row.run(procs, sizes, pg), "loadavg": loadavg()})
         finally:
             procs.stop_all()
-            shutil.rmtree(workdir, ignore_errors=True)
+            if os.environ.get("BENCH_KEEP"):
+                print(f"  kept {workdir} (BENCH_KEEP)", flush=True)
+            else:
+                shutil.rmtree(workdir, ignore_errors=True)
     return {**summarize(row, runs), "loadavg_before": load_before, "loadavg_after": loadavg()}
 
 

@@ -10,7 +10,7 @@ import contextlib
 import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,7 +120,8 @@ async def start_up_external(
     like the bundled one's): an integration and an API key provisioned in up's data folder
     first (so `up` starts no sandbox of its own), then the sandbox's staff-action webhooks
     pointed at up's receiver, signed with the integration's secret (what `up` does for its
-    bundled sandbox), after the initial `sync pull`. ``stop(tenant)`` stops `up`, then the sandbox."""
+    bundled sandbox), after the initial `sync pull`. ``stop(tenant)`` stops `up`, then the
+    sandbox."""
     state_file = procs.workdir / f"{name}-sandbox-{uuid.uuid4().hex[:6]}.db"
     sandbox_url, sandbox = await start_sandbox(procs, name=f"{name}-sandbox", state_file=state_file)
     tenant_env = {**service_env(procs, database_url=None, name=name), **(env or {})}
@@ -149,6 +150,19 @@ async def _launch_up(
     api_url = f"http://127.0.0.1:{port}"
     await wait_http(f"{api_url}/healthz", proc=proc, within=120)
     return api_url, proc
+
+
+@contextlib.asynccontextmanager
+async def own_sandbox(procs: Processes, *, name: str) -> AsyncIterator[str]:
+    """A sandbox process of its own (state in a SQLite file, like the subject's), for a
+    baseline: the direct creates must not land in the property leadsync syncs, or its poller
+    would import them as office leads in the middle of the measurement. Its URL."""
+    state_file = procs.workdir / f"{name}-{uuid.uuid4().hex[:6]}.db"
+    url, proc = await start_sandbox(procs, name=name, state_file=state_file)
+    try:
+        yield url
+    finally:
+        proc.stop()
 
 
 async def start_sandbox(

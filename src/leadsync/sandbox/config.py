@@ -44,6 +44,12 @@ class FaultConfig(BaseModel):
         description="SearchProspects answers 502 'buffer overflow' above this many prospects "
         "in the modified window.",
     )
+    fail_first: int = Field(
+        default=0,
+        ge=0,
+        description="The first N requests to the targeted methods answer an HTTP error (the "
+        "first of http_error_codes) before any rate applies; they draw nothing.",
+    )
     methods: list[str] | None = Field(
         default=None,
         description="Wire methods the faults apply to, e.g. ['MITS/PostLeadManagement4_0'] "

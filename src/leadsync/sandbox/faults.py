@@ -52,6 +52,7 @@ class FaultInjector:
             (FaultKind.HTTP_ERROR, config.http_error_rate),
             (FaultKind.BUSINESS_ERROR, config.business_error_rate),
         )
+        self._fail_first = config.fail_first
         self._active = (
             any(rate > 0 for _, rate in self._shares)
             or config.latency_ms > 0
@@ -71,6 +72,9 @@ class FaultInjector:
 
     def decide(self, method: str) -> FaultDecision:
         """The fault (if any) and the added delay for one request to `method`."""
+        if self._fail_first > 0 and self.applies_to(method):
+            self._fail_first -= 1
+            return FaultDecision(FaultKind.HTTP_ERROR, self.config.http_error_codes[0])
         if not self._active or not self.applies_to(method):
             return NO_FAULT
         kind_draw, code_draw, jitter_draw = (self._rng.random() for _ in range(3))

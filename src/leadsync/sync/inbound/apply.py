@@ -35,6 +35,7 @@ from leadsync.merge import MergeRules, merge
 from leadsync.resman.credentials import ResManCredentials
 from leadsync.resman.interface import ResManAPI
 from leadsync.resman.models import CustomerType, Prospect
+from leadsync.resman.reads import read_again_once
 from leadsync.sync.push.retire import is_retired
 from leadsync.sync.records import apply_fields, conversation_fields, record_status
 from leadsync.sync.synclog import log_sync
@@ -383,7 +384,9 @@ async def refresh_prospect(
 ) -> ApplyOutcome | None:
     """Fetch ResMan's current state of one prospect and apply it; None if ResMan does not
     know the id (yet). Always the current state, so out-of-order triggers cannot regress."""
-    found = await client.search_prospects(creds=creds, prospect_id=prospect_id)
+    found = await read_again_once(
+        lambda: client.search_prospects(creds=creds, prospect_id=prospect_id)
+    )
     match = next((p for p in found if p.prospect_id == prospect_id), None)
     if match is None:
         return None

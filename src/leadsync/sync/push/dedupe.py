@@ -25,6 +25,7 @@ from leadsync.mapping.normalize import normalize_email, phone_digits
 from leadsync.resman.credentials import ResManCredentials
 from leadsync.resman.interface import ResManAPI
 from leadsync.resman.models import Prospect
+from leadsync.resman.reads import read_again_once
 from leadsync.sync.push.identity import verdict
 from leadsync.sync.queue.jobs import PushJob, read_job
 from leadsync.sync.queue.repository import ACTIVE_STATES
@@ -135,7 +136,9 @@ async def earlier_create(
 async def _prospect(
     client: ResManAPI, creds: ResManCredentials, prospect_id: str
 ) -> Prospect | None:
-    found = await client.search_prospects(creds=creds, prospect_id=prospect_id)
+    found = await read_again_once(
+        lambda: client.search_prospects(creds=creds, prospect_id=prospect_id)
+    )
     return next((p for p in found if p.prospect_id == prospect_id), None)
 
 
@@ -164,7 +167,10 @@ async def find_existing(
             if prospect is not None and prospect.customers:
                 return Existing(same=prospect)
     if fields.email:
-        for found in await client.search_prospects(creds=creds, email=fields.email):
+        email = fields.email
+        for found in await read_again_once(
+            lambda: client.search_prospects(creds=creds, email=email)
+        ):
             if found.customers and normalize_email(found.lead.email) == fields.email:
                 return Existing(same=found)
     return await by_phone(client=client, creds=creds, fields=fields)
@@ -177,7 +183,8 @@ async def by_phone(*, client: ResManAPI, creds: ResManCredentials, fields: LeadF
     duplicate: Prospect | None = None
     if not fields.phone:
         return Existing()
-    for found in await client.search_prospects(creds=creds, phone=fields.phone):
+    phone = fields.phone
+    for found in await read_again_once(lambda: client.search_prospects(creds=creds, phone=phone)):
         if not found.customers:
             continue
         decided = verdict(fields, _as_found(found, fields.phone))

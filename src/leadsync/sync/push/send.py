@@ -31,6 +31,7 @@ from leadsync.mapping.to_resman import (
 from leadsync.merge import MergeResult, merge
 from leadsync.resman.errors import BusinessError
 from leadsync.resman.models import CustomerType, Event, Prospect
+from leadsync.resman.reads import read_again_once
 from leadsync.sync.push.dedupe import Existing, by_phone, find_existing
 from leadsync.sync.push.events import build_events
 from leadsync.sync.push.plan import PushPlan
@@ -91,7 +92,9 @@ def _specs_to_send(
 async def _send_update(
     plan: PushPlan, ids: ProspectIds, *, target: ResManTarget, now: datetime
 ) -> SentPush:
-    found = await target.client.search_prospects(creds=target.creds, prospect_id=ids.prospect_id)
+    found = await read_again_once(
+        lambda: target.client.search_prospects(creds=target.creds, prospect_id=ids.prospect_id)
+    )
     current = next((p for p in found if p.prospect_id == ids.prospect_id), None)
     if current is None:
         raise BusinessError(
