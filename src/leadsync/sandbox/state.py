@@ -252,8 +252,10 @@ class SandboxState:
                 identifications=resman_ids(prospect_id, person_id),
                 first_name=rng.choice(BULK_FIRST_NAMES),
                 last_name=rng.choice(BULK_LAST_NAMES),
-                email=f"lead-{prospect_id[:13]}@example.test",
-                phones=(Phone(f"555{rng.randrange(10**7):07d}"),),
+                # Contacts our side accepts (a valid address and US number), as real office
+                # leads have: a pull then runs the same look-ups as for real data.
+                email=f"lead-{prospect_id[:13]}@example.org",
+                phones=(Phone(f"512{rng.randrange(200, 1000)}{rng.randrange(10**4):04d}"),),
             )
             event = Event(
                 event_type=EventType.WALK_IN.value,

@@ -184,6 +184,8 @@ class LeadSyncQueue(Base):
         Index(None, "state", "next_retry_at"),
         Index(None, "lead_key", "seq"),
         Index(None, "seq", unique=True),
+        # The duplicate check finds queued creates of the same person by conversation.
+        Index(None, "conversation_id"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()

@@ -83,17 +83,19 @@ async def _unlinked_match(
         clauses.append(Conversation.email == email)
     if phone:
         clauses.append(Conversation.phone == phone)
-    stmt = (
-        select(Conversation)
+    # The property is compared here, not in SQL: given `property_id = ?`, SQLite (no
+    # statistics) walked that index, i.e. every conversation of the property, for every
+    # prospect a pull imports. The email and phone indexes find the few candidates.
+    rows = await session.execute(
+        select(Conversation, LeadLink.resman_prospect_id)
         .outerjoin(LeadLink, LeadLink.conversation_id == Conversation.id)
-        .where(
-            Conversation.property_id == property_id,
-            or_(*clauses),
-            or_(LeadLink.id.is_(None), LeadLink.resman_prospect_id.is_(None)),
-        )
-        .limit(1)
+        .where(or_(*clauses))
+        .order_by(Conversation.created_at)
     )
-    return await session.scalar(stmt)
+    for conv, prospect_id in rows.all():
+        if conv.property_id == property_id and prospect_id is None:
+            return conv
+    return None
 
 
 async def _create(

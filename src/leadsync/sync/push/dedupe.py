@@ -52,30 +52,44 @@ class Existing:
     possible_duplicate: Prospect | None = None
 
 
-async def linked_siblings(
-    session: AsyncSession,
-    *,
-    conversation_id: uuid.UUID,
-    integration_id: uuid.UUID,
-    fields: LeadFields,
-) -> tuple[Sibling, ...]:
-    """Conversations of the integration already linked that share the lead's email or
-    phone, oldest first (their links give the prospect and the merge base)."""
+async def same_contact(
+    session: AsyncSession, *, conversation_id: uuid.UUID, fields: LeadFields
+) -> list[uuid.UUID]:
+    """Other conversations (any property) sharing the lead's email or phone.
+
+    Looked up on their own, through the email and phone indexes, so the queries that follow
+    are driven by these few ids: joined in one statement, SQLite (which has no statistics)
+    walked every link or job of the integration instead, for every create."""
     clauses = []
     if fields.email:
         clauses.append(Conversation.email == fields.email)
     if fields.phone:
         clauses.append(Conversation.phone == fields.phone)
     if not clauses:
+        return []
+    rows = await session.scalars(
+        select(Conversation.id).where(or_(*clauses), Conversation.id != conversation_id)
+    )
+    return list(rows)
+
+
+async def linked_siblings(
+    session: AsyncSession,
+    *,
+    integration_id: uuid.UUID,
+    contacts: list[uuid.UUID],
+) -> tuple[Sibling, ...]:
+    """Conversations of the integration already linked among ``contacts`` (see
+    :func:`same_contact`), oldest first (their links give the prospect and the merge base)."""
+    if not contacts:
         return ()
     rows = await session.execute(
         select(Conversation, LeadLink)
         .join(LeadLink, LeadLink.conversation_id == Conversation.id)
         .where(
+            LeadLink.conversation_id.in_(contacts),
             LeadLink.integration_id == integration_id,
             LeadLink.resman_prospect_id.is_not(None),
-            Conversation.id != conversation_id,
-            or_(*clauses),
         )
         .order_by(Conversation.created_at)
     )
@@ -94,41 +108,35 @@ async def linked_siblings(
 async def earlier_create(
     session: AsyncSession,
     *,
-    conversation_id: uuid.UUID,
     integration_id: uuid.UUID,
-    fields: LeadFields,
+    contacts: list[uuid.UUID],
     seq: int,
 ) -> uuid.UUID | None:
-    """Another conversation of the integration, not linked yet, sharing the lead's email or
-    phone, whose push is still queued or running ahead of this job (``seq``): two chats of
-    one new person, pushed at once, would both search ResMan, find no one and both create.
+    """A conversation among ``contacts`` (see :func:`same_contact`), not linked yet, whose
+    push to the integration is still queued or running ahead of this job (``seq``): two chats
+    of one new person, pushed at once, would both search ResMan, find no one and both create.
     The later one waits for the earlier create and then links to it; a create whose answer
     was lost keeps its place until its retry settles it (its job stays queued). Returns that
     conversation's id."""
-    clauses = []
-    if fields.email:
-        clauses.append(Conversation.email == fields.email)
-    if fields.phone:
-        clauses.append(Conversation.phone == fields.phone)
-    if not clauses:
+    if not contacts:
         return None
+    q = LeadSyncQueue
     rows = await session.execute(
-        select(LeadSyncQueue.conversation_id, LeadSyncQueue.sync_operation, LeadSyncQueue.sync_data)
-        .join(Conversation, Conversation.id == LeadSyncQueue.conversation_id)
-        .outerjoin(LeadLink, LeadLink.conversation_id == Conversation.id)
+        select(q.conversation_id, q.integration_id, q.sync_operation, q.sync_data)
+        .outerjoin(LeadLink, LeadLink.conversation_id == q.conversation_id)
         .where(
-            LeadSyncQueue.integration_id == integration_id,
-            LeadSyncQueue.state.in_(ACTIVE_STATES),
-            LeadSyncQueue.seq < seq,
-            Conversation.id != conversation_id,
-            or_(*clauses),
+            q.conversation_id.in_(contacts),
+            q.state.in_(ACTIVE_STATES),
+            q.seq < seq,
             or_(LeadLink.id.is_(None), LeadLink.resman_prospect_id.is_(None)),
         )
-        .order_by(LeadSyncQueue.seq)
+        .order_by(q.seq)
     )
-    for other, operation, data in rows.all():
+    for other, integration, operation, data in rows.all():
+        # The integration is compared here, not in SQL: given `integration_id = ?`, SQLite
+        # (no statistics) walks that index, i.e. every job of the integration.
         # Only a push of the conversation itself creates (a transcript batch waits for it).
-        if isinstance(read_job(operation, data or {}), PushJob):
+        if integration == integration_id and isinstance(read_job(operation, data or {}), PushJob):
             return other  # type: ignore[no-any-return]
     return None
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from leadsync.db.models import Conversation, LeadLink
 from leadsync.mapping.lead import LeadFields, fields_from_json
 from leadsync.mapping.to_resman import ProspectIds
-from leadsync.sync.push.dedupe import Sibling, earlier_create, linked_siblings
+from leadsync.sync.push.dedupe import Sibling, earlier_create, linked_siblings, same_contact
 from leadsync.sync.queue.jobs import PushJob
 from leadsync.sync.records import conversation_fields
 
@@ -64,19 +64,11 @@ async def plan_push(
     siblings: tuple[Sibling, ...] = ()
     wait_for = None
     if ids is None and integration_id is not None:
-        siblings = await linked_siblings(
-            session,
-            conversation_id=conversation_id,
-            integration_id=integration_id,
-            fields=fields,
-        )
+        contacts = await same_contact(session, conversation_id=conversation_id, fields=fields)
+        siblings = await linked_siblings(session, integration_id=integration_id, contacts=contacts)
         if seq is not None:
             wait_for = await earlier_create(
-                session,
-                conversation_id=conversation_id,
-                integration_id=integration_id,
-                fields=fields,
-                seq=seq,
+                session, integration_id=integration_id, contacts=contacts, seq=seq
             )
     return PushPlan(
         conversation_id=conversation_id,
