@@ -261,11 +261,15 @@ async def _apply_batch(
                 own_source=plan.own_source,
             )
             outcomes: list[_Applied] = []
+            # Held for the whole batch: the identity map keeps unchanged objects only weakly,
+            # so a session.get per prospect read the row again every time.
+            integration = await _integration(session, plan=plan)
             for p in prospects:
                 if p.prospect_id in same:
                     outcomes.append((p.prospect_id, ApplyOutcome(same[p.prospect_id], "unchanged")))
                     continue
-                outcomes.append((p.prospect_id, await _apply(session, plan=plan, prospect=p)))
+                outcome = await _apply(session, integration=integration, plan=plan, prospect=p)
+                outcomes.append((p.prospect_id, outcome))
             return outcomes
     except APPLY_ERRORS:
         return None
@@ -285,7 +289,10 @@ async def _apply_one_by_one(
     for prospect in prospects:
         try:
             async with sessionmaker() as session, session.begin():
-                outcome = await _apply(session, plan=plan, prospect=prospect)
+                integration = await _integration(session, plan=plan)
+                outcome = await _apply(
+                    session, integration=integration, plan=plan, prospect=prospect
+                )
             outcomes.append((prospect.prospect_id, outcome))
         except APPLY_ERRORS as exc:
             summary.failed_syncs += 1
@@ -329,11 +336,16 @@ async def _queue_refresh(
         )
 
 
-async def _apply(session: AsyncSession, *, plan: _Plan, prospect: Prospect) -> ApplyOutcome:
-    # session.get hits the identity map after the batch's first prospect.
+async def _integration(session: AsyncSession, *, plan: _Plan) -> ResmanIntegration:
     integration = await session.get(ResmanIntegration, plan.integration_id)
     if integration is None:
         raise IntegrationNotFoundError(str(plan.integration_id))
+    return integration
+
+
+async def _apply(
+    session: AsyncSession, *, integration: ResmanIntegration, plan: _Plan, prospect: Prospect
+) -> ApplyOutcome:
     return await inbound.apply_prospect(
         session,
         integration=integration,
