@@ -112,6 +112,13 @@ class Settings(BaseSettings):
         description="How long POST /api/resman/leads waits for the first push attempt "
         "before answering sync_status=pending.",
     )
+    worker_concurrency: int = Field(
+        default=64,
+        ge=1,
+        description="Most jobs one worker process runs at once (its claims are sized to the "
+        "free slots). ResMan's latency, not our CPU, is what needs many: about requests per "
+        "second times call latency times three calls per create.",
+    )
     push_inline_limit: int = Field(
         default=64,
         ge=0,

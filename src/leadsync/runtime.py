@@ -94,7 +94,12 @@ class Runtime:
             worker_id=worker_id(),
             policy=RetryPolicy.from_settings(settings),
         )
-        worker = Worker(runner=runner, sessionmaker=sessionmaker, is_paused=push_paused)
+        worker = Worker(
+            runner=runner,
+            sessionmaker=sessionmaker,
+            concurrency=settings.worker_concurrency,
+            is_paused=push_paused,
+        )
         hub = EventHub(sessionmaker=sessionmaker, config=HubConfig.from_settings(settings))
         return cls(
             settings=settings,
