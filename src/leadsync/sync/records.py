@@ -11,6 +11,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import ColumnElement, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadsync.db.models import Conversation, StatusHistory
@@ -22,6 +23,17 @@ def _pets(has_pets: bool | None, details: dict[str, Any] | None) -> tuple[PetInf
         return ()
     details = details or {}
     return (PetInfo(str(details.get("type") or "pet"), int(details.get("count") or 1)),)
+
+
+def shares_contact(email: str | None, phone: str | None) -> ColumnElement[bool] | None:
+    """Conversations with this email or this phone (both indexed); None when there is
+    neither, so nothing can match."""
+    clauses = [
+        column == value
+        for column, value in ((Conversation.email, email), (Conversation.phone, phone))
+        if value
+    ]
+    return or_(*clauses) if clauses else None
 
 
 def conversation_fields(conv: Conversation) -> LeadFields:

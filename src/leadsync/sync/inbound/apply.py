@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadsync.db.models import Conversation, LeadLink, Property, ResmanIntegration
@@ -37,7 +37,7 @@ from leadsync.resman.interface import ResManAPI
 from leadsync.resman.models import CustomerType, Prospect
 from leadsync.resman.reads import read_again_once
 from leadsync.sync.push.retire import is_retired
-from leadsync.sync.records import apply_fields, conversation_fields, record_status
+from leadsync.sync.records import apply_fields, conversation_fields, record_status, shares_contact
 from leadsync.sync.synclog import log_sync
 from leadsync.sync.writeback import (
     WriteBack,
@@ -72,29 +72,25 @@ async def _timezone(session: AsyncSession, property_id: uuid.UUID) -> str:
 
 async def _unlinked_match(
     session: AsyncSession, *, property_id: uuid.UUID, email: str | None, phone: str | None
-) -> Conversation | None:
+) -> uuid.UUID | None:
     """A chatbot lead of this property with the same email/phone whose push has not linked it
     yet: the push will find and link the ResMan record itself, so the pull must not store a
-    second copy of the person."""
-    if not email and not phone:
+    second copy of the person. Its conversation id."""
+    matches = shares_contact(email, phone)
+    if matches is None:
         return None
-    clauses = []
-    if email:
-        clauses.append(Conversation.email == email)
-    if phone:
-        clauses.append(Conversation.phone == phone)
     # The property is compared here, not in SQL: given `property_id = ?`, SQLite (no
     # statistics) walked that index, i.e. every conversation of the property, for every
     # prospect a pull imports. The email and phone indexes find the few candidates.
     rows = await session.execute(
-        select(Conversation, LeadLink.resman_prospect_id)
+        select(Conversation.id, Conversation.property_id, LeadLink.resman_prospect_id)
         .outerjoin(LeadLink, LeadLink.conversation_id == Conversation.id)
-        .where(or_(*clauses))
+        .where(matches)
         .order_by(Conversation.created_at)
     )
-    for conv, prospect_id in rows.all():
-        if conv.property_id == property_id and prospect_id is None:
-            return conv
+    for conversation_id, candidate_property, prospect_id in rows.all():
+        if candidate_property == property_id and prospect_id is None:
+            return conversation_id
     return None
 
 
@@ -234,7 +230,7 @@ async def apply_prospect(
             phone=theirs.get("phone"),
         )
         if match is not None:
-            return ApplyOutcome(match.id, "ignored")
+            return ApplyOutcome(match, "ignored")
         return await _create(
             session,
             integration=integration,

@@ -29,7 +29,7 @@ from leadsync.resman.reads import read_again_once
 from leadsync.sync.push.identity import verdict
 from leadsync.sync.queue.jobs import PushJob, read_job
 from leadsync.sync.queue.repository import ACTIVE_STATES
-from leadsync.sync.records import conversation_fields
+from leadsync.sync.records import conversation_fields, shares_contact
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,15 +60,11 @@ async def same_contact(
     Looked up on their own, through the email and phone indexes, so the queries that follow
     are driven by these few ids: joined in one statement, SQLite (which has no statistics)
     walked every link or job of the integration instead, for every create."""
-    clauses = []
-    if fields.email:
-        clauses.append(Conversation.email == fields.email)
-    if fields.phone:
-        clauses.append(Conversation.phone == fields.phone)
-    if not clauses:
+    matches = shares_contact(fields.email, fields.phone)
+    if matches is None:
         return []
     rows = await session.scalars(
-        select(Conversation.id).where(or_(*clauses), Conversation.id != conversation_id)
+        select(Conversation.id).where(matches, Conversation.id != conversation_id)
     )
     return list(rows)
 
