@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,6 +31,7 @@ from leadsync.db.types import utcnow
 from leadsync.sync.pull import routes as pull_routes
 from leadsync.sync.pull.scheduler import PullLocks, PullScheduler, advisory_key
 from leadsync.sync.queue.flags import set_push_paused
+from pulls import Totals, pull, pull_until
 from stack import Stack, Tenant, create_synced_lead, wait_until
 
 HISTORY = datetime(2024, 6, 1, tzinfo=UTC)
@@ -51,17 +51,6 @@ async def bulk(
         },
     )
     response.raise_for_status()
-
-
-async def pull(stack: Stack, tenant: Tenant, **params: Any) -> dict[str, Any]:
-    response = await stack.api.get(
-        "/api/resman/leads/pull",
-        params={"property_id": str(tenant.property_id), **params},
-        headers=stack.auth(tenant),
-    )
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 async def stored_prospect_ids(stack: Stack, tenant: Tenant) -> list[str | None]:
@@ -94,31 +83,6 @@ def json_output(stdout: str) -> dict[str, Any]:
     lines = stdout.splitlines()
     data: dict[str, Any] = json.loads("\n".join(lines[lines.index("{") :]))
     return data
-
-
-@dataclass
-class Totals:
-    new: int = 0
-    updated: int = 0
-    resolved: int = 0
-    pulls: int = 0
-
-    def add(self, summary: dict[str, Any]) -> None:
-        self.new += summary["new_leads"]
-        self.updated += summary["updated_leads"]
-        self.resolved += summary["conflicts_resolved"]
-        self.pulls += 1
-
-
-async def pull_until(stack: Stack, tenant: Tenant, totals: Totals, done: Any) -> None:
-    """Incremental pulls until ``done(totals)``: a change made just now is only inside the
-    window once its second is over (the window ends a second before now)."""
-
-    async def check() -> bool:
-        totals.add((await pull(stack, tenant))["sync_summary"])
-        return bool(done(totals))
-
-    await wait_until(check, interval=0.3)
 
 
 # --- windows, overflow, overlap ------------------------------------------------------------
@@ -348,7 +312,8 @@ async def test_walk_in_is_pulled_and_recognised_by_email_and_phone(stack: Stack)
 async def test_staff_changes_and_a_conflict_show_in_the_sync_summary(stack: Stack) -> None:
     conversation_id, prospect_id = await create_synced_lead(stack, stack.a)
     baseline = Totals()
-    await pull_until(stack, stack.a, baseline, lambda t: t.pulls >= 1)
+    # Until the prospect is read: a pull in the second of the create does not see it yet.
+    await pull_until(stack, stack.a, baseline, lambda t: t.seen >= 1)
     assert (baseline.new, baseline.updated) == (0, 0)  # our own push coming back is no news
 
     async with stack.runtime.sessionmaker() as session, session.begin():
@@ -383,6 +348,32 @@ async def test_staff_changes_and_a_conflict_show_in_the_sync_summary(stack: Stac
     assert conv.email == "mg@yahoo.com"  # resman_wins
     quiet = await pull(stack, stack.a)
     assert (quiet["sync_summary"]["new_leads"], quiet["sync_summary"]["updated_leads"]) == (0, 0)
+
+
+async def test_the_first_read_of_a_pushed_lead_is_news_only_with_office_work(
+    stack: Stack,
+) -> None:
+    """The first pull that reads a lead we pushed stores ResMan's context (status, type, ids)
+    for the chatbot; that is our create coming back, not an update, however late the pull
+    runs. A note the office wrote before that first read is news."""
+    quiet_id, _ = await create_synced_lead(stack, stack.a)
+    noted_id, noted_prospect = await create_synced_lead(stack, stack.b)
+    note = f"/admin/properties/{stack.b.resman_property_id}/prospects/{noted_prospect}/notes"
+    (await stack.sandbox.post(note, json={"text": "Asked about parking"})).raise_for_status()
+
+    quiet, noted = Totals(), Totals()
+    await pull_until(stack, stack.a, quiet, lambda t: t.seen >= 1)
+    await pull_until(stack, stack.b, noted, lambda t: t.seen >= 1)
+    assert (quiet.new, quiet.updated) == (0, 0)
+    assert (noted.new, noted.updated) == (0, 1)
+    async with stack.runtime.sessionmaker() as session:
+        quiet_conv = await session.get(Conversation, quiet_id)
+        noted_conv = await session.get(Conversation, noted_id)
+    assert quiet_conv is not None
+    assert noted_conv is not None
+    assert quiet_conv.context["resman"]["resman_status"] == "new"  # stored all the same
+    notes = noted_conv.context["resman"]["recent_notes"]
+    assert any("parking" in str(n) for n in notes), notes
 
 
 # --- scope ---------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from leadsync.mapping.from_resman import (
     notes_from_events,
+    office_activity,
     pending_tour,
     prospect_fields,
     resman_context,
@@ -309,6 +310,23 @@ def test_notes_newest_first_limited_and_ours_skipped() -> None:
     everything = notes_from_events(events, limit=100)
     assert everything[-1]["note"] == "DomIQ chatbot lead"
     assert notes_from_events(events, limit=0) == []
+
+
+def test_office_activity_is_notes_a_tour_or_a_lost_reason_never_our_own_events() -> None:
+    ours = _event(
+        EventType.CONTACT, 0, comments="DomIQ chatbot lead", transaction_source=OUR_SOURCE
+    )
+    assert not office_activity(
+        resman_context(_prospect(ours), timezone=CHICAGO, own_source=OUR_SOURCE)
+    )
+    lost = _event(EventType.CANCEL, 2, event_reasons="Prospect Lost: Rented elsewhere")
+    for office in (
+        _prospect(ours, _event(EventType.PHONE, 1, comments="called back", agent_name="Dana")),
+        _prospect(ours, _event(EventType.APPOINTMENT, 30)),
+        _prospect(ours, lost, kind=CustomerType.LOST),
+    ):
+        context = resman_context(office, timezone=CHICAGO, own_source=OUR_SOURCE)
+        assert office_activity(context), office.events
 
 
 def test_the_full_context_is_json_safe() -> None:

@@ -256,3 +256,15 @@ def resman_context(
         "resman_prospect_id": lead.prospect_id,
         "resman_person_id": lead.person_id,
     }
+
+
+#: The context keys that only the office's work fills (a tour, notes, a lost reason).
+_OFFICE_ACTIVITY_KEYS = ("tour_time", "recent_notes", "conversation_updates", "lost_reason")
+
+
+def office_activity(context: dict[str, Any]) -> bool:
+    """Whether a :func:`resman_context` holds work on the lead: the office's notes or lost
+    reason, or a pending tour (booked by either side). The first context recorded for a lead
+    our own push created is news only then: otherwise it is our create echoing back (status,
+    type and ids we posted ourselves)."""
+    return any(context.get(key) for key in _OFFICE_ACTIVITY_KEYS)

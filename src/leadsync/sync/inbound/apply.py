@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from leadsync.db.models import Conversation, LeadLink, Property, ResmanIntegration
 from leadsync.db.rows import load_for_change
 from leadsync.events import publish_lead
-from leadsync.mapping.from_resman import prospect_fields, resman_context
+from leadsync.mapping.from_resman import office_activity, prospect_fields, resman_context
 from leadsync.mapping.lead import fields_to_json
 from leadsync.mapping.observed import (
     RESMAN_STATUS_KEY,
@@ -296,6 +296,7 @@ async def _apply_link(
     result = merge(base=link.base or theirs, domiq=ours, resman=theirs, rules=rules_of(integration))
     context_changed = False
     full_context = dict(conv.context or {})
+    first_context = full_context.get("resman") is None
     if full_context.get("resman") != context:
         full_context["resman"] = context
         conv.context = full_context
@@ -330,7 +331,10 @@ async def _apply_link(
         held=prospect.lead.customer_type != resman_type,
         queued=applied.job_id,
     )
-    changed = applied.changed or context_changed or base_changed
+    # The first context of a lead we pushed is stored, but it is news (an "updated" lead in
+    # the pull's summary) only when the office already did something with it.
+    context_news = context_changed and (not first_context or office_activity(context))
+    changed = applied.changed or context_news or base_changed
     link.resman_fingerprint = digest
     metrics.applied_from_resman(session, source=source, changed_at=modified_at, changed=changed)
     if applied.changed:
