@@ -6,12 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from leadsync.config import Settings
 from leadsync.sync.queue.breaker import (
     BreakerSettings,
     CircuitBreaker,
     CircuitState,
     state_at,
 )
+from leadsync.sync.queue.policy import RetryPolicy
 
 SETTINGS = BreakerSettings(
     window_seconds=30.0, minimum_calls=20, failure_rate=0.5, open_seconds=2.0, open_max_seconds=8.0
@@ -127,3 +129,12 @@ def test_cooldown_is_bounded_and_monotonic(trips: int) -> None:
     breaker = CircuitBreaker(SETTINGS)
     assert SETTINGS.open_seconds <= breaker.cooldown(trips) <= SETTINGS.open_max_seconds
     assert breaker.cooldown(trips) <= breaker.cooldown(trips + 1)
+
+
+def test_by_default_resman_back_up_is_noticed_within_two_seconds() -> None:
+    """Issue 12: drained within seconds of recovery. However long the outage (however many
+    trials failed), the next trial is at most 2 s away with the product's defaults."""
+    for settings in (BreakerSettings(), RetryPolicy.from_settings(Settings()).breaker):
+        breaker = CircuitBreaker(settings)
+        assert max(breaker.cooldown(trips) for trips in range(1, 100)) == 2.0
+        assert breaker.cooldown(1) == 1.0
