@@ -25,6 +25,7 @@ from leadsync.db.models import (
     LeadSyncLog,
     LeadSyncQueue,
     Property,
+    RealtimeEvent,
     ResmanIntegration,
 )
 from leadsync.db.types import utcnow
@@ -374,6 +375,19 @@ async def test_the_first_read_of_a_pushed_lead_is_news_only_with_office_work(
     assert quiet_conv.context["resman"]["resman_status"] == "new"  # stored all the same
     notes = noted_conv.context["resman"]["recent_notes"]
     assert any("parking" in str(n) for n in notes), notes
+    # Subscribers hear of the office's note, not of our own create coming back.
+    async with stack.runtime.sessionmaker() as session:
+        heard = dict(
+            (
+                await session.execute(
+                    select(RealtimeEvent.property_id, func.count())
+                    .where(RealtimeEvent.source == "resman")
+                    .group_by(RealtimeEvent.property_id)
+                )
+            ).all()
+        )
+    assert heard.get(stack.a.property_id, 0) == 0
+    assert heard.get(stack.b.property_id, 0) >= 1
 
 
 # --- scope ---------------------------------------------------------------------------------

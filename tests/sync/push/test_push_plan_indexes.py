@@ -96,6 +96,9 @@ async def test_a_pull_of_office_prospects_reads_only_their_rows(engine_kit: Engi
     assert results[0].summary is not None
     assert results[0].summary.new_leads == 3
     assert await statements.walks() == []
+    # The property's time zone (for each prospect's context) is read once, not per prospect.
+    timezone_reads = [sql for sql, _ in statements.selects if "property.timezone" in sql]
+    assert len(timezone_reads) == 1, timezone_reads
 
 
 class _Statements:

@@ -66,8 +66,13 @@ def rules_of(integration: ResmanIntegration) -> MergeRules:
 
 
 async def _timezone(session: AsyncSession, property_id: uuid.UUID) -> str:
-    tz = await session.scalar(select(Property.timezone).where(Property.id == property_id))
-    return tz or DEFAULT_TIMEZONE
+    """The property's time zone, read once per session (a pull applies a whole batch of one
+    property's prospects in one session; it was a SELECT per prospect)."""
+    known: dict[uuid.UUID, str] = session.info.setdefault("leadsync_timezones", {})
+    if property_id not in known:
+        tz = await session.scalar(select(Property.timezone).where(Property.id == property_id))
+        known[property_id] = tz or DEFAULT_TIMEZONE
+    return known[property_id]
 
 
 async def _unlinked_match(
@@ -308,7 +313,11 @@ async def _apply_link(
         old_base=link.base,
     )
     base_changed = link.base != new_base
-    if context_changed and not result.to_domiq:
+    # The first context of a lead we pushed is stored, but it is news (an "updated" lead in
+    # the pull's summary, an event for subscribers) only when the office already did
+    # something with it: otherwise it is our own create coming back.
+    context_news = context_changed and (not first_context or office_activity(context))
+    if context_news and not result.to_domiq:
         # ResMan's context (events, agent) changed alone: subscribers still hear of it.
         await publish_lead(
             session, conv, event_type="lead_update", source="resman", resman_lead_id=prospect_id
@@ -331,9 +340,6 @@ async def _apply_link(
         held=prospect.lead.customer_type != resman_type,
         queued=applied.job_id,
     )
-    # The first context of a lead we pushed is stored, but it is news (an "updated" lead in
-    # the pull's summary) only when the office already did something with it.
-    context_news = context_changed and (not first_context or office_activity(context))
     changed = applied.changed or context_news or base_changed
     link.resman_fingerprint = digest
     metrics.applied_from_resman(session, source=source, changed_at=modified_at, changed=changed)
