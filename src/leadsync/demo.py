@@ -44,8 +44,9 @@ EXCHANGES = [
 ]
 #: Of the rounds that post a lead: how often it is someone who chatted before, and how often
 #: a new person on a phone number someone else already gave (a roommate, a parent). Each
-#: shared phone is a duplicate_lead conflict for the office; at 10 % the demo sat on the
-#: LeadSyncConflictRate alert's threshold (10 % over 10 minutes) and fired it now and then.
+#: shared phone is a duplicate_lead conflict for the office, and each returning person a
+#: duplicate resolved by linking (leadsync_conflicts_total counts both), so these shares set
+#: the demo's conflict rate against LeadSyncConflictRate's 10 % threshold.
 RETURNING_SHARE = 0.2
 SHARED_PHONE_SHARE = 0.05
 

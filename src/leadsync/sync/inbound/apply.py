@@ -34,9 +34,7 @@ from leadsync.sync.inbound.linked import ApplyOutcome, apply_link, rules_of
 from leadsync.sync.push.retire import is_retired
 from leadsync.sync.records import apply_fields, record_status, shares_contact
 from leadsync.sync.synclog import log_sync
-from leadsync.sync.writeback import (
-    store_base,
-)
+from leadsync.sync.writeback import store_base
 
 __all__ = ["ApplyOutcome", "apply_prospect", "refresh_prospect", "rules_of", "unchanged_prospects"]
 
