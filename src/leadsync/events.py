@@ -14,13 +14,16 @@ from __future__ import annotations
 import uuid
 from typing import Any, Final, Literal
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
 
 from leadsync.db.models import Conversation, RealtimeEvent
 
 #: The PostgreSQL NOTIFY channel every instance's hub listens on (db/listen.py).
 CHANNEL: Final = "leadsync_events"
+#: session.info key: the (channel, property) pairs already notified in this transaction.
+_NOTIFIED: Final = "leadsync_notified"
 
 EventType = Literal["lead_update", "status_change", "new_lead", "sync_conflict"]
 Source = Literal["resman", "domiq"]
@@ -52,11 +55,16 @@ async def publish(
     source: Source,
     data: dict[str, Any],
 ) -> None:
-    """Add an event to the caller's transaction (flushes; the caller's boundary commits)."""
+    """Add an event to the caller's transaction; the caller's boundary commits it.
+
+    No flush here: the row is written with the transaction's next flush (the commit at the
+    latest), so a pull that stores a batch of new leads inserts their events in one
+    statement instead of one round trip each. The sequence still follows the order of
+    ``publish`` calls: the unit of work inserts one table's rows in the order they were added.
+    """
     session.add(
         RealtimeEvent(property_id=property_id, event_type=event_type, source=source, data=data)
     )
-    await session.flush()
     # Other instances learn of it at commit (never before, never on rollback).
     await notify(session, property_id=property_id)
 
@@ -87,7 +95,26 @@ async def notify(session: AsyncSession, *, property_id: uuid.UUID, channel: str 
     """
     if session.get_bind().dialect.name != "postgresql":
         return
-    await session.execute(
-        text("SELECT pg_notify(:channel, :payload)"),
-        {"channel": channel, "payload": str(property_id)},
-    )
+    # Once per property and transaction: every further one would be folded into the first
+    # by PostgreSQL anyway, and each costs a round trip (and flushes the session).
+    notified: set[tuple[str, uuid.UUID]] = session.info.setdefault(_NOTIFIED, set())
+    if (channel, property_id) in notified:
+        return
+    notified.add((channel, property_id))
+    # Without flushing what is pending: the notification is delivered at commit, when all of
+    # it is written anyway, and a flush here would split a batch's inserts in two.
+    with session.no_autoflush:
+        await session.execute(
+            text("SELECT pg_notify(:channel, :payload)"),
+            {"channel": channel, "payload": str(property_id)},
+        )
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_notified(session: Session, transaction: SessionTransaction) -> None:
+    # At the end of the real transaction or of a savepoint (a rolled-back savepoint takes
+    # its NOTIFY with it; one notification too many is harmless where one too few would
+    # leave a listener asleep). Not at the end of a flush's internal subtransaction, which
+    # also ends here: that would notify again after every flush.
+    if transaction.parent is None or transaction.nested:
+        session.info.pop(_NOTIFIED, None)

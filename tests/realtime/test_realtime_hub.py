@@ -50,6 +50,9 @@ async def _publish(session: AsyncSession, property_id: uuid.UUID, n: int, **extr
         source="domiq",
         data={"n": n, **extra},
     )
+    # The event takes its sequence now: publish leaves the INSERT to the transaction's next
+    # flush, and a real transaction may flush (any query does) long before it commits.
+    await session.flush()
 
 
 async def _commit_events(

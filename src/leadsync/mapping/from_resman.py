@@ -106,15 +106,22 @@ def _preference_fields(prefs: Preferences | None) -> dict[str, Any]:
     }
 
 
+def prospect_contact(prospect: Prospect) -> tuple[str | None, str | None]:
+    """The lead customer's email and phone exactly as :func:`prospect_fields` gives them."""
+    lead = prospect.lead
+    return _email(lead.email), _phone(lead)
+
+
 def prospect_fields(prospect: Prospect) -> LeadFields:
     """The lead customer's (the first one's) comparable fields; raises ValueError for a
     prospect without customers."""
     lead = prospect.lead
+    email, phone = prospect_contact(prospect)
     return LeadFields(
         first_name=_name(lead.first_name),
         last_name=_name(lead.last_name),
-        email=_email(lead.email),
-        phone=_phone(lead),
+        email=email,
+        phone=phone,
         status=derive_status(prospect).value,
         **_preference_fields(prospect.preferences),
     )

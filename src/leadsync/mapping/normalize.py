@@ -50,9 +50,15 @@ def normalize_email(value: str | None) -> str | None:
     return info.normalized.lower()
 
 
-@lru_cache(maxsize=_CACHE_SIZE)
 def normalize_phone(value: str | None, *, region: str = DEFAULT_REGION) -> str | None:
     """E.164 (+15125550199) for a valid number, else None."""
+    # One cache key per (value, region): lru_cache keys ``f(v)`` and ``f(v, region=r)``
+    # apart, which made every new number go through phonenumbers three times.
+    return _e164(value, region)
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _e164(value: str | None, region: str) -> str | None:
     if value is None or not value.strip():
         return None
     try:

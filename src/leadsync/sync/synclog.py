@@ -53,5 +53,6 @@ async def log_sync(
         conflict_resolution=conflict_resolution,
         details=details,
     )
-    await session.flush()
+    # Not flushed here: the row goes in with the caller's next flush or its commit (a pull
+    # storing a batch of leads writes their log rows in one statement); its id is ours.
     return row

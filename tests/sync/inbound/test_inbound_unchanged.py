@@ -12,7 +12,8 @@ from factories import make_conversation, make_integration, make_property
 from leadsync.db.models import LeadLink
 from leadsync.mapping.observed import fingerprint
 from leadsync.resman.models import Customer, CustomerType, Identification, Phone, Prospect
-from leadsync.sync.inbound.apply import apply_prospect, unchanged_prospects
+from leadsync.sync.inbound.apply import apply_prospect
+from leadsync.sync.inbound.batch import unchanged_prospects
 from leadsync.sync.writeback import store_base
 
 PROSPECT_ID = "P-200"

@@ -20,23 +20,19 @@ from leadsync.db.models import Conversation, LeadLink, Property, ResmanIntegrati
 from leadsync.events import publish_lead
 from leadsync.mapping.from_resman import prospect_fields, resman_context
 from leadsync.mapping.lead import fields_to_json
-from leadsync.mapping.observed import (
-    RESMAN_STATUS_KEY,
-    fingerprint,
-    office_view,
-    status_signature,
-)
+from leadsync.mapping.observed import RESMAN_STATUS_KEY, fingerprint, office_view, status_signature
 from leadsync.resman.credentials import ResManCredentials
 from leadsync.resman.interface import ResManAPI
 from leadsync.resman.models import Prospect
 from leadsync.resman.reads import read_again_once
+from leadsync.sync.inbound.batch import BatchFacts
 from leadsync.sync.inbound.linked import ApplyOutcome, apply_link, rules_of
 from leadsync.sync.push.retire import is_retired
 from leadsync.sync.records import apply_fields, record_status, shares_contact
 from leadsync.sync.synclog import log_sync
 from leadsync.sync.writeback import store_base
 
-__all__ = ["ApplyOutcome", "apply_prospect", "refresh_prospect", "rules_of", "unchanged_prospects"]
+__all__ = ["ApplyOutcome", "apply_prospect", "refresh_prospect", "rules_of"]
 
 DEFAULT_TIMEZONE = "America/Chicago"
 
@@ -75,6 +71,33 @@ async def _unlinked_match(
     return None
 
 
+async def _not_stored(
+    session: AsyncSession,
+    *,
+    integration: ResmanIntegration,
+    prospect_id: str,
+    theirs: dict[str, Any],
+    facts: BatchFacts | None,
+) -> ApplyOutcome | None:
+    """Why a prospect with no link is not stored as a lead of its own: a merge retired it,
+    or a chatbot lead of the same person waits for its push (which will link it). None:
+    store it."""
+    email, phone = theirs.get("email"), theirs.get("phone")
+    if facts is not None:
+        retired = prospect_id in facts.retired
+    else:
+        retired = await is_retired(session, integration_id=integration.id, prospect_id=prospect_id)
+    if retired:
+        return ApplyOutcome(None, "ignored")  # merged into another prospect
+    if facts is not None:
+        match = facts.waiting_for(email=email, phone=phone)
+    else:
+        match = await _unlinked_match(
+            session, property_id=integration.property_id, email=email, phone=phone
+        )
+    return None if match is None else ApplyOutcome(match, "ignored")
+
+
 async def _create(
     session: AsyncSession,
     *,
@@ -95,7 +118,8 @@ async def _create(
     )
     session.add(conv)
     apply_fields(conv, theirs)
-    await session.flush()
+    # No flush: the unit of work inserts the conversation before the rows that refer to it
+    # (it orders tables by their foreign keys), and a batch's creates share one flush.
     record_status(session, conv=conv, old=None, source="resman", changed_by="resman")
     link = LeadLink(
         conversation_id=conv.id,
@@ -130,39 +154,20 @@ async def _create(
     return ApplyOutcome(conv.id, "created")
 
 
-async def unchanged_prospects(
-    session: AsyncSession,
-    *,
-    integration_id: uuid.UUID,
-    prospects: Sequence[Prospect],
-    own_source: str | None,
-) -> dict[str, uuid.UUID]:
-    """The prospects among ``prospects`` whose every link already holds exactly this state
-    (see :func:`~leadsync.mapping.observed.fingerprint`), each with its oldest conversation
-    (the one an apply would name): one query for a whole page, so a re-read of unchanged
-    prospects costs no merge and no per-prospect read."""
-    digests = {
-        p.prospect_id: fingerprint(p, own_source=own_source) for p in prospects if p.prospect_id
-    }
-    if not digests:
-        return {}
-    rows = await session.execute(
-        select(LeadLink.resman_prospect_id, LeadLink.resman_fingerprint, LeadLink.conversation_id)
-        .where(
-            LeadLink.integration_id == integration_id,
-            LeadLink.resman_prospect_id.in_(list(digests)),
+async def _links_of(
+    session: AsyncSession, *, integration_id: uuid.UUID, prospect_id: str
+) -> Sequence[LeadLink]:
+    """The prospect's links, oldest first (several when the person chatted again)."""
+    return (
+        await session.scalars(
+            select(LeadLink)
+            .where(
+                LeadLink.integration_id == integration_id,
+                LeadLink.resman_prospect_id == prospect_id,
+            )
+            .order_by(LeadLink.created_at, LeadLink.id)
         )
-        .order_by(LeadLink.created_at, LeadLink.id)
-    )
-    oldest: dict[str, uuid.UUID] = {}
-    stale: set[str] = set()
-    for prospect_id, digest, conversation_id in rows.all():
-        if prospect_id is None:
-            continue
-        oldest.setdefault(prospect_id, conversation_id)
-        if digest != digests[prospect_id]:
-            stale.add(prospect_id)
-    return {pid: conv for pid, conv in oldest.items() if pid not in stale}
+    ).all()
 
 
 async def apply_prospect(
@@ -173,9 +178,11 @@ async def apply_prospect(
     source: str,
     modified_at: datetime | None = None,
     own_source: str | None = None,
+    facts: BatchFacts | None = None,
 ) -> ApplyOutcome:
     """See the module docstring. ``own_source`` is our Chatbot TransactionSource id, so our
-    own events are not echoed back into the chatbot's notes.
+    own events are not echoed back into the chatbot's notes. ``facts``: what a pull read
+    for its whole batch (``inbound.batch``), instead of asking for this prospect alone.
 
     A prospect may have several conversations (a person who chatted again): each of them
     gets ResMan's state, merged against its own base. The outcome names the oldest one."""
@@ -186,32 +193,22 @@ async def apply_prospect(
     # From here on ResMan's record as the office left it; ``resman_type`` is what it holds.
     resman_type = prospect.lead.customer_type
     prospect = office_view(prospect, own_source=own_source)
-    links = (
-        await session.scalars(
-            select(LeadLink)
-            .where(
-                LeadLink.integration_id == integration.id,
-                LeadLink.resman_prospect_id == prospect_id,
-            )
-            .order_by(LeadLink.created_at, LeadLink.id)
-        )
-    ).all()
+    links: Sequence[LeadLink] = ()
+    if facts is None or prospect_id not in facts.unlinked:
+        links = await _links_of(session, integration_id=integration.id, prospect_id=prospect_id)
     if links and all(link.resman_fingerprint == digest for link in links):
         return ApplyOutcome(links[0].conversation_id, "unchanged")
     theirs = fields_to_json(prospect_fields(prospect))
     tz = await _timezone(session, integration.property_id)
     context = resman_context(prospect, timezone=tz, own_source=own_source)
     if not links:
-        if await is_retired(session, integration_id=integration.id, prospect_id=prospect_id):
-            return ApplyOutcome(None, "ignored")  # merged into another prospect
-        match = await _unlinked_match(
-            session,
-            property_id=integration.property_id,
-            email=theirs.get("email"),
-            phone=theirs.get("phone"),
+        skipped = await _not_stored(
+            session, integration=integration, prospect_id=prospect_id, theirs=theirs, facts=facts
         )
-        if match is not None:
-            return ApplyOutcome(match, "ignored")
+        if skipped is not None:
+            return skipped
+        if facts is not None:
+            facts.linked(prospect_id)  # a second copy in the batch reads the link
         return await _create(
             session,
             integration=integration,
@@ -236,6 +233,11 @@ async def apply_prospect(
         )
         for link in links
     ]
+    return _combined(outcomes)
+
+
+def _combined(outcomes: Sequence[ApplyOutcome]) -> ApplyOutcome:
+    """One outcome for a prospect's links: named by the oldest, "updated" if any changed."""
     changed = [o for o in outcomes if o.action == "updated"]
     return ApplyOutcome(
         outcomes[0].conversation_id,

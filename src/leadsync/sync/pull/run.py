@@ -15,24 +15,21 @@ queued for a retry. Re-reading is harmless: applying the same prospect twice cha
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from leadsync.db.models import LeadLink, ResmanIntegration
+from leadsync.db.models import ResmanIntegration
 from leadsync.db.session import read_session
 from leadsync.db.types import utcnow
 from leadsync.errors import LeadsyncError
 from leadsync.resman.errors import ResManError
 from leadsync.resman.models import Prospect
 from leadsync.resman.search import SearchProgress, UnsplittableWindowError, Window, search_window
-from leadsync.sync.inbound import apply as inbound
-from leadsync.sync.inbound.apply import ApplyOutcome
 from leadsync.sync.inbound.webhooks import replay_parked
 from leadsync.sync.pull.plan import (
     DEFAULT_INITIAL_LOOKBACK,
@@ -40,14 +37,8 @@ from leadsync.sync.pull.plan import (
     advance_cursor,
     plan_window,
 )
+from leadsync.sync.pull.store import BatchStore
 from leadsync.sync.queue.failures import classify
-from leadsync.sync.queue.jobs import (
-    UPDATE_PRIORITY,
-    Placement,
-    RefreshJob,
-    enqueue_job,
-    refresh_key,
-)
 from leadsync.sync.queue.targets import IntegrationNotFoundError, TargetCache
 from leadsync.sync.synclog import log_sync
 from leadsync.telemetry.logging import get_logger
@@ -62,9 +53,6 @@ DEFAULT_BATCH_SIZE = 200
 #: write lock, so a small one keeps every other request's wait short (the lock is FIFO:
 #: writers queued meanwhile go before the next batch).
 POLL_BATCH_SIZE = 5
-#: Failures of one prospect's apply that are about the data or a race, not about the run:
-#: the prospect is queued for a refresh (with retries) and the pull goes on.
-APPLY_ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError, ValueError, LookupError)
 
 ProgressCallback = Callable[[SearchProgress], None]
 
@@ -93,9 +81,6 @@ class _Stream:
     batch: list[Prospect] = field(default_factory=list)
     #: ResMan ids of the prospects stored and linked by this pull.
     applied: set[str] = field(default_factory=set)
-
-
-_Applied = tuple[str | None, ApplyOutcome]
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,127 +217,21 @@ async def _flush(
     """Apply and commit the batch; afterwards every window read so far is stored."""
     mark = stream.mark
     if stream.batch:
-        outcomes = await _apply_batch(sessionmaker, plan=plan, prospects=stream.batch)
+        store = BatchStore(
+            sessionmaker=sessionmaker,
+            integration_id=plan.integration_id,
+            property_id=plan.property_id,
+            own_source=plan.own_source,
+        )
+        outcomes = await store.apply_batch(stream.batch)
         if outcomes is None:
-            outcomes = await _apply_one_by_one(
-                sessionmaker, plan=plan, prospects=stream.batch, summary=summary
-            )
+            outcomes = await store.apply_one_by_one(stream.batch, summary=summary)
         for prospect_id, outcome in outcomes:
             summary.count(outcome)
             if prospect_id is not None and outcome.action != "ignored":
                 stream.applied.add(prospect_id)
         stream.batch = []
     stream.stored_until = mark
-
-
-async def _apply_batch(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    *,
-    plan: _Plan,
-    prospects: Sequence[Prospect],
-) -> list[_Applied] | None:
-    """All prospects in one transaction; None when one of them failed (nothing committed)."""
-    try:
-        async with sessionmaker() as session, session.begin():
-            same = await inbound.unchanged_prospects(
-                session,
-                integration_id=plan.integration_id,
-                prospects=prospects,
-                own_source=plan.own_source,
-            )
-            outcomes: list[_Applied] = []
-            # Held for the whole batch: the identity map keeps unchanged objects only weakly,
-            # so a session.get per prospect read the row again every time.
-            integration = await _integration(session, plan=plan)
-            for p in prospects:
-                if p.prospect_id in same:
-                    outcomes.append((p.prospect_id, ApplyOutcome(same[p.prospect_id], "unchanged")))
-                    continue
-                outcome = await _apply(session, integration=integration, plan=plan, prospect=p)
-                outcomes.append((p.prospect_id, outcome))
-            return outcomes
-    except APPLY_ERRORS:
-        return None
-
-
-async def _apply_one_by_one(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    *,
-    plan: _Plan,
-    prospects: Sequence[Prospect],
-    summary: PullSummary,
-) -> list[_Applied]:
-    """The batch again, one transaction per prospect; a prospect that fails again is queued
-    for a refresh (the worker retries it, and a dead letter shows it), so the cursor can move
-    on without losing it."""
-    outcomes: list[_Applied] = []
-    for prospect in prospects:
-        try:
-            async with sessionmaker() as session, session.begin():
-                integration = await _integration(session, plan=plan)
-                outcome = await _apply(
-                    session, integration=integration, plan=plan, prospect=prospect
-                )
-            outcomes.append((prospect.prospect_id, outcome))
-        except APPLY_ERRORS as exc:
-            summary.failed_syncs += 1
-            await _queue_refresh(sessionmaker, plan=plan, prospect=prospect, error=exc)
-    return outcomes
-
-
-async def _queue_refresh(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    *,
-    plan: _Plan,
-    prospect: Prospect,
-    error: Exception,
-) -> None:
-    prospect_id = prospect.prospect_id
-    log.warning(
-        "pulled prospect could not be applied; queued for a refresh",
-        integration_id=str(plan.integration_id),
-        prospect_id=prospect_id,
-        error_type=type(error).__name__,
-    )
-    if prospect_id is None:
-        return  # nothing to refresh by; ResMan always sends the id, so this is malformed data
-    async with sessionmaker() as session, session.begin():
-        conversation_id = await session.scalar(
-            select(LeadLink.conversation_id).where(
-                LeadLink.integration_id == plan.integration_id,
-                LeadLink.resman_prospect_id == prospect_id,
-            )
-        )
-        await enqueue_job(
-            session,
-            job=RefreshJob(prospect_id=prospect_id),
-            at=Placement(
-                integration_id=plan.integration_id,
-                conversation_id=conversation_id,
-                priority=UPDATE_PRIORITY,
-                resman_lead_id=prospect_id,
-                lead_key=refresh_key(conversation_id=conversation_id, prospect_id=prospect_id),
-            ),
-        )
-
-
-async def _integration(session: AsyncSession, *, plan: _Plan) -> ResmanIntegration:
-    integration = await session.get(ResmanIntegration, plan.integration_id)
-    if integration is None:
-        raise IntegrationNotFoundError(str(plan.integration_id))
-    return integration
-
-
-async def _apply(
-    session: AsyncSession, *, integration: ResmanIntegration, plan: _Plan, prospect: Prospect
-) -> ApplyOutcome:
-    return await inbound.apply_prospect(
-        session,
-        integration=integration,
-        prospect=prospect,
-        source="pull",
-        own_source=plan.own_source,
-    )
 
 
 async def _finish(
