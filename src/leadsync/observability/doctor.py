@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadsync.db.models import ResmanIntegration
@@ -152,6 +152,26 @@ async def _rollback_flag(runtime: Runtime) -> Check:
     return Check("rollback flag (pause/resume)", ok, detail, None if ok else "leadsync sync status")
 
 
+#: The deployment item that checks the database's own upkeep.
+UPKEEP_ITEM = "database upkeep (autovacuum)"
+
+
+async def _upkeep(runtime: Runtime) -> Check:
+    """PostgreSQL must vacuum and analyze as the queue churns: every job is updated several
+    times, and with autovacuum off the dead rows and missing statistics slowed one claim to
+    15 s at 6,600 queued jobs in a chaos run (so jobs piled up faster still). SQLite (WAL)
+    needs nothing scheduled."""
+    async with read_session(runtime.sessionmaker) as session:
+        if session.get_bind().dialect.name != "postgresql":
+            return Check(UPKEEP_ITEM, True, "SQLite: nothing to schedule")
+        setting = await session.scalar(text("SHOW autovacuum"))
+    if setting == "on":
+        return Check(UPKEEP_ITEM, True, "autovacuum on")
+    detail = "autovacuum is off: the queue's dead rows pile up and its claims slow down"
+    fix = "set autovacuum = on (PostgreSQL's default) and reload, or VACUUM ANALYZE on a timer"
+    return Check(UPKEEP_ITEM, False, detail, fix)
+
+
 async def _post(session: AsyncSession, ids: list[Any]) -> list[Check]:
     report = await build_report(session, since=timedelta(hours=24), integration_ids=ids)
     wanted = {
@@ -219,6 +239,7 @@ async def run_doctor(
         return checks
     checks += await _monitoring(runtime, send_test=send_test)
     checks.append(await _rollback_flag(runtime))
+    checks.append(await _upkeep(runtime))
     if post:
         async with read_session(runtime.sessionmaker) as session:
             checks += await _post(session, [i.id for i in integrations])
