@@ -31,8 +31,8 @@ TRANSPORT_FAULTS: dict[str, Any] = {
     "hang_seconds": 4.0,
     "reset_rate": 0.066,
 }
-#: The chaos suite's mix (tests/chaos/procs.py): 5 % each of a 5xx, a 429 with Retry-After,
-#: a hang and a dropped connection. A 429 pauses the whole account for its Retry-After
+#: The chaos suite's mix (tests/chaos/procs.py uses this one): 5 % each of a 5xx, a 429 with
+#: Retry-After, a hang and a dropped connection. A 429 pauses the whole account for its Retry-After
 #: (docs/RESMAN_PROTOCOL.md: honour it), so here ResMan's throttling sets the pace.
 MIXED_FAULTS: dict[str, Any] = {
     "seed": 12,
@@ -46,8 +46,10 @@ MIXED_FAULTS: dict[str, Any] = {
 }
 #: ResMan down: every wire call answers 503 (admin calls are never faulted).
 OUTAGE_FAULTS: dict[str, Any] = {"seed": 12, "http_error_rate": 1.0, "http_error_codes": [503]}
-#: leadsync's settings in the chaos suite: a 2 s ResMan read timeout (so a hang is a
-#: timeout) and back-off capped at 15 s; the number of retries is the product's.
+#: leadsync's settings in the fault rows and the chaos suite: a 2 s ResMan read timeout (so a
+#: hang is a timeout) and back-off capped at 15 s (not 300, so the few leads unlucky many
+#: times in a row do not stretch the drain to many minutes); the number of retries is the
+#: product's.
 SERVICE_ENV = {"LEADSYNC_RESMAN_READ_TIMEOUT": "2", "LEADSYNC_RETRY_CAP_SECONDS": "15"}
 #: One POST waits this long for its answer before the chatbot sends it again.
 POST_TIMEOUT = 120.0

@@ -20,29 +20,12 @@ from bench.core import Proc, Processes, free_port, wait_http
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from bench import stacks
+from bench import faults_kit, stacks
 from leadsync.sandbox.admin_client import open_admin
 
-#: 20 % of ResMan calls fail, in equal shares: a 5xx, a 429 with Retry-After, a timeout after
-#: which ResMan still does the work (it hangs past leadsync's 2 s read timeout, then answers
-#: nobody), and a dropped connection.
-MIXED_FAULTS: dict[str, Any] = {
-    "http_error_rate": 0.05,
-    "http_error_codes": [500, 502, 503],
-    "rate_limit_rate": 0.05,
-    "retry_after_seconds": 0.5,
-    "timeout_rate": 0.05,
-    "hang_seconds": 4.0,
-    "reset_rate": 0.05,
-}
-#: leadsync's settings for the run: a short ResMan read timeout so a hang is a timeout, and
-#: back-off capped at 15 s (not 300) so the few leads unlucky many times in a row do not
-#: stretch the drain to many minutes; the number of retries stays the product's.
-SERVICE_ENV = {
-    "LEADSYNC_RESMAN_READ_TIMEOUT": "2",
-    "LEADSYNC_RETRY_CAP_SECONDS": "15",
-    "LEADSYNC_LOG_FORMAT": "json",
-}
+#: leadsync's settings for the run (the fault rows' own: a 2 s read timeout so a hang is a
+#: timeout, back-off capped at 15 s), with JSON logs to grep.
+SERVICE_ENV = {**faults_kit.SERVICE_ENV, "LEADSYNC_LOG_FORMAT": "json"}
 
 
 @dataclass
@@ -68,7 +51,9 @@ class Sandbox:
         self.proc = self.procs.leadsync("sandbox", *args)
         await wait_http(f"{self.url}/admin/health", proc=self.proc, within=120)
         async with httpx.AsyncClient(base_url=self.url, timeout=30) as admin:
-            faults = {**MIXED_FAULTS, "seed": self.seed}
+            # 20 % of calls fail in equal shares: a 5xx, a 429 with Retry-After, a hang after
+            # which ResMan still does the work, a dropped connection (the bench's fault row).
+            faults = {**faults_kit.MIXED_FAULTS, "seed": self.seed}
             (await admin.put("/admin/faults", json=faults)).raise_for_status()
         if self.webhook is not None:
             await self.set_webhook(*self.webhook)
