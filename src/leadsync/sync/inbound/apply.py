@@ -25,10 +25,9 @@ from leadsync.resman.credentials import ResManCredentials
 from leadsync.resman.interface import ResManAPI
 from leadsync.resman.models import Prospect
 from leadsync.resman.reads import read_again_once
-from leadsync.sync.inbound.batch import BatchFacts
+from leadsync.sync.inbound.batch import BatchFacts, unlinked_facts
 from leadsync.sync.inbound.linked import ApplyOutcome, apply_link, rules_of
-from leadsync.sync.push.retire import is_retired
-from leadsync.sync.records import apply_fields, record_status, shares_contact
+from leadsync.sync.records import apply_fields, record_status
 from leadsync.sync.synclog import log_sync
 from leadsync.sync.writeback import store_base
 
@@ -47,54 +46,28 @@ async def _timezone(session: AsyncSession, property_id: uuid.UUID) -> str:
     return known[property_id]
 
 
-async def _unlinked_match(
-    session: AsyncSession, *, property_id: uuid.UUID, email: str | None, phone: str | None
-) -> uuid.UUID | None:
-    """A chatbot lead of this property with the same email/phone whose push has not linked it
-    yet: the push will find and link the ResMan record itself, so the pull must not store a
-    second copy of the person. Its conversation id."""
-    matches = shares_contact(email, phone)
-    if matches is None:
-        return None
-    # The property is compared here, not in SQL: given `property_id = ?`, SQLite (no
-    # statistics) walked that index, i.e. every conversation of the property, for every
-    # prospect a pull imports. The email and phone indexes find the few candidates.
-    rows = await session.execute(
-        select(Conversation.id, Conversation.property_id, LeadLink.resman_prospect_id)
-        .outerjoin(LeadLink, LeadLink.conversation_id == Conversation.id)
-        .where(matches)
-        .order_by(Conversation.created_at)
-    )
-    for conversation_id, candidate_property, prospect_id in rows.all():
-        if candidate_property == property_id and prospect_id is None:
-            return conversation_id
-    return None
-
-
 async def _not_stored(
     session: AsyncSession,
     *,
     integration: ResmanIntegration,
-    prospect_id: str,
+    prospect: Prospect,
     theirs: dict[str, Any],
     facts: BatchFacts | None,
 ) -> ApplyOutcome | None:
     """Why a prospect with no link is not stored as a lead of its own: a merge retired it,
     or a chatbot lead of the same person waits for its push (which will link it). None:
     store it."""
-    email, phone = theirs.get("email"), theirs.get("phone")
-    if facts is not None:
-        retired = prospect_id in facts.retired
-    else:
-        retired = await is_retired(session, integration_id=integration.id, prospect_id=prospect_id)
-    if retired:
-        return ApplyOutcome(None, "ignored")  # merged into another prospect
-    if facts is not None:
-        match = facts.waiting_for(email=email, phone=phone)
-    else:
-        match = await _unlinked_match(
-            session, property_id=integration.property_id, email=email, phone=phone
+    prospect_id = str(prospect.prospect_id)
+    if facts is None:
+        facts = await unlinked_facts(
+            session,
+            integration_id=integration.id,
+            property_id=integration.property_id,
+            prospect=prospect,
         )
+    if prospect_id in facts.retired:
+        return ApplyOutcome(None, "ignored")  # merged into another prospect
+    match = facts.waiting_for(email=theirs.get("email"), phone=theirs.get("phone"))
     return None if match is None else ApplyOutcome(match, "ignored")
 
 
@@ -203,7 +176,7 @@ async def apply_prospect(
     context = resman_context(prospect, timezone=tz, own_source=own_source)
     if not links:
         skipped = await _not_stored(
-            session, integration=integration, prospect_id=prospect_id, theirs=theirs, facts=facts
+            session, integration=integration, prospect=prospect, theirs=theirs, facts=facts
         )
         if skipped is not None:
             return skipped

@@ -51,8 +51,9 @@ class BatchFacts:
         self.unlinked.discard(prospect_id)
 
     def waiting_for(self, *, email: str | None, phone: str | None) -> uuid.UUID | None:
-        """The oldest waiting lead with this email or this phone (see ``apply``'s
-        ``_unlinked_match``, which asks the same one prospect at a time)."""
+        """The oldest waiting lead with this email or this phone: the push will find and
+        link the ResMan record itself, so the pull must not store a second copy of the
+        person."""
         for lead in self.waiting:
             if (email and lead.email == email) or (phone and lead.phone == phone):
                 return lead.conversation_id
@@ -119,7 +120,40 @@ async def read_batch_facts(
     unchanged, with_link = await _link_states(
         session, integration_id=integration_id, digests=digests
     )
-    unlinked = set(digests) - with_link
+    return await _about_unlinked(
+        session,
+        integration_id=integration_id,
+        property_id=property_id,
+        prospects=prospects,
+        unlinked=set(digests) - with_link,
+        unchanged=unchanged,
+    )
+
+
+async def unlinked_facts(
+    session: AsyncSession, *, integration_id: uuid.UUID, property_id: uuid.UUID, prospect: Prospect
+) -> BatchFacts:
+    """The same for one prospect whose apply found it has no link (a refresh or a webhook):
+    retired by a merge? a chatbot lead of the same person waiting for its push?"""
+    return await _about_unlinked(
+        session,
+        integration_id=integration_id,
+        property_id=property_id,
+        prospects=(prospect,),
+        unlinked={prospect.prospect_id} if prospect.prospect_id else set(),
+        unchanged={},
+    )
+
+
+async def _about_unlinked(
+    session: AsyncSession,
+    *,
+    integration_id: uuid.UUID,
+    property_id: uuid.UUID,
+    prospects: Sequence[Prospect],
+    unlinked: set[str],
+    unchanged: dict[str, uuid.UUID],
+) -> BatchFacts:
     retired: frozenset[str] = frozenset()
     if unlinked:
         retired = frozenset(
@@ -154,8 +188,10 @@ async def _waiting(
         clauses.append(Conversation.phone.in_(phones))
     if not clauses:
         return ()
-    # The property and the missing link are compared here, not in SQL, for the reason
-    # ``apply._unlinked_match`` gives: the email and phone indexes find the few candidates.
+    # The property and the missing link are compared here, not in SQL: given
+    # `property_id = ?`, SQLite (no statistics) walked that index, i.e. every conversation
+    # of the property, for every prospect a pull imports. The email and phone indexes find
+    # the few candidates.
     rows = await session.execute(
         select(
             Conversation.id,

@@ -63,16 +63,6 @@ async def retire_prospect(
     return job.id
 
 
-async def is_retired(session: AsyncSession, *, integration_id: uuid.UUID, prospect_id: str) -> bool:
-    found = await session.scalar(
-        select(RetiredProspect.id).where(
-            RetiredProspect.integration_id == integration_id,
-            RetiredProspect.resman_prospect_id == prospect_id,
-        )
-    )
-    return found is not None
-
-
 def _duplicate_reason(reasons: dict[str, tuple[str, str]]) -> tuple[str, str] | None:
     """The property's own "duplicate" lost reason when it has one, else its first (generic)
     reason; our text goes in the event's comments either way."""
