@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 
 #: The `leadsync` command of the interpreter running the bench.
 LEADSYNC = str(Path(sys.executable).with_name("leadsync"))
@@ -190,11 +190,11 @@ class Processes:
 async def wait_http(url: str, *, proc: Proc, within: float = 60.0) -> None:
     """Wait until ``url`` answers 2xx (the process must stay alive meanwhile)."""
     deadline = time.monotonic() + within
-    async with httpx.AsyncClient(timeout=2) as client:
+    async with httpx2.AsyncClient(timeout=2) as client:
         while time.monotonic() < deadline:
             if proc.popen.poll() is not None:
                 raise RuntimeError(f"{proc.name} exited early:\n{proc.tail()}")
-            with contextlib.suppress(httpx.HTTPError):
+            with contextlib.suppress(httpx2.HTTPError):
                 if (await client.get(url)).is_success:
                     return
             await asyncio.sleep(0.1)

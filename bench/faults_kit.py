@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 
 from bench import stacks
 from bench.rows_push import Leads
@@ -62,19 +62,21 @@ DRAIN_PATIENCE = 900.0
 SETTLED_SECONDS = 15.0
 
 
-async def set_faults(sandbox: httpx.AsyncClient, faults: dict[str, Any]) -> None:
+async def set_faults(sandbox: httpx2.AsyncClient, faults: dict[str, Any]) -> None:
     """Replace the sandbox's fault configuration (``{}``: no faults)."""
     (await sandbox.put("/admin/faults", json=faults)).raise_for_status()
 
 
-async def faults_injected(sandbox: httpx.AsyncClient) -> int:
+async def faults_injected(sandbox: httpx2.AsyncClient) -> int:
     answer = await sandbox.get("/admin/stats")
     answer.raise_for_status()
     counts: dict[str, int] = answer.json()["faults_injected"]
     return sum(counts.values())
 
 
-async def prospects_by_email(sandbox: httpx.AsyncClient, since: datetime) -> dict[str, list[float]]:
+async def prospects_by_email(
+    sandbox: httpx2.AsyncClient, since: datetime
+) -> dict[str, list[float]]:
     """email -> the create times (epoch seconds) of every sandbox prospect with that email."""
     answer = await sandbox.get(
         f"/admin/properties/{stacks.SANDBOX_PROPERTY_ID}/prospects",
@@ -95,7 +97,7 @@ class Chatbot:
     """Sends each lead until a 2xx (accepted) or a 4xx, as the chaos suite's chatbot does: a
     5xx or no answer is sent again, same conversation id and body (idempotent)."""
 
-    api: httpx.AsyncClient
+    api: httpx2.AsyncClient
     property_id: uuid.UUID
     leads: Leads = field(default_factory=Leads)
     accepted: set[str] = field(default_factory=set)
@@ -113,7 +115,7 @@ class Chatbot:
                     answer = await self.api.post(
                         "/api/resman/leads", json=body, timeout=POST_TIMEOUT
                     )
-                except httpx.TransportError:
+                except httpx2.TransportError:
                     self.errors += 1
                     await asyncio.sleep(0.5)
                     continue
@@ -180,7 +182,7 @@ def spent(before: QueueView, after: QueueView, *, of: str = "retries") -> int:
 
 async def wait_drained(
     tenant: stacks.Tenant,
-    sandbox: httpx.AsyncClient,
+    sandbox: httpx2.AsyncClient,
     bot: Chatbot,
     *,
     since: datetime,

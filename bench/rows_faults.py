@@ -10,7 +10,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
+import httpx2
 
 from bench import stacks
 from bench.core import Processes, open_loop
@@ -40,11 +40,11 @@ async def _one_side(
 ) -> dict[str, Any]:
     name = "up-faults" if faults else "up-clean"
     tenant = await stacks.start_up(procs, name=name, env=SERVICE_ENV, external_sandbox=True)
-    limits = httpx.Limits(max_connections=count, max_keepalive_connections=200)
+    limits = httpx2.Limits(max_connections=count, max_keepalive_connections=200)
     try:
         async with (
-            httpx.AsyncClient(base_url=tenant.api_url, headers=tenant.auth, limits=limits) as api,
-            httpx.AsyncClient(base_url=tenant.sandbox_url, timeout=120) as sandbox,
+            httpx2.AsyncClient(base_url=tenant.api_url, headers=tenant.auth, limits=limits) as api,
+            httpx2.AsyncClient(base_url=tenant.sandbox_url, timeout=120) as sandbox,
         ):
             if faults:
                 await set_faults(sandbox, faults)
@@ -55,8 +55,8 @@ async def _one_side(
 
 async def _send_and_drain(
     tenant: stacks.Tenant,
-    api: httpx.AsyncClient,
-    sandbox: httpx.AsyncClient,
+    api: httpx2.AsyncClient,
+    sandbox: httpx2.AsyncClient,
     *,
     count: int,
     rate: float,

@@ -13,7 +13,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
+import httpx2
 from standardwebhooks import Webhook
 
 from bench import stacks
@@ -53,8 +53,8 @@ async def hammer(url: str, *, count: int, concurrency: int, headers: Any) -> dic
     """``count`` POSTs, ``concurrency`` at a time: requests/s and latency percentiles."""
     latencies: list[float] = []
     failures = 0
-    limits = httpx.Limits(max_connections=concurrency)
-    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+    limits = httpx2.Limits(max_connections=concurrency)
+    async with httpx2.AsyncClient(timeout=30, limits=limits) as client:
 
         async def op(i: int) -> None:
             nonlocal failures
@@ -113,7 +113,7 @@ async def webhook_row(procs: Processes, *, count: int, concurrency: int) -> dict
     return {"subject": subject, "baseline": baseline}
 
 
-async def _synced(api: httpx.AsyncClient, tenant: stacks.Tenant, count: int) -> list[str]:
+async def _synced(api: httpx2.AsyncClient, tenant: stacks.Tenant, count: int) -> list[str]:
     """``count`` leads posted and pushed; their conversation ids."""
     leads, ids = Leads(), []
     for i in range(count):
@@ -139,8 +139,8 @@ async def office_row(procs: Processes, *, changes: int) -> dict[str, Any]:
     timeouts = 0
     try:
         async with (
-            httpx.AsyncClient(base_url=tenant.api_url, headers=tenant.auth, timeout=30) as api,
-            httpx.AsyncClient(base_url=tenant.sandbox_url, timeout=30) as office,
+            httpx2.AsyncClient(base_url=tenant.api_url, headers=tenant.auth, timeout=30) as api,
+            httpx2.AsyncClient(base_url=tenant.sandbox_url, timeout=30) as office,
         ):
             ids = await _synced(api, tenant, min(changes, 10))
             for n in range(changes):

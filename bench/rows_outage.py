@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
+import httpx2
 
 from bench import stacks
 from bench.core import Processes, open_loop
@@ -60,8 +60,8 @@ async def outage_row(procs: Processes, *, outage: float, rate: float) -> dict[st
     tenant = await stacks.start_up(procs, name="up-outage", env=SERVICE_ENV, external_sandbox=True)
     try:
         async with (
-            httpx.AsyncClient(base_url=tenant.api_url, headers=tenant.auth) as api,
-            httpx.AsyncClient(base_url=tenant.sandbox_url, timeout=120) as sandbox,
+            httpx2.AsyncClient(base_url=tenant.api_url, headers=tenant.auth) as api,
+            httpx2.AsyncClient(base_url=tenant.sandbox_url, timeout=120) as sandbox,
         ):
             return {"subject": await _run(tenant, api, sandbox, outage, rate), "baseline": None}
     finally:
@@ -70,8 +70,8 @@ async def outage_row(procs: Processes, *, outage: float, rate: float) -> dict[st
 
 async def _run(
     tenant: stacks.Tenant,
-    api: httpx.AsyncClient,
-    sandbox: httpx.AsyncClient,
+    api: httpx2.AsyncClient,
+    sandbox: httpx2.AsyncClient,
     outage: float,
     rate: float,
 ) -> dict[str, Any]:
@@ -107,7 +107,7 @@ async def _run(
     }
 
 
-async def _outage(tenant: stacks.Tenant, sandbox: httpx.AsyncClient, *, until: float) -> Watch:
+async def _outage(tenant: stacks.Tenant, sandbox: httpx2.AsyncClient, *, until: float) -> Watch:
     """Every ResMan call fails until ``until``; the queue is read every WATCH_EVERY s."""
     start = await QueueView.of(tenant)
     await set_faults(sandbox, OUTAGE_FAULTS)

@@ -9,7 +9,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
+import httpx2
 
 from bench import stacks
 from bench.core import LEADSYNC, Processes
@@ -42,7 +42,7 @@ async def pull_row(procs: Processes, *, count: int, pg_url: str | None) -> dict[
     try:
         now = datetime.now(UTC).replace(microsecond=0)
         since = now - timedelta(days=3)
-        async with httpx.AsyncClient(base_url=sandbox_url, timeout=600) as client:
+        async with httpx2.AsyncClient(base_url=sandbox_url, timeout=600) as client:
             seeded = await client.post(
                 f"/admin/properties/{stacks.SANDBOX_PROPERTY_ID}/prospects/bulk",
                 json={

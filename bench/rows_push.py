@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
+import httpx2
 
 from bench import stacks
 from bench.core import Processes, closed_loop, ms, open_loop, percentile, wait_for
@@ -115,7 +115,7 @@ async def direct_creates(*, sandbox_url: str, rate: float, count: int) -> dict[s
     return latency_stats(latencies, timeouts, errors)
 
 
-async def _prospect_times(sandbox: httpx.AsyncClient, since: datetime) -> dict[str, float]:
+async def _prospect_times(sandbox: httpx2.AsyncClient, since: datetime) -> dict[str, float]:
     """email -> when the sandbox created the prospect (epoch seconds)."""
     response = await sandbox.get(
         f"/admin/properties/{stacks.SANDBOX_PROPERTY_ID}/prospects",
@@ -137,10 +137,10 @@ async def post_leads(
     leads, clock, latencies, timeouts, errors = Leads(), Clock(), [], 0, 0
     scheduled: dict[str, float] = {}
     since = datetime.now(UTC)
-    limits = httpx.Limits(max_connections=count, max_keepalive_connections=200)
+    limits = httpx2.Limits(max_connections=count, max_keepalive_connections=200)
     async with (
-        httpx.AsyncClient(base_url=tenant.api_url, headers=tenant.auth, limits=limits) as api,
-        httpx.AsyncClient(base_url=tenant.sandbox_url, timeout=60) as sandbox,
+        httpx2.AsyncClient(base_url=tenant.api_url, headers=tenant.auth, limits=limits) as api,
+        httpx2.AsyncClient(base_url=tenant.sandbox_url, timeout=60) as sandbox,
     ):
 
         async def send(i: int, at: float) -> None:
@@ -153,9 +153,9 @@ async def post_leads(
                 )  # fmt: skip
                 r.raise_for_status()
                 latencies.append(time.monotonic() - at)
-            except httpx.TimeoutException:
+            except httpx2.TimeoutException:
                 timeouts += 1
-            except httpx.HTTPError:
+            except httpx2.HTTPError:
                 errors += 1
 
         await open_loop(rate=rate, count=count, send=send)
@@ -227,14 +227,14 @@ async def drain_row(procs: Processes, *, count: int, concurrency: int) -> dict[s
         async def create(i: int) -> None:
             await client.post_lead(creds=stacks.SANDBOX_CREDS, prospect=direct.prospect(i))
 
-        async with client, httpx.AsyncClient(base_url=baseline_url, timeout=60) as sandbox:
+        async with client, httpx2.AsyncClient(base_url=baseline_url, timeout=60) as sandbox:
             await closed_loop(concurrency=concurrency, count=count, op=create)
             baseline = await _prospect_times(sandbox, since)
     tenant = await stacks.start_up(procs, name="up-drain", external_sandbox=True)
     try:
         async with (
-            httpx.AsyncClient(base_url=tenant.api_url, headers=tenant.auth, timeout=60) as api,
-            httpx.AsyncClient(base_url=tenant.sandbox_url, timeout=60) as sandbox,
+            httpx2.AsyncClient(base_url=tenant.api_url, headers=tenant.auth, timeout=60) as api,
+            httpx2.AsyncClient(base_url=tenant.sandbox_url, timeout=60) as sandbox,
         ):
             procs.cli("sync", "pause", env=tenant.env)
 

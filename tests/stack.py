@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 from pydantic import SecretStr
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,8 +46,8 @@ class Tenant:
 
 @dataclass
 class Stack:
-    api: httpx.AsyncClient
-    sandbox: httpx.AsyncClient
+    api: httpx2.AsyncClient
+    sandbox: httpx2.AsyncClient
     runtime: Runtime
     a: Tenant
     b: Tenant

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadsync.app import create_app
@@ -82,8 +82,8 @@ async def running_stack(*, db_url: str, data_dir: Path, **overrides: Any) -> Asy
         try:
             async with (
                 SandboxServer(app) as api_server,
-                httpx.AsyncClient(base_url=api_server.base_url, timeout=PATIENCE) as api,
-                httpx.AsyncClient(base_url=sandbox_server.base_url, timeout=PATIENCE) as admin,
+                httpx2.AsyncClient(base_url=api_server.base_url, timeout=PATIENCE) as api,
+                httpx2.AsyncClient(base_url=sandbox_server.base_url, timeout=PATIENCE) as admin,
             ):
                 yield Stack(api=api, sandbox=admin, runtime=runtime, a=a, b=b)
         finally:

@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
+import httpx2
 from sqlalchemy import select
 from standardwebhooks import Webhook
 
@@ -37,7 +37,7 @@ async def connect_webhook(stack: Stack, tenant: Tenant) -> str:
 
 async def deliver(
     stack: Stack, tenant: Tenant, body: dict[str, Any], *, secret: str, msg_id: str
-) -> httpx.Response:
+) -> httpx2.Response:
     """A delivery signed the way the sandbox (or a relay) signs it."""
     raw = json.dumps(body)
     now = datetime.now(UTC)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import httpx
+import httpx2
 
 from leadsync.sandbox.admin_client import SandboxAdmin, open_admin
 
@@ -141,7 +141,7 @@ class _Demo:
     """One demo run's clients, random source and memory of who chatted."""
 
     rng: random.Random
-    api: httpx.AsyncClient
+    api: httpx2.AsyncClient
     office: SandboxAdmin
     property_id: uuid.UUID
     resman_property_id: str | None
@@ -152,7 +152,7 @@ class _Demo:
     created: list[str] = field(default_factory=list)
     synced: dict[str, str] = field(default_factory=dict)
 
-    def answered(self, response: httpx.Response) -> dict[str, Any]:
+    def answered(self, response: httpx2.Response) -> dict[str, Any]:
         """Count the answer; its JSON body when it is a success (else an empty one)."""
         self.stats.api_statuses[response.status_code] += 1
         if not response.is_success:
@@ -253,7 +253,7 @@ class _Demo:
                 action=action,
                 body=body,
             )
-        except httpx.HTTPStatusError as refused:
+        except httpx2.HTTPStatusError as refused:
             status = refused.response.status_code
             self.stats.office_refusals.append(f"{label}: {status}")
             self.echo(f"demo: the sandbox refused '{label}': {refused.response.text[:200]}")
@@ -289,7 +289,7 @@ async def drive_demo(
     the same traffic at speed (the end-to-end test does)."""
     headers = {"Authorization": f"Bearer {api_key}"}
     async with (
-        httpx.AsyncClient(base_url=api_url, headers=headers, timeout=60) as api,
+        httpx2.AsyncClient(base_url=api_url, headers=headers, timeout=60) as api,
         open_admin(sandbox_url or api_url, request_timeout=60) as office,
     ):
         demo = _Demo(
@@ -305,7 +305,7 @@ async def drive_demo(
             demo.stats.rounds += 1
             try:
                 await demo.round(demo.stats.rounds)
-            except httpx.TransportError as exc:
+            except httpx2.TransportError as exc:
                 request = exc.request
                 demo.stats.unanswered.append(
                     f"round {demo.stats.rounds}: {request.method} {request.url}: {exc!r}"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import httpx
+import httpx2
 import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel
@@ -50,13 +50,13 @@ def _app() -> FastAPI:
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=_app(), raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+async def api() -> AsyncIterator[httpx2.AsyncClient]:
+    transport = httpx2.ASGITransport(app=_app(), raise_app_exceptions=False)
+    async with httpx2.AsyncClient(transport=transport, base_url="http://test") as client:
         yield client
 
 
-async def test_a_domain_error_is_a_problem_document(api: httpx.AsyncClient) -> None:
+async def test_a_domain_error_is_a_problem_document(api: httpx2.AsyncClient) -> None:
     response = await api.get("/domain")
 
     assert response.status_code == 409
@@ -71,14 +71,14 @@ async def test_a_domain_error_is_a_problem_document(api: httpx.AsyncClient) -> N
     }
 
 
-async def test_a_problem_error_keeps_its_headers(api: httpx.AsyncClient) -> None:
+async def test_a_problem_error_keeps_its_headers(api: httpx2.AsyncClient) -> None:
     response = await api.get("/problem")
 
     assert (response.status_code, response.headers["retry-after"]) == (503, "7")
     assert response.json()["detail"] == "try again"
 
 
-async def test_invalid_input_names_the_field(api: httpx.AsyncClient) -> None:
+async def test_invalid_input_names_the_field(api: httpx2.AsyncClient) -> None:
     response = await api.post("/validated", json={"count": "many"})
 
     assert response.status_code == 422
@@ -88,7 +88,7 @@ async def test_invalid_input_names_the_field(api: httpx.AsyncClient) -> None:
     assert problem["detail"].startswith("count: ")
 
 
-async def test_malformed_json_is_a_400(api: httpx.AsyncClient) -> None:
+async def test_malformed_json_is_a_400(api: httpx2.AsyncClient) -> None:
     response = await api.post(
         "/validated", content=b"{not json", headers={"content-type": "application/json"}
     )
@@ -97,7 +97,7 @@ async def test_malformed_json_is_a_400(api: httpx.AsyncClient) -> None:
     assert response.json()["title"] == "Malformed JSON body"
 
 
-async def test_a_bug_answers_500_with_an_id_and_no_exception_text(api: httpx.AsyncClient) -> None:
+async def test_a_bug_answers_500_with_an_id_and_no_exception_text(api: httpx2.AsyncClient) -> None:
     response = await api.get("/bug")
 
     assert response.status_code == 500

@@ -58,7 +58,7 @@ LAYERS = "layers"
     [
         # Each contract fails alone where it is the only rule a violation breaks, and the
         # layers contract catches every import that runs back up, alone or beside another.
-        ({"pure-core"}, "mapping/lead.py", "import httpx"),
+        ({"pure-core"}, "mapping/lead.py", "import httpx2"),
         ({"pure-core", LAYERS}, "merge/values.py", "import leadsync.db.session"),
         ({"pure-core"}, "mapping/status.py", "import leadsync.resman.client"),
         ({"resman-below-engine", LAYERS}, "resman/client.py", "import leadsync.sync.queue.flags"),

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import psycopg
 from bench.core import Proc, Processes, free_port, wait_http
 from psycopg import sql
@@ -50,7 +50,7 @@ class Sandbox:
         args = ["sandbox", "--port", str(self.port), "--state-file", str(state)]
         self.proc = self.procs.leadsync("sandbox", *args)
         await wait_http(f"{self.url}/admin/health", proc=self.proc, within=120)
-        async with httpx.AsyncClient(base_url=self.url, timeout=30) as admin:
+        async with httpx2.AsyncClient(base_url=self.url, timeout=30) as admin:
             # 20 % of calls fail in equal shares: a 5xx, a 429 with Retry-After, a hang after
             # which ResMan still does the work, a dropped connection (the bench's fault row).
             faults = {**faults_kit.MIXED_FAULTS, "seed": self.seed}
@@ -64,7 +64,7 @@ class Sandbox:
             await admin.set_webhook(url=url, secret=secret)
 
     async def stats(self) -> dict[str, Any]:
-        async with httpx.AsyncClient(base_url=self.url, timeout=30) as admin:
+        async with httpx2.AsyncClient(base_url=self.url, timeout=30) as admin:
             answer = await admin.get("/admin/stats")
             answer.raise_for_status()
             body: dict[str, Any] = answer.json()

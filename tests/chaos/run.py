@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import httpx
+import httpx2
 import psycopg
 from bench.core import Processes, closed_loop, loadavg
 
@@ -250,8 +250,8 @@ async def run_backend(
             )
             await service.start()
             async with (
-                httpx.AsyncClient(base_url=service.url, headers=tenant.auth, timeout=120) as api,
-                httpx.AsyncClient(base_url=sandbox.url, timeout=30) as admin,
+                httpx2.AsyncClient(base_url=service.url, headers=tenant.auth, timeout=120) as api,
+                httpx2.AsyncClient(base_url=sandbox.url, timeout=30) as admin,
             ):
                 chatbot = Chatbot(api, admin, tenant.property_id, stacks.SANDBOX_PROPERTY_ID, rng)
                 say(f"{backend}: {size.leads} leads under chaos")

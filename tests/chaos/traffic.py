@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
+import httpx2
 from standardwebhooks import Webhook
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -37,8 +37,8 @@ PROBLEM_JSON = "application/problem+json"
 class Chatbot:
     """The DomIQ chatbot of one property, talking to leadsync's API."""
 
-    api: httpx.AsyncClient
-    sandbox: httpx.AsyncClient
+    api: httpx2.AsyncClient
+    sandbox: httpx2.AsyncClient
     property_id: uuid.UUID
     resman_property_id: str
     rng: random.Random
@@ -47,14 +47,14 @@ class Chatbot:
     #: Persons a returning conversation or a shared phone may reuse (never updated).
     plain: list[Person] = field(default_factory=list)
 
-    async def call(self, method: str, url: str, body: dict[str, Any]) -> httpx.Response | None:
+    async def call(self, method: str, url: str, body: dict[str, Any]) -> httpx2.Response | None:
         """Send until a final answer: 2xx or 4xx (returned), or None after GIVE_UP_SECONDS
         of dropped connections and clean 503s."""
         deadline = time.monotonic() + GIVE_UP_SECONDS
         while time.monotonic() < deadline:
             try:
                 answer = await self.api.request(method, url, json=body)
-            except httpx.TransportError as exc:
+            except httpx2.TransportError as exc:
                 self.ledger.answers[type(exc).__name__] += 1
                 await asyncio.sleep(0.5)
                 continue
@@ -145,7 +145,7 @@ class Chatbot:
         None when that takes over a minute (no race for this lead then)."""
         deadline = time.monotonic() + 60.0
         while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.TransportError):
+            with contextlib.suppress(httpx2.TransportError):
                 answer = await self.api.get(f"/api/resman/leads/{conversation}/context")
                 if answer.is_success and answer.json().get("resman_lead_id"):
                     return str(answer.json()["resman_lead_id"])
@@ -174,7 +174,7 @@ class Chatbot:
         async def office() -> None:
             try:
                 done = await self.sandbox.post(path, json={"customer_type": "applicant"})
-            except httpx.TransportError:
+            except httpx2.TransportError:
                 return  # ResMan is away: the office could not work either
             if done.is_success:
                 person.office_type = "applicant"
@@ -201,7 +201,7 @@ class WebhookRelay:
         self.secret = secret
         self.target = ""
         self.kept: list[Delivery] = []
-        self._client = httpx.AsyncClient(timeout=30)
+        self._client = httpx2.AsyncClient(timeout=30)
         self.app = Starlette(routes=[Route("/hook", self._forward, methods=["POST"])])
 
     async def _forward(self, request: Request) -> Response:
@@ -213,7 +213,7 @@ class WebhookRelay:
         }
         try:
             answer = await self._client.post(self.target, content=body, headers=headers)
-        except httpx.TransportError:
+        except httpx2.TransportError:
             return Response(status_code=502)  # leadsync is down: the sandbox retries
         if answer.is_success and headers.get("webhook-id"):
             self.kept.append(Delivery(headers["webhook-id"], body))

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from leadsync.resman import ResManClient, ResManCredentials
@@ -27,13 +27,13 @@ async def sandbox_url() -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def admin(sandbox_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=sandbox_url, timeout=30.0) as http:
+async def admin(sandbox_url: str) -> AsyncIterator[httpx2.AsyncClient]:
+    async with httpx2.AsyncClient(base_url=sandbox_url, timeout=30.0) as http:
         yield http
 
 
 @pytest.fixture
-def set_faults(admin: httpx.AsyncClient) -> SetFaults:
+def set_faults(admin: httpx2.AsyncClient) -> SetFaults:
     """``await set_faults(http_error_rate=1.0, ...)``: replace the sandbox's FaultConfig."""
 
     async def put(**fields: Any) -> dict[str, Any]:
@@ -58,7 +58,7 @@ def creds() -> ResManCredentials:
 @pytest.fixture
 async def client(sandbox_url: str) -> AsyncIterator[ResManClient]:
     async with ResManClient(
-        base_url=sandbox_url, timeout=httpx.Timeout(15.0, connect=5.0)
+        base_url=sandbox_url, timeout=httpx2.Timeout(15.0, connect=5.0)
     ) as resman:
         yield resman
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-import httpx
+import httpx2
 
 from leadsync.resman import ResManAPI, ResManClient, ResManCredentials
 from leadsync.resman.models import (
@@ -149,7 +149,7 @@ async def test_applicants_and_current_residents(
     client: ResManClient,
     creds: ResManCredentials,
     make_lead: MakeLead,
-    admin: httpx.AsyncClient,
+    admin: httpx2.AsyncClient,
 ) -> None:
     people_before = await client.get_applicants_and_current_residents(creds=creds)
     applicant = await client.post_lead(

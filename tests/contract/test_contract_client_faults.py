@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from structlog.testing import capture_logs
 
@@ -85,7 +85,7 @@ async def test_hang_beyond_the_read_timeout_is_a_timeout(
     sandbox_url: str, creds: ResManCredentials, set_faults: SetFaults
 ) -> None:
     await set_faults(timeout_rate=1.0, hang_seconds=2.0)
-    impatient = ResManClient(base_url=sandbox_url, timeout=httpx.Timeout(0.2, connect=5.0))
+    impatient = ResManClient(base_url=sandbox_url, timeout=httpx2.Timeout(0.2, connect=5.0))
     async with impatient:
         with pytest.raises(ResManTimeoutError) as info:
             await _sources(impatient, creds)

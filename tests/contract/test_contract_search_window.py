@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from leadsync.resman import (
@@ -28,7 +28,7 @@ BULK = f"/admin/properties/{seed.SANDBOX_PROPERTY_ID}/prospects/bulk"
 
 
 async def bulk(
-    admin: httpx.AsyncClient, *, count: int, start: datetime, end: datetime, rng: int
+    admin: httpx2.AsyncClient, *, count: int, start: datetime, end: datetime, rng: int
 ) -> None:
     response = await admin.post(
         BULK,
@@ -45,7 +45,7 @@ async def bulk(
 async def test_overflowing_window_yields_every_prospect_exactly_once(
     client: ResManClient,
     creds: ResManCredentials,
-    admin: httpx.AsyncClient,
+    admin: httpx2.AsyncClient,
     set_faults: SetFaults,
 ) -> None:
     await bulk(admin, count=1200, start=T0, end=T0 + timedelta(hours=1), rng=1)
@@ -72,7 +72,7 @@ async def test_overflowing_window_yields_every_prospect_exactly_once(
 async def test_unsplittable_window_is_reported_after_the_earlier_windows(
     client: ResManClient,
     creds: ResManCredentials,
-    admin: httpx.AsyncClient,
+    admin: httpx2.AsyncClient,
     set_faults: SetFaults,
 ) -> None:
     crowd_at = T0 + timedelta(minutes=30)
@@ -106,7 +106,7 @@ async def _drain(
 
 
 async def test_a_page_over_the_answer_size_cap_is_split_like_an_overflow(
-    sandbox_url: str, creds: ResManCredentials, admin: httpx.AsyncClient
+    sandbox_url: str, creds: ResManCredentials, admin: httpx2.AsyncClient
 ) -> None:
     # 300 prospects: far below the sandbox's 502 threshold (500), far above what 48 KB holds.
     await bulk(admin, count=300, start=T0, end=T0 + timedelta(hours=1), rng=5)

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import httpx
+import httpx2
 from sqlalchemy import select
 
 from leadsync.db.models import SyncConflict
@@ -27,9 +27,9 @@ def csrf_of(html: str) -> str:
 
 
 @asynccontextmanager
-async def signed_in(stack: Stack, tenant: Tenant) -> AsyncIterator[httpx.AsyncClient]:
+async def signed_in(stack: Stack, tenant: Tenant) -> AsyncIterator[httpx2.AsyncClient]:
     """A browser-like client (its own cookie jar) signed in with the tenant's API key."""
-    async with httpx.AsyncClient(base_url=str(stack.api.base_url), timeout=PATIENCE) as client:
+    async with httpx2.AsyncClient(base_url=str(stack.api.base_url), timeout=PATIENCE) as client:
         response = await client.post("/dashboard/login", data={"api_key": tenant.api_key})
         assert response.status_code == 303, response.text
         yield client

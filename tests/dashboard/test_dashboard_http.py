@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-import httpx
+import httpx2
 from sqlalchemy import select
 
 from dashboard.pages import (
@@ -60,7 +60,7 @@ async def test_pages_need_a_session_and_a_valid_key(stack: Stack) -> None:
     assert foreign.status_code == 403
     assert "set-cookie" not in foreign.headers
     # A forged or tampered cookie is no session.
-    async with httpx.AsyncClient(
+    async with httpx2.AsyncClient(
         base_url=str(stack.api.base_url), cookies={"leadsync_session": "gAAAAAforged"}
     ) as forger:
         assert (await forger.get("/dashboard/")).status_code == 303

@@ -14,7 +14,7 @@ from pathlib import Path
 from pprint import pformat
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 import structlog
 from sqlalchemy import or_, select
@@ -44,7 +44,7 @@ class Embedded:
     runtime: Runtime
     tenant: DemoTenant
     api_url: str
-    sandbox: httpx.AsyncClient
+    sandbox: httpx2.AsyncClient
 
 
 @pytest.fixture
@@ -77,7 +77,7 @@ async def embedded(migrated_db_url: str, demo_data_dir: Path) -> AsyncIterator[E
             runtime.start_feeds()
             async with (
                 SandboxServer(app) as api,
-                httpx.AsyncClient(base_url=sandbox.base_url, timeout=PATIENCE) as admin,
+                httpx2.AsyncClient(base_url=sandbox.base_url, timeout=PATIENCE) as admin,
             ):
                 await connect_sandbox_webhooks(
                     sandbox_url=sandbox.base_url, api_url=api.base_url, tenant=tenant

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from sqlalchemy import select
 
@@ -117,8 +117,8 @@ async def feed_stack(
         runtime.start_feeds()  # and deliberately no scheduler: nothing is ever polled
         async with (
             SandboxServer(app) as api_server,
-            httpx.AsyncClient(base_url=api_server.base_url, timeout=PATIENCE) as api,
-            httpx.AsyncClient(base_url=sandbox.base_url, timeout=PATIENCE) as admin,
+            httpx2.AsyncClient(base_url=api_server.base_url, timeout=PATIENCE) as api,
+            httpx2.AsyncClient(base_url=sandbox.base_url, timeout=PATIENCE) as admin,
         ):
             yield FeedStack(Stack(api=api, sandbox=admin, runtime=runtime, a=a, b=b), sandbox)
     finally:

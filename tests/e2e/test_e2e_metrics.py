@@ -3,7 +3,7 @@ failure metrics, and the endpoint answers only the scrape token or loopback."""
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
@@ -12,7 +12,7 @@ from stack import Stack, lead_body, wait_until
 
 
 async def scrape(
-    client: httpx.AsyncClient, **headers: str
+    client: httpx2.AsyncClient, **headers: str
 ) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     response = await client.get("/metrics", headers=headers)
     assert response.status_code == 200, response.text
@@ -122,11 +122,11 @@ async def test_metrics_need_the_scrape_token_when_one_is_set(stack: Stack) -> No
 async def test_without_a_token_only_loopback_clients_are_answered(stack: Stack) -> None:
     app = create_app(stack.runtime.settings, runtime=stack.runtime)
     app.state.runtime = stack.runtime
-    remote = httpx.ASGITransport(app=app, client=("203.0.113.7", 40000))
-    async with httpx.AsyncClient(transport=remote, base_url="http://leadsync") as client:
+    remote = httpx2.ASGITransport(app=app, client=("203.0.113.7", 40000))
+    async with httpx2.AsyncClient(transport=remote, base_url="http://leadsync") as client:
         refused = await client.get("/metrics")
     assert refused.status_code == 403
     assert "LEADSYNC_METRICS_TOKEN" in refused.json()["detail"]
-    local = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
-    async with httpx.AsyncClient(transport=local, base_url="http://leadsync") as client:
+    local = httpx2.ASGITransport(app=app, client=("127.0.0.1", 40000))
+    async with httpx2.AsyncClient(transport=local, base_url="http://leadsync") as client:
         assert (await client.get("/metrics")).status_code == 200

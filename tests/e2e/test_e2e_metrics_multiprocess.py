@@ -12,7 +12,7 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
@@ -110,12 +110,12 @@ async def test_serve_reports_the_totals_of_every_worker_process(
             ]
             async with (
                 processes(commands, env=env, logs=tmp_path),
-                httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=PATIENCE) as api,
-                httpx.AsyncClient(base_url=sandbox.base_url, timeout=PATIENCE) as admin,
+                httpx2.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=PATIENCE) as api,
+                httpx2.AsyncClient(base_url=sandbox.base_url, timeout=PATIENCE) as admin,
             ):
 
                 async def up() -> bool:
-                    with contextlib.suppress(httpx.TransportError):
+                    with contextlib.suppress(httpx2.TransportError):
                         return (await api.get("/healthz")).status_code == 200
                     return False
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
+import httpx2
 from pydantic import SecretStr
 from sqlalchemy.exc import IntegrityError
 from structlog.testing import capture_logs
@@ -38,7 +38,7 @@ async def test_an_unexpected_error_is_a_problem_document_with_a_correlation_id(
         with capture_logs() as logs:
             async with (
                 SandboxServer(app) as server,
-                httpx.AsyncClient(base_url=server.base_url, timeout=30) as http,
+                httpx2.AsyncClient(base_url=server.base_url, timeout=30) as http,
             ):
                 response = await http.get("/boom")
     finally:

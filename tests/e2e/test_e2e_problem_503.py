@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
+import httpx2
 from pydantic import SecretStr
 from sqlalchemy.exc import OperationalError
 
@@ -39,7 +39,7 @@ async def test_a_lost_database_connection_is_a_503_problem(
     try:
         async with (
             SandboxServer(app) as server,
-            httpx.AsyncClient(base_url=server.base_url, timeout=30) as http,
+            httpx2.AsyncClient(base_url=server.base_url, timeout=30) as http,
         ):
             response = await http.get("/gone")
     finally:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from pydantic import SecretStr
 from websockets.asyncio.client import ClientConnection, connect
@@ -63,11 +63,11 @@ class Instance:
 
     async def wait_ready(self) -> None:
         deadline = asyncio.get_running_loop().time() + START_TIMEOUT
-        async with httpx.AsyncClient(base_url=self.url, timeout=10) as client:
+        async with httpx2.AsyncClient(base_url=self.url, timeout=10) as client:
             while True:
                 if self.process.returncode is not None:
                     raise AssertionError(f"{self.name} exited: {self.log.read_text()[-2000:]}")
-                with contextlib.suppress(httpx.TransportError):
+                with contextlib.suppress(httpx2.TransportError):
                     if (await client.get("/healthz")).status_code == 200:
                         return
                 if asyncio.get_running_loop().time() > deadline:
@@ -177,7 +177,7 @@ async def next_lead_event(client: ClientConnection, conversation_id: str) -> dic
 
 
 async def post_lead(instance: Instance, cluster: Cluster) -> str:
-    async with httpx.AsyncClient(base_url=instance.url, timeout=PATIENCE) as api:
+    async with httpx2.AsyncClient(base_url=instance.url, timeout=PATIENCE) as api:
         created = await api.post(
             "/api/resman/leads",
             json=lead_body(cluster.property_id),

@@ -1,10 +1,10 @@
-"""A real sandbox on 127.0.0.1 (free port) per test, and a plain httpx client for it."""
+"""A real sandbox on 127.0.0.1 (free port) per test, and a plain httpx2 client for it."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import httpx
+import httpx2
 import pytest
 
 from leadsync.sandbox import SandboxConfig, SandboxServer, create_sandbox_app
@@ -23,6 +23,6 @@ async def sandbox_url(sandbox_config: SandboxConfig) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def http(sandbox_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=sandbox_url, timeout=10.0) as client:
+async def http(sandbox_url: str) -> AsyncIterator[httpx2.AsyncClient]:
+    async with httpx2.AsyncClient(base_url=sandbox_url, timeout=10.0) as client:
         yield client

@@ -1,4 +1,4 @@
-"""Helpers for the sandbox's own tests: plain httpx over the wire protocol (deliberately not
+"""Helpers for the sandbox's own tests: plain httpx2 over the wire protocol (deliberately not
 leadsync's ResMan client, so the sandbox is checked against the protocol, not the client)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
+import httpx2
 
 from leadsync.resman.mits import build_lead_management, parse_envelope
 from leadsync.resman.models import (
@@ -73,7 +73,7 @@ def lead(
 
 
 async def post(
-    http: httpx.AsyncClient, prospects: Sequence[Prospect], **overrides: Any
+    http: httpx2.AsyncClient, prospects: Sequence[Prospect], **overrides: Any
 ) -> Envelope:
     xml = build_lead_management(prospects).decode()
     response = await http.post(
@@ -83,7 +83,7 @@ async def post(
     return parse_envelope(response.content)
 
 
-async def create(http: httpx.AsyncClient, prospect: Prospect, **overrides: Any) -> Prospect:
+async def create(http: httpx2.AsyncClient, prospect: Prospect, **overrides: Any) -> Prospect:
     """Post a new prospect and return it as the sandbox stored it (with ids)."""
     envelope = await post(http, [prospect], **overrides)
     assert envelope.ok, envelope.error_description
@@ -91,31 +91,31 @@ async def create(http: httpx.AsyncClient, prospect: Prospect, **overrides: Any) 
     return created
 
 
-async def search(http: httpx.AsyncClient, **params: Any) -> Envelope:
+async def search(http: httpx2.AsyncClient, **params: Any) -> Envelope:
     response = await http.post("/MITS/SearchProspects", data={**creds(), **params})
     assert response.status_code == 200, response.text
     return parse_envelope(response.content)
 
 
-async def find(http: httpx.AsyncClient, prospect_id: str, **overrides: Any) -> Prospect:
+async def find(http: httpx2.AsyncClient, prospect_id: str, **overrides: Any) -> Prospect:
     envelope = await search(http, ProspectID=prospect_id, **overrides)
     (found,) = envelope.prospects
     return found
 
 
-async def modified_at(http: httpx.AsyncClient, prospect_id: str, *, prop: str = P1) -> datetime:
+async def modified_at(http: httpx2.AsyncClient, prospect_id: str, *, prop: str = P1) -> datetime:
     response = await http.get(f"/admin/properties/{prop}/prospects/{prospect_id}")
     response.raise_for_status()
     return datetime.fromisoformat(response.json()["modified_at"])
 
 
-async def put_faults(http: httpx.AsyncClient, **fields: Any) -> None:
+async def put_faults(http: httpx2.AsyncClient, **fields: Any) -> None:
     response = await http.put("/admin/faults", json=fields)
     response.raise_for_status()
 
 
 async def bulk(
-    http: httpx.AsyncClient, *, count: int, start: datetime, end: datetime, prop: str = P1
+    http: httpx2.AsyncClient, *, count: int, start: datetime, end: datetime, prop: str = P1
 ) -> None:
     response = await http.post(
         f"/admin/properties/{prop}/prospects/bulk",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from leadsync.resman.models import CustomerType, Prospect
@@ -17,13 +17,13 @@ AGENT_NAME = seed.EMPLOYEE_PROFILES[1][0]
 AGENT_ID = seed.employee_id(P1, AGENT_NAME)
 
 
-async def staff(http: httpx.AsyncClient, prospect_id: str, action: str, **body: Any) -> Any:
+async def staff(http: httpx2.AsyncClient, prospect_id: str, action: str, **body: Any) -> Any:
     response = await http.post(f"{PROSPECTS}/{prospect_id}/{action}", json=body)
     assert response.status_code == 200, response.text
     return response.json()
 
 
-async def walk_in(http: httpx.AsyncClient, **body: Any) -> dict[str, Any]:
+async def walk_in(http: httpx2.AsyncClient, **body: Any) -> dict[str, Any]:
     response = await http.post(PROSPECTS, json={"first_name": "Wes", "last_name": "Walker", **body})
     assert response.status_code == 201, response.text
     result: dict[str, Any] = response.json()
@@ -31,7 +31,7 @@ async def walk_in(http: httpx.AsyncClient, **body: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def prospect(http: httpx.AsyncClient) -> Prospect:
+async def prospect(http: httpx2.AsyncClient) -> Prospect:
     return await create(http, lead(email="ann@example.test"))
 
 
@@ -56,7 +56,7 @@ def pid(prospect: Prospect) -> str:
     ],
 )
 async def test_staff_action_shows_in_search_prospects(
-    http: httpx.AsyncClient,
+    http: httpx2.AsyncClient,
     prospect: Prospect,
     action: str,
     body: dict[str, Any],
@@ -79,7 +79,7 @@ async def test_staff_action_shows_in_search_prospects(
 
 
 async def test_book_tour_is_an_appointment_at_the_start_in_utc(
-    http: httpx.AsyncClient, prospect: Prospect
+    http: httpx2.AsyncClient, prospect: Prospect
 ) -> None:
     await staff(http, pid(prospect), "tours", start="2024-07-01T10:00:00-05:00")
     await staff(http, pid(prospect), "tours", start="2024-07-02T09:30:00", comments="naive=UTC")
@@ -95,7 +95,7 @@ async def test_book_tour_is_an_appointment_at_the_start_in_utc(
     "reason", [{"reason": "price TOO high"}, {"reason_id": "by-id"}], ids=["name", "id"]
 )
 async def test_mark_lost_records_type_lost_and_a_cancel_with_the_reason(
-    http: httpx.AsyncClient, prospect: Prospect, reason: dict[str, str]
+    http: httpx2.AsyncClient, prospect: Prospect, reason: dict[str, str]
 ) -> None:
     reason_id = seed.lost_reason_id(seed.SANDBOX_ACCOUNT_ID, "Price too high")
     if "reason_id" in reason:
@@ -115,7 +115,7 @@ async def test_mark_lost_records_type_lost_and_a_cancel_with_the_reason(
 
 
 async def test_contact_edit_changes_only_the_given_fields(
-    http: httpx.AsyncClient, prospect: Prospect
+    http: httpx2.AsyncClient, prospect: Prospect
 ) -> None:
     answer = await staff(http, pid(prospect), "contact", email="ann.new@example.test")
 
@@ -127,7 +127,7 @@ async def test_contact_edit_changes_only_the_given_fields(
 
 
 async def test_changes_get_strictly_increasing_modified_times(
-    http: httpx.AsyncClient, prospect: Prospect
+    http: httpx2.AsyncClient, prospect: Prospect
 ) -> None:
     stamps = [await modified_at(http, pid(prospect))]
     for n in range(5):
@@ -139,7 +139,7 @@ async def test_changes_get_strictly_increasing_modified_times(
     assert stamps == sorted(set(stamps))
 
 
-async def test_staff_created_prospect_is_a_walk_in_with_ids(http: httpx.AsyncClient) -> None:
+async def test_staff_created_prospect_is_a_walk_in_with_ids(http: httpx2.AsyncClient) -> None:
     created = await walk_in(http, email="wes@example.test", phone="5550100009", source="zillow")
 
     stored = await find(http, created["prospect_id"])
@@ -170,7 +170,7 @@ async def test_staff_created_prospect_is_a_walk_in_with_ids(http: httpx.AsyncCli
     ],
 )
 async def test_bad_admin_calls_get_clear_errors(
-    http: httpx.AsyncClient, prospect: Prospect, path: str, body: dict[str, Any], status: int
+    http: httpx2.AsyncClient, prospect: Prospect, path: str, body: dict[str, Any], status: int
 ) -> None:
     url = path.replace("{prospect}", f"{PROSPECTS}/{pid(prospect)}")
     response = await http.post(url, json=body)
@@ -178,7 +178,7 @@ async def test_bad_admin_calls_get_clear_errors(
     assert (await find(http, pid(prospect))).events == prospect.events  # nothing changed
 
 
-async def test_new_tenant_works_on_the_wire(http: httpx.AsyncClient) -> None:
+async def test_new_tenant_works_on_the_wire(http: httpx2.AsyncClient) -> None:
     account = (await http.post("/admin/accounts", json={"name": "Acme PM"})).json()
     number = account["account_id"]
     prop = (
@@ -207,7 +207,7 @@ async def test_new_tenant_works_on_the_wire(http: httpx.AsyncClient) -> None:
     assert default.json()["ErrorDescription"] == "Invalid credentials"
 
 
-async def test_listing_prospects_by_modified_time(http: httpx.AsyncClient) -> None:
+async def test_listing_prospects_by_modified_time(http: httpx2.AsyncClient) -> None:
     t0 = datetime(2023, 1, 1, tzinfo=UTC)
     await bulk(http, count=40, start=t0, end=t0 + timedelta(days=1))
     await bulk(http, count=5, start=t0, end=t0 + timedelta(days=1), prop=P2)
@@ -225,7 +225,7 @@ async def test_listing_prospects_by_modified_time(http: httpx.AsyncClient) -> No
     assert props == {P1: 40, P2: 5}
 
 
-async def test_bulk_is_seeded_and_searchable(http: httpx.AsyncClient) -> None:
+async def test_bulk_is_seeded_and_searchable(http: httpx2.AsyncClient) -> None:
     t0 = datetime(2023, 3, 1, tzinfo=UTC)
     await bulk(http, count=25, start=t0, end=t0 + timedelta(hours=1))
     window = {"ModifiedStartDateTime": t0.isoformat(), "ModifiedEndDateTime": "2023-03-01T01:00"}
@@ -238,7 +238,7 @@ async def test_bulk_is_seeded_and_searchable(http: httpx.AsyncClient) -> None:
     assert {p["prospect_id"] for p in p2} == {p.prospect_id for p in found}
 
 
-async def test_openapi_documents_the_admin_api(http: httpx.AsyncClient) -> None:
+async def test_openapi_documents_the_admin_api(http: httpx2.AsyncClient) -> None:
     document = (await http.get("/admin/openapi.json")).json()
     paths = document["paths"]
     staff_paths = {

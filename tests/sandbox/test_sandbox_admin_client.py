@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-import httpx
+import httpx2
 import pytest
 from websockets.asyncio.client import connect
 
@@ -19,7 +19,9 @@ def test_feed_url_keeps_the_base_path_and_scheme() -> None:
     )
 
 
-async def test_feed_url_reaches_the_sandbox_feed(http: httpx.AsyncClient, sandbox_url: str) -> None:
+async def test_feed_url_reaches_the_sandbox_feed(
+    http: httpx2.AsyncClient, sandbox_url: str
+) -> None:
     created = await create(http, lead())
     url = feed_url(sandbox_url, property_id=P1).replace("http", "ws", 1)
     async with connect(url) as ws, open_admin(sandbox_url) as admin:
@@ -32,7 +34,7 @@ async def test_feed_url_reaches_the_sandbox_feed(http: httpx.AsyncClient, sandbo
 
 
 async def test_set_webhook_sets_and_clears_the_target(
-    http: httpx.AsyncClient, sandbox_url: str
+    http: httpx2.AsyncClient, sandbox_url: str
 ) -> None:
     async with open_admin(sandbox_url) as admin:
         view = await admin.set_webhook(url="http://127.0.0.1:9/hook", secret=None)
@@ -44,7 +46,7 @@ async def test_set_webhook_sets_and_clears_the_target(
 
 
 async def test_staff_action_returns_the_changed_prospect(
-    http: httpx.AsyncClient, sandbox_url: str
+    http: httpx2.AsyncClient, sandbox_url: str
 ) -> None:
     created = await create(http, lead())
     async with open_admin(sandbox_url) as admin:
@@ -63,7 +65,7 @@ async def test_staff_action_refuses_unknown_actions_and_prospects(sandbox_url: s
     async with open_admin(sandbox_url) as admin:
         with pytest.raises(ValueError, match="unknown staff action"):
             await admin.staff_action(property_id=P1, prospect_id="x", action="delete", body={})
-        with pytest.raises(httpx.HTTPStatusError) as caught:
+        with pytest.raises(httpx2.HTTPStatusError) as caught:
             await admin.staff_action(
                 property_id=P1, prospect_id="no-such-prospect", action="notes", body={"text": "x"}
             )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-import httpx
+import httpx2
 import pytest
 
 from leadsync.resman.mits import parse_envelope
@@ -15,47 +15,47 @@ from sandbox.sandbox_kit import create, creds, lead, put_faults
 SOURCES = "/Leasing/GetProspectSources"
 
 
-async def sources(http: httpx.AsyncClient) -> httpx.Response:
+async def sources(http: httpx2.AsyncClient) -> httpx2.Response:
     return await http.post(SOURCES, data=creds())
 
 
 @pytest.mark.parametrize("codes", [[502], [500, 503], [401]])
-async def test_http_errors_use_the_chosen_codes(http: httpx.AsyncClient, codes: list[int]) -> None:
+async def test_http_errors_use_the_chosen_codes(http: httpx2.AsyncClient, codes: list[int]) -> None:
     await put_faults(http, http_error_rate=1.0, http_error_codes=codes, seed=3)
     statuses = {(await sources(http)).status_code for _ in range(12)}
     assert statuses == set(codes)
 
 
-async def test_rate_limit_is_429_with_retry_after(http: httpx.AsyncClient) -> None:
+async def test_rate_limit_is_429_with_retry_after(http: httpx2.AsyncClient) -> None:
     await put_faults(http, rate_limit_rate=1.0, retry_after_seconds=2.5)
     response = await sources(http)
     assert response.status_code == 429
     assert response.headers["Retry-After"] == "3"  # whole seconds, never early
 
 
-async def test_latency_delays_but_still_answers(http: httpx.AsyncClient) -> None:
+async def test_latency_delays_but_still_answers(http: httpx2.AsyncClient) -> None:
     await put_faults(http, latency_ms=30, latency_jitter_ms=10)
     response = await sources(http)
     assert response.json()["Status"] == "Success"
 
 
 async def test_hang_outlasts_a_short_read_timeout(sandbox_url: str) -> None:
-    async with httpx.AsyncClient(base_url=sandbox_url, timeout=10.0) as admin:
+    async with httpx2.AsyncClient(base_url=sandbox_url, timeout=10.0) as admin:
         await put_faults(admin, timeout_rate=1.0, hang_seconds=1.0)
-    async with httpx.AsyncClient(base_url=sandbox_url, timeout=0.2) as impatient:
-        with pytest.raises(httpx.ReadTimeout):
+    async with httpx2.AsyncClient(base_url=sandbox_url, timeout=0.2) as impatient:
+        with pytest.raises(httpx2.ReadTimeout):
             await impatient.post(SOURCES, data=creds())
 
 
-async def test_hang_answers_after_hang_seconds(http: httpx.AsyncClient) -> None:
+async def test_hang_answers_after_hang_seconds(http: httpx2.AsyncClient) -> None:
     await put_faults(http, timeout_rate=1.0, hang_seconds=0.2)
     assert (await sources(http)).json()["Status"] == "Success"
 
 
 @pytest.mark.parametrize("path", [SOURCES, "/MITS/SearchProspects"])
-async def test_reset_drops_the_connection_mid_response(http: httpx.AsyncClient, path: str) -> None:
+async def test_reset_drops_the_connection_mid_response(http: httpx2.AsyncClient, path: str) -> None:
     await put_faults(http, reset_rate=1.0)
-    with pytest.raises(httpx.RemoteProtocolError):
+    with pytest.raises(httpx2.RemoteProtocolError):
         await http.post(path, data={**creds(), "Email": "a@b.test"})
     # The server itself is unharmed.
     await put_faults(http)
@@ -63,7 +63,7 @@ async def test_reset_drops_the_connection_mid_response(http: httpx.AsyncClient, 
 
 
 async def test_business_error_is_http_200_with_the_configured_message(
-    http: httpx.AsyncClient,
+    http: httpx2.AsyncClient,
 ) -> None:
     await put_faults(http, business_error_rate=1.0, business_error_message="Service is busy")
 
@@ -79,7 +79,7 @@ async def test_business_error_is_http_200_with_the_configured_message(
     assert (envelope.status, envelope.error_description) == ("Error", "Service is busy")
 
 
-async def test_faults_apply_only_to_the_chosen_methods(http: httpx.AsyncClient) -> None:
+async def test_faults_apply_only_to_the_chosen_methods(http: httpx2.AsyncClient) -> None:
     await put_faults(
         http, http_error_rate=1.0, http_error_codes=[503], methods=["mits/searchprospects"]
     )
@@ -89,13 +89,13 @@ async def test_faults_apply_only_to_the_chosen_methods(http: httpx.AsyncClient) 
     await create(http, lead())  # PostLeadManagement4_0 is not targeted either
 
 
-async def test_faults_never_touch_the_admin_api(http: httpx.AsyncClient) -> None:
+async def test_faults_never_touch_the_admin_api(http: httpx2.AsyncClient) -> None:
     await put_faults(http, http_error_rate=1.0, reset_rate=0.0)
     for path in ("/admin/health", "/admin/stats", "/admin/faults"):
         assert (await http.get(path)).status_code == 200
 
 
-async def test_stats_count_requests_and_injected_faults(http: httpx.AsyncClient) -> None:
+async def test_stats_count_requests_and_injected_faults(http: httpx2.AsyncClient) -> None:
     await put_faults(http, http_error_rate=0.5, rate_limit_rate=0.5, seed=11)
     for _ in range(10):
         await sources(http)
@@ -108,14 +108,14 @@ async def test_stats_count_requests_and_injected_faults(http: httpx.AsyncClient)
     assert (await http.get("/admin/stats")).json()["requests"] == {}
 
 
-async def _outcomes(http: httpx.AsyncClient, seed: int) -> list[int]:
+async def _outcomes(http: httpx2.AsyncClient, seed: int) -> list[int]:
     await put_faults(
         http, seed=seed, http_error_rate=0.3, http_error_codes=[500, 502, 503], rate_limit_rate=0.2
     )
     return [(await sources(http)).status_code for _ in range(25)]
 
 
-async def test_same_seed_same_fault_sequence(http: httpx.AsyncClient) -> None:
+async def test_same_seed_same_fault_sequence(http: httpx2.AsyncClient) -> None:
     first = await _outcomes(http, seed=42)
     again = await _outcomes(http, seed=42)
     other = await _outcomes(http, seed=43)

@@ -6,7 +6,7 @@ import asyncio
 import json
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -32,7 +32,7 @@ async def read_until_closed(ws: ClientConnection, *, into: list[dict[str, Any]])
         into.append(await receive(ws))
 
 
-async def walk_in(http: httpx.AsyncClient, prop: str, name: str) -> str:
+async def walk_in(http: httpx2.AsyncClient, prop: str, name: str) -> str:
     response = await http.post(
         f"/admin/properties/{prop}/prospects", json={"first_name": name, "last_name": "Doe"}
     )
@@ -41,7 +41,7 @@ async def walk_in(http: httpx.AsyncClient, prop: str, name: str) -> str:
 
 
 async def test_property_subscription_sees_only_its_property(
-    http: httpx.AsyncClient, sandbox_url: str
+    http: httpx2.AsyncClient, sandbox_url: str
 ) -> None:
     async with connect(feed_url(sandbox_url, P1)) as ws:
         await walk_in(http, P2, "Other")
@@ -56,7 +56,7 @@ async def test_property_subscription_sees_only_its_property(
 
 
 async def test_wire_and_staff_changes_are_told_apart_by_origin(
-    http: httpx.AsyncClient, sandbox_url: str
+    http: httpx2.AsyncClient, sandbox_url: str
 ) -> None:
     async with connect(feed_url(sandbox_url, None)) as ws:
         created = await create(http, lead())
@@ -91,7 +91,7 @@ async def test_unknown_property_is_refused(sandbox_url: str) -> None:
 
 
 async def test_subscribers_are_counted_and_forgotten(
-    http: httpx.AsyncClient, sandbox_url: str
+    http: httpx2.AsyncClient, sandbox_url: str
 ) -> None:
     async with connect(feed_url(sandbox_url, P1)), connect(feed_url(sandbox_url, P2)):
         assert (await http.get("/admin/stats")).json()["feed_subscribers"] == 2
@@ -104,7 +104,7 @@ async def test_subscribers_are_counted_and_forgotten(
 
 @pytest.mark.parametrize("sandbox_config", [SandboxConfig(feed_queue_size=2)])
 async def test_a_consumer_that_falls_behind_is_disconnected(
-    http: httpx.AsyncClient, sandbox_url: str
+    http: httpx2.AsyncClient, sandbox_url: str
 ) -> None:
     async with connect(feed_url(sandbox_url, P1)) as ws:
         # One post of three prospects: three changes announced before the feed can send any.

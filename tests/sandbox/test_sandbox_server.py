@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 import pytest
 
 from leadsync.sandbox import (
@@ -18,7 +18,7 @@ from leadsync.sandbox import (
 def test_run_in_thread_serves_sync_callers() -> None:
     with run_sandbox_in_thread(SandboxConfig()) as base_url:
         assert base_url.startswith("http://127.0.0.1:")
-        response = httpx.post(
+        response = httpx2.post(
             f"{base_url}/Account/GetProperties",
             data={
                 "IntegrationPartnerID": seed.SANDBOX_PARTNER_ID,
@@ -28,15 +28,15 @@ def test_run_in_thread_serves_sync_callers() -> None:
         )
         assert response.json()["Status"] == "Success"
     # Stopped: nothing listens there any more.
-    with pytest.raises(httpx.ConnectError):
-        httpx.get(f"{base_url}/admin/health", timeout=2)
+    with pytest.raises(httpx2.ConnectError):
+        httpx2.get(f"{base_url}/admin/health", timeout=2)
 
 
 async def test_two_sandboxes_are_independent() -> None:
     async with (
         SandboxServer(create_sandbox_app()) as one,
         SandboxServer(create_sandbox_app()) as two,
-        httpx.AsyncClient() as http,
+        httpx2.AsyncClient() as http,
     ):
         assert one.base_url != two.base_url
         await http.post(

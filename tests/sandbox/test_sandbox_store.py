@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
+import httpx2
 
 from leadsync.resman.models import Customer, Prospect
 from leadsync.sandbox import SandboxConfig, SandboxServer, create_sandbox_app
@@ -20,7 +20,7 @@ async def test_state_file_survives_a_restart(tmp_path: Path) -> None:
     config = SandboxConfig(state_file=tmp_path / "state" / "sandbox.db")
     async with (
         SandboxServer(create_sandbox_app(config)) as server,
-        httpx.AsyncClient(base_url=server.base_url) as http,
+        httpx2.AsyncClient(base_url=server.base_url) as http,
     ):
         created = await create(http, lead(email="keep@example.test"))
         prospect_id = created.prospect_id or ""
@@ -40,7 +40,7 @@ async def test_state_file_survives_a_restart(tmp_path: Path) -> None:
 
     async with (
         SandboxServer(create_sandbox_app(config)) as server,
-        httpx.AsyncClient(base_url=server.base_url) as http,
+        httpx2.AsyncClient(base_url=server.base_url) as http,
     ):
         assert await find(http, prospect_id) == before
         assert await modified_at(http, prospect_id) == stamp
@@ -59,7 +59,7 @@ async def test_memory_state_starts_empty_each_time() -> None:
     for _ in range(2):
         async with (
             SandboxServer(create_sandbox_app()) as server,
-            httpx.AsyncClient(base_url=server.base_url) as http,
+            httpx2.AsyncClient(base_url=server.base_url) as http,
         ):
             assert (await http.get("/admin/stats")).json()["prospects"] == 0
             await create(http, lead())

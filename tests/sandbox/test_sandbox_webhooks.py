@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from fastapi import FastAPI, Request, Response
 from standardwebhooks import Webhook
@@ -51,14 +51,14 @@ async def receiver() -> AsyncIterator[Receiver]:
         yield box[0]
 
 
-async def target(http: httpx.AsyncClient, receiver: Receiver, secret: str | None = SECRET) -> Any:
+async def target(http: httpx2.AsyncClient, receiver: Receiver, secret: str | None = SECRET) -> Any:
     response = await http.put("/admin/webhook", json={"url": receiver.url, "secret": secret})
     assert response.status_code == 200, response.text
     return response.json()
 
 
 async def test_staff_change_is_delivered_signed(
-    http: httpx.AsyncClient, receiver: Receiver
+    http: httpx2.AsyncClient, receiver: Receiver
 ) -> None:
     await target(http, receiver)
     created = await create(http, lead())
@@ -89,7 +89,7 @@ async def test_staff_change_is_delivered_signed(
 
 
 async def test_a_tampered_body_fails_verification(
-    http: httpx.AsyncClient, receiver: Receiver
+    http: httpx2.AsyncClient, receiver: Receiver
 ) -> None:
     await target(http, receiver)
     created = await create(http, lead())
@@ -109,7 +109,7 @@ async def test_a_tampered_body_fails_verification(
 
 
 async def test_failed_delivery_is_retried_with_the_same_id(
-    http: httpx.AsyncClient, receiver: Receiver
+    http: httpx2.AsyncClient, receiver: Receiver
 ) -> None:
     receiver.plan = [500, 503]
     await target(http, receiver)
@@ -132,7 +132,7 @@ async def test_failed_delivery_is_retried_with_the_same_id(
     assert (stats["delivered"], stats["attempts"], stats["failed"]) == (1, 3, 0)
 
 
-async def test_wire_posts_send_no_webhook(http: httpx.AsyncClient, receiver: Receiver) -> None:
+async def test_wire_posts_send_no_webhook(http: httpx2.AsyncClient, receiver: Receiver) -> None:
     await target(http, receiver)
     created = await create(http, lead())
     ids = (created.prospect_id or "", created.person_id or "")
@@ -146,7 +146,7 @@ async def test_wire_posts_send_no_webhook(http: httpx.AsyncClient, receiver: Rec
 
 
 async def test_secret_is_generated_or_validated(
-    http: httpx.AsyncClient, receiver: Receiver
+    http: httpx2.AsyncClient, receiver: Receiver
 ) -> None:
     generated = await target(http, receiver, secret=None)
     assert generated["secret"].startswith("whsec_")

@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from lxml import etree
 
@@ -43,7 +43,7 @@ from sandbox.sandbox_kit import (
     ],
 )
 async def test_wrong_credentials_are_a_business_error(
-    http: httpx.AsyncClient, wrong: dict[str, Any]
+    http: httpx2.AsyncClient, wrong: dict[str, Any]
 ) -> None:
     mits = await http.post("/MITS/SearchProspects", data={**creds(**wrong), "Email": "a@b.test"})
     leasing = await http.post("/Leasing/GetProspectSources", data=creds(**wrong))
@@ -56,7 +56,7 @@ async def test_wrong_credentials_are_a_business_error(
     assert "ProspectSources" not in leasing.json()
 
 
-async def test_a_property_of_another_account_is_refused(http: httpx.AsyncClient) -> None:
+async def test_a_property_of_another_account_is_refused(http: httpx2.AsyncClient) -> None:
     made = await http.post("/admin/accounts", json={"name": "Other PM"})
     other = made.json()["account_id"]
     prop = await http.post(f"/admin/accounts/{other}/properties", json={"name": "Elsewhere"})
@@ -67,7 +67,7 @@ async def test_a_property_of_another_account_is_refused(http: httpx.AsyncClient)
     assert response.json()["ErrorDescription"] == "Invalid credentials"
 
 
-async def test_paths_and_parameter_names_are_case_insensitive(http: httpx.AsyncClient) -> None:
+async def test_paths_and_parameter_names_are_case_insensitive(http: httpx2.AsyncClient) -> None:
     fields = {k.lower(): v for k, v in creds(PropertyID=P1.upper()).items()}
     response = await http.post("/leasing/getprospectsources", data=fields)
 
@@ -77,7 +77,7 @@ async def test_paths_and_parameter_names_are_case_insensitive(http: httpx.AsyncC
     assert seed.CHATBOT_SOURCE_NAME in [s["Name"] for s in body["ProspectSources"]]
 
 
-async def test_unknown_method_is_404(http: httpx.AsyncClient) -> None:
+async def test_unknown_method_is_404(http: httpx2.AsyncClient) -> None:
     response = await http.post("/MITS/DeleteEverything", data=creds())
     assert response.status_code == 404
 
@@ -93,7 +93,7 @@ async def test_unknown_method_is_404(http: httpx.AsyncClient) -> None:
     ],
 )
 async def test_leasing_answers_json_or_xml_by_accept(
-    http: httpx.AsyncClient, accept: str | None, xml: bool
+    http: httpx2.AsyncClient, accept: str | None, xml: bool
 ) -> None:
     headers = {"Accept": accept} if accept else {}
     response = await http.post("/Leasing/GetProspectSources", data=creds(), headers=headers)
@@ -110,7 +110,7 @@ async def test_leasing_answers_json_or_xml_by_accept(
     assert names == list(seed.PROSPECT_SOURCE_NAMES)
 
 
-async def test_mits_answers_xml_whatever_the_accept(http: httpx.AsyncClient) -> None:
+async def test_mits_answers_xml_whatever_the_accept(http: httpx2.AsyncClient) -> None:
     response = await http.post(
         "/MITS/SearchProspects",
         data={**creds(), "Email": "nobody@x.test"},
@@ -124,7 +124,7 @@ async def test_mits_answers_xml_whatever_the_accept(http: httpx.AsyncClient) -> 
     )
 
 
-async def test_create_returns_prospect_and_person_ids(http: httpx.AsyncClient) -> None:
+async def test_create_returns_prospect_and_person_ids(http: httpx2.AsyncClient) -> None:
     envelope = await post(http, [lead(email="ann@example.test")])
 
     assert (envelope.status, envelope.method_name) == ("Success", "PostLeadManagement4_0")
@@ -138,7 +138,7 @@ async def test_create_returns_prospect_and_person_ids(http: httpx.AsyncClient) -
     assert await find(http, created.prospect_id) == created
 
 
-async def test_update_by_ids_merges_and_bumps_modified_time(http: httpx.AsyncClient) -> None:
+async def test_update_by_ids_merges_and_bumps_modified_time(http: httpx2.AsyncClient) -> None:
     created = await create(http, lead(email="ann@example.test", phone="555-010-0001"))
     ids = (created.prospect_id or "", created.person_id or "")
     before = await modified_at(http, ids[0])
@@ -167,7 +167,7 @@ async def test_update_by_ids_merges_and_bumps_modified_time(http: httpx.AsyncCli
 
 
 async def test_unknown_transaction_source_is_refused_and_nothing_is_stored(
-    http: httpx.AsyncClient,
+    http: httpx2.AsyncClient,
 ) -> None:
     other_property_source = seed.prospect_source_id(P2, seed.CHATBOT_SOURCE_NAME)
     for source in ("not-a-source", other_property_source):
@@ -177,7 +177,7 @@ async def test_unknown_transaction_source_is_refused_and_nothing_is_stored(
     assert (await search(http, Email="x@example.test")).prospects == ()
 
 
-async def test_unknown_prospect_id_is_refused(http: httpx.AsyncClient) -> None:
+async def test_unknown_prospect_id_is_refused(http: httpx2.AsyncClient) -> None:
     created = await create(http, lead())
     unknown = ("9f0d8c1e-1111-4222-8333-444455556666", created.person_id or "")
     wrong_person = (created.prospect_id or "", "9f0d8c1e-1111-4222-8333-444455556666")
@@ -203,7 +203,7 @@ async def test_unknown_prospect_id_is_refused(http: httpx.AsyncClient) -> None:
     ],
 )
 async def test_bad_documents_are_validation_errors(
-    http: httpx.AsyncClient, xml: str, problem: str
+    http: httpx2.AsyncClient, xml: str, problem: str
 ) -> None:
     response = await http.post("/MITS/PostLeadManagement4_0", data={**creds(), "Xml": xml})
     envelope = parse_envelope(response.content)
@@ -212,13 +212,13 @@ async def test_bad_documents_are_validation_errors(
     assert problem in (envelope.error_description or "")
 
 
-async def test_a_new_prospect_needs_both_names(http: httpx.AsyncClient) -> None:
+async def test_a_new_prospect_needs_both_names(http: httpx2.AsyncClient) -> None:
     envelope = await post(http, [lead(last_name=" ", email="nameless@example.test")])
     assert envelope.status == "Error"
     assert "FirstName and LastName" in (envelope.error_description or "")
 
 
-async def test_search_by_each_criterion(http: httpx.AsyncClient) -> None:
+async def test_search_by_each_criterion(http: httpx2.AsyncClient) -> None:
     ann = await create(http, lead("Ann", "Lee", email="Ann.Lee@Example.test", phone="5550100001"))
     await create(http, lead("Bob", "Ray", email="bob@example.test", phone="+1 (555) 010-0002"))
 
@@ -243,7 +243,7 @@ async def test_search_by_each_criterion(http: httpx.AsyncClient) -> None:
     [{}, {"FirstName": "Ann"}, {"ModifiedStartDateTime": "2024-01-01T00:00:00"}],
 )
 async def test_search_without_a_full_criterion_is_a_validation_error(
-    http: httpx.AsyncClient, params: dict[str, str]
+    http: httpx2.AsyncClient, params: dict[str, str]
 ) -> None:
     envelope = await search(http, **params)
     assert envelope.status == "Error"
@@ -265,7 +265,7 @@ T0 = datetime(2023, 6, 1, 12, 0, tzinfo=UTC)
     ],
 )
 async def test_window_start_is_inclusive_and_end_exclusive(
-    http: httpx.AsyncClient, start: str, end: str, count: int
+    http: httpx2.AsyncClient, start: str, end: str, count: int
 ) -> None:
     # One prospect modified at exactly T0 (bulk times are whole seconds within the window).
     await bulk(http, count=1, start=T0, end=T0 + timedelta(microseconds=1))
@@ -274,7 +274,7 @@ async def test_window_start_is_inclusive_and_end_exclusive(
     assert len(envelope.prospects) == count
 
 
-async def test_window_holding_too_many_is_a_502_buffer_overflow(http: httpx.AsyncClient) -> None:
+async def test_window_holding_too_many_is_a_502_buffer_overflow(http: httpx2.AsyncClient) -> None:
     await bulk(http, count=30, start=T0, end=T0 + timedelta(minutes=30))
     await put_faults(http, overflow_threshold=10)
     window = {"ModifiedStartDateTime": "2023-06-01T00:00:00", "ModifiedEndDateTime": "2023-06-02"}
@@ -293,7 +293,7 @@ async def test_window_holding_too_many_is_a_502_buffer_overflow(http: httpx.Asyn
     assert stats["faults_injected"] == {"overflow": 1}
 
 
-async def test_lookup_endpoints(http: httpx.AsyncClient) -> None:
+async def test_lookup_endpoints(http: httpx2.AsyncClient) -> None:
     reasons = await http.post("/Leasing/GetLostProspectReasons", data=creds(PropertyID=None))
     employees = await http.post("/Leasing/GetEmployees", data=creds())
     properties = await http.post("/Account/GetProperties", data=creds(PropertyID=None))
@@ -317,7 +317,7 @@ async def test_lookup_endpoints(http: httpx.AsyncClient) -> None:
     assert missing.json()["Status"] == "Failed"
 
 
-async def test_applicants_and_residents_come_from_prospect_types(http: httpx.AsyncClient) -> None:
+async def test_applicants_and_residents_come_from_prospect_types(http: httpx2.AsyncClient) -> None:
     applicant = await create(http, lead("Ann", "Lee", customer_type=CustomerType.APPLICANT))
     resident = await create(http, lead("Bob", "Ray", customer_type=CustomerType.CURRENT_RESIDENT))
     await create(http, lead("Cy", "Fox"))
@@ -328,7 +328,7 @@ async def test_applicants_and_residents_come_from_prospect_types(http: httpx.Asy
     assert people == {applicant.person_id: "Pending", resident.person_id: "Current"}
 
 
-async def test_agent_names_are_filled_from_employee_ids(http: httpx.AsyncClient) -> None:
+async def test_agent_names_are_filled_from_employee_ids(http: httpx2.AsyncClient) -> None:
     agent = seed.employee_id(P1, seed.EMPLOYEE_PROFILES[0][0])
     created = await create(http, lead())
     posted = lead(ids=(created.prospect_id or "", created.person_id or ""))

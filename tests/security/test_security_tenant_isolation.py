@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-import httpx
+import httpx2
 import pytest
 from sqlalchemy import func, select
 from websockets.asyncio.client import ClientConnection, connect
@@ -189,7 +189,7 @@ def _signed_by_b(world: World, secret_b: str) -> tuple[bytes, dict[str, str]]:
 
 async def _send(
     stack: Stack, method: str, url: str, route: Route, probe: Probe, secret_b: str, world: World
-) -> tuple[httpx.Response, str]:
+) -> tuple[httpx2.Response, str]:
     if route.auth == "signed":
         body, headers = _signed_by_b(world, secret_b)
         url = f"{url}?{urlencode({'integration': str(world.integration_id)})}"
@@ -200,7 +200,7 @@ async def _send(
     return answer, url + json.dumps(probe.body)
 
 
-def _judge(name: str, route: Route, probe: Probe, answer: httpx.Response) -> str | None:
+def _judge(name: str, route: Route, probe: Probe, answer: httpx2.Response) -> str | None:
     status = answer.status_code
     if route.auth in ("operator", "signed"):
         return None if status in (401, 403) else f"{name}: B was let in ({status})"

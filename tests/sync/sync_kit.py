@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
+import httpx2
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -50,7 +50,7 @@ class Engine:
     async def office_leads(self, *, count: int, start: datetime, end: datetime) -> None:
         """``count`` prospects the office changed between ``start`` and ``end`` (the
         sandbox's bulk admin endpoint: a pull only reads whole seconds already past)."""
-        async with httpx.AsyncClient(base_url=self.sandbox_url, timeout=30.0) as admin:
+        async with httpx2.AsyncClient(base_url=self.sandbox_url, timeout=30.0) as admin:
             response = await admin.post(
                 f"/admin/properties/{seed.SANDBOX_PROPERTY_ID}/prospects/bulk",
                 json={

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Protocol
 
-import httpx
+import httpx2
 
 from leadsync.config import Settings
 from leadsync.telemetry.logging import get_logger
@@ -55,7 +55,7 @@ class SlackNotifier:
     name: str = "slack"
 
     async def send(self, event: AlertEvent) -> None:
-        async with httpx.AsyncClient(timeout=self.timeout) as client:
+        async with httpx2.AsyncClient(timeout=self.timeout) as client:
             response = await client.post(self.url, json={"text": event.text})
             response.raise_for_status()
 
@@ -81,7 +81,7 @@ class PagerDutyNotifier:
                 "component": "leadsync",
                 "custom_details": {"value": event.value, "threshold": event.threshold},
             }
-        async with httpx.AsyncClient(timeout=self.timeout) as client:
+        async with httpx2.AsyncClient(timeout=self.timeout) as client:
             response = await client.post(self.url, json=body)
             response.raise_for_status()
 
@@ -150,7 +150,7 @@ async def deliver(
     for attempt in range(1, attempts + 1):
         try:
             await notifier.send(event)
-        except (OSError, smtplib.SMTPException, httpx.HTTPError) as exc:
+        except (OSError, smtplib.SMTPException, httpx2.HTTPError) as exc:
             log.warning(
                 "alert notification failed",
                 notifier=notifier.name,

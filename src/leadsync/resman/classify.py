@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
 
-import httpx
+import httpx2
 
 from leadsync.resman.errors import (
     AuthenticationError,
@@ -140,15 +140,15 @@ def classify_status(
     )
 
 
-def classify_request_error(exc: httpx.RequestError, *, method: str) -> ResManError:
+def classify_request_error(exc: httpx2.RequestError, *, method: str) -> ResManError:
     """The error for a request that got no usable HTTP answer at all.
 
-    The message names the failure kind only: httpx messages may quote URLs or peers.
+    The message names the failure kind only: httpx2 messages may quote URLs or peers.
     """
     kind = type(exc).__name__
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, httpx2.TimeoutException):
         return ResManTimeoutError(f"{method}: timed out ({kind})", method=method)
-    if isinstance(exc, httpx.DecodingError):
+    if isinstance(exc, httpx2.DecodingError):
         return ResponseFormatError(f"{method}: undecodable answer ({kind})", method=method)
     # NetworkError (connect/read/write/close), RemoteProtocolError (the peer dropped or garbled
     # the connection), ProxyError and anything else on the way: the request may not have

@@ -15,7 +15,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Self, TypeVar
 
-import httpx
+import httpx2
 
 from leadsync.config import Settings
 from leadsync.resman import responses, wire
@@ -36,7 +36,7 @@ from leadsync.telemetry.logging import get_logger
 
 T = TypeVar("T")
 
-DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+DEFAULT_TIMEOUT = httpx2.Timeout(30.0, connect=5.0)
 DEFAULT_MAX_CONNECTIONS = 100
 #: Largest answer read; a few MB holds thousands of prospects (SearchProspects windows are
 #: split below it), far less than what would hurt the process.
@@ -50,7 +50,7 @@ DEFAULT_CALL_TIMEOUT = 60.0
 class ResManClient:
     """Implements :class:`leadsync.resman.interface.ResManAPI` over ResMan's HTTP API.
 
-    One ``httpx.AsyncClient`` per instance keeps connections alive between calls; share one
+    One ``httpx2.AsyncClient`` per instance keeps connections alive between calls; share one
     client across tasks and close it with ``aclose()`` or ``async with``. A ``budget`` throttles
     per AccountID before a connection is taken.
     """
@@ -59,14 +59,14 @@ class ResManClient:
         self,
         *,
         base_url: str,
-        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        timeout: httpx2.Timeout = DEFAULT_TIMEOUT,
         budget: RequestBudget | None = None,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx2.AsyncBaseTransport | None = None,
         max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
         call_timeout: float = DEFAULT_CALL_TIMEOUT,
     ) -> None:
-        url = httpx.URL(base_url)
+        url = httpx2.URL(base_url)
         if url.scheme not in ("http", "https") or not url.host:
             raise ValueError("base_url must be an absolute http(s) URL")
         self.base_url = base_url.rstrip("/")
@@ -74,9 +74,9 @@ class ResManClient:
         self.max_connections = max_connections
         self.max_answer_bytes = max_answer_bytes
         self.call_timeout = call_timeout
-        self._http = httpx.AsyncClient(
+        self._http = httpx2.AsyncClient(
             timeout=timeout,
-            limits=httpx.Limits(
+            limits=httpx2.Limits(
                 max_connections=max_connections, max_keepalive_connections=max_connections
             ),
             transport=transport,
@@ -91,12 +91,12 @@ class ResManClient:
         settings: Settings,
         *,
         base_url: str | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx2.AsyncBaseTransport | None = None,
     ) -> ResManClient:
         """A client configured from ``LEADSYNC_RESMAN_*`` settings, with its request budget."""
         return cls(
             base_url=base_url or settings.resman_base_url,
-            timeout=httpx.Timeout(
+            timeout=httpx2.Timeout(
                 settings.resman_read_timeout, connect=settings.resman_connect_timeout
             ),
             budget=RequestBudget(
@@ -109,7 +109,7 @@ class ResManClient:
         )
 
     @property
-    def timeout(self) -> httpx.Timeout:
+    def timeout(self) -> httpx2.Timeout:
         return self._http.timeout
 
     async def __aenter__(self) -> Self:
@@ -199,10 +199,10 @@ class ResManClient:
                         headers=response.headers,
                     )
                 return await self._read_capped(method, response)
-        except httpx.RequestError as exc:
+        except httpx2.RequestError as exc:
             raise classify_request_error(exc, method=method) from exc
 
-    async def _read_capped(self, method: str, response: httpx.Response) -> bytes:
+    async def _read_capped(self, method: str, response: httpx2.Response) -> bytes:
         limit = self.max_answer_bytes
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
@@ -341,7 +341,7 @@ class ResManClient:
         )
 
 
-async def _read_head(response: httpx.Response, size: int) -> bytes:
+async def _read_head(response: httpx2.Response, size: int) -> bytes:
     head = b""
     async for chunk in response.aiter_bytes():
         head += chunk

@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager
 from typing import Any, Final
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
-import httpx
+import httpx2
 
 FEED_PATH: Final = "/admin/feed"
 WEBHOOK_PATH: Final = "/admin/webhook"
@@ -48,17 +48,17 @@ async def open_admin(
 ) -> AsyncIterator[SandboxAdmin]:
     """The admin client of the sandbox at ``base_url``, for the ``async with`` block
     (``request_timeout``: seconds per HTTP request)."""
-    async with httpx.AsyncClient(base_url=base_url, timeout=request_timeout) as http:
+    async with httpx2.AsyncClient(base_url=base_url, timeout=request_timeout) as http:
         yield SandboxAdmin(http)
 
 
 class SandboxAdmin:
     """A small async client for the sandbox's admin API; open one with :func:`open_admin`.
 
-    Every call raises :class:`httpx.HTTPStatusError` for an answer other than 2xx (the
+    Every call raises :class:`httpx2.HTTPStatusError` for an answer other than 2xx (the
     sandbox answers 404 for an unknown property or prospect, 422 for a bad body)."""
 
-    def __init__(self, http: httpx.AsyncClient) -> None:
+    def __init__(self, http: httpx2.AsyncClient) -> None:
         self._http = http
 
     async def set_webhook(self, *, url: str | None, secret: str | None = None) -> dict[str, Any]:

@@ -87,7 +87,7 @@ class SandboxServer:
             log_level=log_level,
             lifespan="on",
             timeout_graceful_shutdown=max(1, round(graceful_shutdown_seconds)),
-            # Longer than an httpx client keeps an idle connection (5 s). With both at 5 s a
+            # Longer than an httpx2 client keeps an idle connection (5 s). With both at 5 s a
             # client may reuse a connection just as the server closes it: the request then
             # fails with ReadError, which a busy event loop turns from rare into common.
             timeout_keep_alive=KEEP_ALIVE_SECONDS,

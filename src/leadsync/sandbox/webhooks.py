@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
+import httpx2
 import structlog
 from standardwebhooks import Webhook
 
@@ -70,7 +70,7 @@ class WebhookEmitter:
         self._backoff = backoff_seconds
         self._timeout = timeout_seconds
         self._queue: asyncio.Queue[WebhookMessage] = asyncio.Queue(maxsize=queue_size)
-        self._client: httpx.AsyncClient | None = None
+        self._client: httpx2.AsyncClient | None = None
         self._worker: asyncio.Task[None] | None = None
         self.stats = WebhookStats()
 
@@ -89,7 +89,7 @@ class WebhookEmitter:
 
     async def start(self) -> None:
         # trust_env off: a proxy from the environment must not intercept loopback delivery.
-        self._client = httpx.AsyncClient(timeout=self._timeout, trust_env=False)
+        self._client = httpx2.AsyncClient(timeout=self._timeout, trust_env=False)
         self._worker = asyncio.create_task(self._run(self._client), name="sandbox-webhooks")
 
     async def stop(self) -> None:
@@ -127,7 +127,7 @@ class WebhookEmitter:
             "webhook-signature": self._signer.sign(message.msg_id, now, message.body),
         }
 
-    async def _run(self, client: httpx.AsyncClient) -> None:
+    async def _run(self, client: httpx2.AsyncClient) -> None:
         while True:
             message = await self._queue.get()
             try:
@@ -135,7 +135,7 @@ class WebhookEmitter:
             finally:
                 self._queue.task_done()
 
-    async def _deliver(self, client: httpx.AsyncClient, message: WebhookMessage) -> None:
+    async def _deliver(self, client: httpx2.AsyncClient, message: WebhookMessage) -> None:
         for attempt in range(self._max_attempts):
             url = self.url
             if url is None:  # unconfigured while queued: nobody to tell any more
@@ -150,7 +150,7 @@ class WebhookEmitter:
                     self.stats.delivered += 1
                     return
                 outcome = response.status_code
-            except httpx.HTTPError as exc:
+            except httpx2.HTTPError as exc:
                 outcome = type(exc).__name__
             log.info(
                 "sandbox_webhook_retry", msg_id=message.msg_id, attempt=attempt + 1, outcome=outcome

@@ -142,9 +142,9 @@ def configure_logging(*, level: str = "INFO", fmt: str = "auto") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # httpx logs full request URLs at INFO; our client logs its own redacted line instead.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # httpx2 logs full request URLs at INFO; our client logs its own redacted line instead.
+    logging.getLogger("httpx2").setLevel(logging.WARNING)
+    logging.getLogger("httpcore2").setLevel(logging.WARNING)
     # aiosqlite logs every statement WITH its parameters (names, emails, phones) at DEBUG.
     logging.getLogger("aiosqlite").setLevel(logging.WARNING)
     # Alembic narrates every plugin and step at INFO; a start-up should print one line.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import httpx
+import httpx2
 import pytest
 
 from leadsync.resman.classify import (
@@ -108,7 +108,7 @@ def test_429_carries_retry_after_seconds() -> None:
 
 
 def test_429_carries_retry_after_http_date() -> None:
-    headers = httpx.Headers({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})
+    headers = httpx2.Headers({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})
     err = classify_status(method=METHOD, status_code=429, body="", headers=headers, now=NOW)
     assert isinstance(err, RateLimitedError)
     assert err.retry_after == 60.0
@@ -148,22 +148,22 @@ def test_2xx_is_not_an_http_error() -> None:
 @pytest.mark.parametrize(
     ("exc", "expected"),
     [
-        (httpx.ReadTimeout("read from 10.0.0.1 stalled"), ResManTimeoutError),
-        (httpx.ConnectTimeout("connect to 10.0.0.1 stalled"), ResManTimeoutError),
-        (httpx.PoolTimeout("no connection"), ResManTimeoutError),
-        (httpx.WriteTimeout("write to 10.0.0.1 stalled"), ResManTimeoutError),
-        (httpx.ConnectError("[Errno 111] refused"), ResManConnectionError),
-        (httpx.ReadError("reset by peer"), ResManConnectionError),
-        (httpx.WriteError("broken pipe"), ResManConnectionError),
-        (httpx.RemoteProtocolError("peer closed connection"), ResManConnectionError),
-        (httpx.DecodingError("bad gzip"), ResponseFormatError),
+        (httpx2.ReadTimeout("read from 10.0.0.1 stalled"), ResManTimeoutError),
+        (httpx2.ConnectTimeout("connect to 10.0.0.1 stalled"), ResManTimeoutError),
+        (httpx2.PoolTimeout("no connection"), ResManTimeoutError),
+        (httpx2.WriteTimeout("write to 10.0.0.1 stalled"), ResManTimeoutError),
+        (httpx2.ConnectError("[Errno 111] refused"), ResManConnectionError),
+        (httpx2.ReadError("reset by peer"), ResManConnectionError),
+        (httpx2.WriteError("broken pipe"), ResManConnectionError),
+        (httpx2.RemoteProtocolError("peer closed connection"), ResManConnectionError),
+        (httpx2.DecodingError("bad gzip"), ResponseFormatError),
     ],
 )
-def test_request_errors(exc: httpx.RequestError, expected: type[ResManError]) -> None:
+def test_request_errors(exc: httpx2.RequestError, expected: type[ResManError]) -> None:
     err = classify_request_error(exc, method=METHOD)
     assert type(err) is expected
     assert err.retryable
-    # httpx's own text may quote peers or URLs; ours names the method and the failure kind.
+    # httpx2's own text may quote peers or URLs; ours names the method and the failure kind.
     assert str(exc) not in str(err)
     assert str(err).startswith(f"{METHOD}: ")
 

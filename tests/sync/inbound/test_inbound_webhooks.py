@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
@@ -82,7 +82,7 @@ def rejections(reason: str) -> float:
 
 @dataclass
 class Receiver:
-    api: httpx.AsyncClient
+    api: httpx2.AsyncClient
     runtime: Runtime
     integration_id: uuid.UUID
     property_id: uuid.UUID
@@ -96,7 +96,7 @@ class Receiver:
         msg_id: str | None = None,
         when: datetime | None = None,
         integration: str | None = "self",
-    ) -> httpx.Response:
+    ) -> httpx2.Response:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
         headers = signed(raw, secret=secret or self.secret, msg_id=msg_id, when=when)
         params = {} if integration is None else {"integration": self._integration(integration)}
@@ -155,14 +155,14 @@ async def receiver(migrated_db_url: str, data_dir: Path) -> AsyncIterator[Receiv
     try:
         async with (
             SandboxServer(app) as server,
-            httpx.AsyncClient(base_url=server.base_url, timeout=30) as api,
+            httpx2.AsyncClient(base_url=server.base_url, timeout=30) as api,
         ):
             yield Receiver(api, runtime, integration.id, prop.id, secret)
     finally:
         await runtime.close()
 
 
-def assert_unauthorized(response: httpx.Response) -> None:
+def assert_unauthorized(response: httpx2.Response) -> None:
     assert response.status_code == 401, response.text
     assert response.headers["content-type"] == "application/problem+json"
     problem = response.json()
@@ -620,11 +620,11 @@ async def test_replay_leaves_other_integrations_alone(receiver: Receiver) -> Non
 
 # --- processing against the ResMan sandbox -----------------------------------------------
 @pytest.fixture
-async def resman() -> AsyncIterator[tuple[httpx.AsyncClient, ResManClient]]:
+async def resman() -> AsyncIterator[tuple[httpx2.AsyncClient, ResManClient]]:
     """The sandbox's admin API (to act as office staff) and a ResMan client to it."""
     async with (
         SandboxServer(create_sandbox_app(SandboxConfig())) as server,
-        httpx.AsyncClient(base_url=server.base_url, timeout=30) as admin,
+        httpx2.AsyncClient(base_url=server.base_url, timeout=30) as admin,
         ResManClient(base_url=server.base_url) as client,
     ):
         yield admin, client
@@ -641,7 +641,7 @@ async def _process_with(receiver: Receiver, client: ResManClient) -> str:
 
 
 async def test_prospect_resman_knows_is_applied(
-    receiver: Receiver, resman: tuple[httpx.AsyncClient, ResManClient]
+    receiver: Receiver, resman: tuple[httpx2.AsyncClient, ResManClient]
 ) -> None:
     admin, client = resman
     walk_in = await admin.post(
@@ -675,7 +675,7 @@ async def test_prospect_resman_knows_is_applied(
 
 
 async def test_prospect_resman_does_not_know_is_parked(
-    receiver: Receiver, resman: tuple[httpx.AsyncClient, ResManClient]
+    receiver: Receiver, resman: tuple[httpx2.AsyncClient, ResManClient]
 ) -> None:
     _, client = resman
     assert (await receiver.deliver(payload(str(uuid.uuid4())))).status_code == 202

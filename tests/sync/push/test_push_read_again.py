@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from factories import make_conversation
@@ -22,7 +22,7 @@ SEARCH = "MITS/SearchProspects"
 
 
 async def _faults(engine_kit: Engine, **config: Any) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=engine_kit.sandbox_url, timeout=30) as admin:
+    async with httpx2.AsyncClient(base_url=engine_kit.sandbox_url, timeout=30) as admin:
         (await admin.put("/admin/faults", json=config)).raise_for_status()
         stats = (await admin.get("/admin/stats")).json()
     assert isinstance(stats, dict)
@@ -30,7 +30,7 @@ async def _faults(engine_kit: Engine, **config: Any) -> dict[str, Any]:
 
 
 async def _injected(engine_kit: Engine) -> int:
-    async with httpx.AsyncClient(base_url=engine_kit.sandbox_url, timeout=30) as admin:
+    async with httpx2.AsyncClient(base_url=engine_kit.sandbox_url, timeout=30) as admin:
         stats = (await admin.get("/admin/stats")).json()
     return sum(stats["faults_injected"].values())
 
