@@ -13,7 +13,8 @@ halves of a split are exactly adjacent and no prospect falls between them.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import asyncio
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -99,7 +100,7 @@ async def search_window(
     end: datetime,
     min_window: timedelta = DEFAULT_MIN_WINDOW,
     on_progress: ProgressCallback | None = None,
-) -> AsyncIterator[Prospect]:
+) -> AsyncGenerator[Prospect, None]:
     """Yield every prospect modified in [start, end), earliest window first.
 
     Raises :class:`UnsplittableWindowError` for a window no wider than ``min_window`` that
@@ -107,38 +108,82 @@ async def search_window(
     errors of the client propagate unchanged (the caller's cursor stays where its progress
     says). A prospect modified again during the scan may be seen twice (in its old and new
     window): consumers must be idempotent, as they are for overlapping polls anyway.
+
+    While the caller stores one window's prospects, the next window is already being asked
+    (one search ahead, never more): ResMan's answer time and ours overlap instead of adding
+    up. Its answer, or its error, is only used once the earlier window is done, so the order
+    and the error semantics above are unchanged; closing the iterator cancels it.
     """
     if min_window <= timedelta(0):
         raise ValueError("min_window must be positive")
     lo, hi = align_window(start, end)
     # A stack with the earlier half on top keeps the search in window order without recursion.
     pending: list[Window] = [(lo, hi)] if lo < hi else []
+    ahead: _Ahead | None = None
     windows_done = windows_split = yielded = 0
-    while pending:
-        w_start, w_end = pending.pop()
-        try:
-            prospects = await client.search_prospects(
-                creds=creds, modified_start=w_start, modified_end=w_end
-            )
-        except WindowOverflowError as exc:
-            if not can_split(w_start, w_end, min_window):
-                raise UnsplittableWindowError(start=w_start, end=w_end) from exc
-            earlier, later = split_window(w_start, w_end)
-            pending.extend((later, earlier))
-            windows_split += 1
-            continue
-        for prospect in prospects:
-            yielded += 1
-            yield prospect
-        windows_done += 1
-        if on_progress is not None:
-            on_progress(
-                SearchProgress(
-                    start=lo,
-                    end=hi,
-                    completed_until=w_end,
-                    windows_done=windows_done,
-                    windows_split=windows_split,
-                    prospects_yielded=yielded,
+    try:
+        while pending:
+            window = pending.pop()
+            try:
+                if ahead is not None and ahead.window == window:
+                    prospects = await ahead.task
+                else:
+                    prospects = await _search(client, creds, window)
+            except WindowOverflowError as exc:
+                if not can_split(*window, min_window):
+                    raise UnsplittableWindowError(start=window[0], end=window[1]) from exc
+                earlier, later = split_window(*window)
+                pending.extend((later, earlier))
+                windows_split += 1
+                continue
+            finally:
+                ahead = None
+            if pending:
+                ahead = _Ahead.ask(client, creds, pending[-1])
+            for prospect in prospects:
+                yielded += 1
+                yield prospect
+            windows_done += 1
+            if on_progress is not None:
+                on_progress(
+                    SearchProgress(
+                        start=lo,
+                        end=hi,
+                        completed_until=window[1],
+                        windows_done=windows_done,
+                        windows_split=windows_split,
+                        prospects_yielded=yielded,
+                    )
                 )
-            )
+    finally:
+        if ahead is not None:
+            ahead.task.cancel()
+
+
+async def _search(
+    client: ProspectSearch, creds: ResManCredentials, window: Window
+) -> list[Prospect]:
+    return await client.search_prospects(
+        creds=creds, modified_start=window[0], modified_end=window[1]
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Ahead:
+    """The search of the next window, asked before the current window's prospects are stored."""
+
+    window: Window
+    task: asyncio.Task[list[Prospect]]
+
+    @classmethod
+    def ask(cls, client: ProspectSearch, creds: ResManCredentials, window: Window) -> _Ahead:
+        task = asyncio.create_task(_search(client, creds, window))
+        # Its error is raised when its window's turn comes; when the caller stops first, it
+        # is read here so asyncio never reports it as "never retrieved".
+        task.add_done_callback(_retrieve)
+        return cls(window=window, task=task)
+
+
+def _retrieve(task: asyncio.Task[list[Prospect]]) -> None:
+    if not task.cancelled():
+        task.exception()

@@ -6,9 +6,12 @@ contract tests run it against the sandbox over real HTTP.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import Callable
+from contextlib import aclosing
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
@@ -204,3 +207,72 @@ async def test_other_errors_propagate_with_progress_up_to_them() -> None:
 async def test_invalid_min_window() -> None:
     with pytest.raises(ValueError, match="min_window"):
         await _collect(InMemorySearch([], threshold=1), min_window=timedelta(0))
+
+
+class GatedSearch(InMemorySearch):
+    """Each search waits for the test to open its gate, so what is asked when shows."""
+
+    def __init__(self, times: list[datetime], *, threshold: int) -> None:
+        super().__init__(times, threshold=threshold)
+        self.gate = asyncio.Event()
+        self.asked: list[tuple[datetime, datetime]] = []
+        self.cancelled: list[tuple[datetime, datetime]] = []
+
+    async def search_prospects(self, **kwargs: Any) -> list[Prospect]:
+        window = (kwargs["modified_start"], kwargs["modified_end"])
+        self.asked.append(window)
+        try:
+            await self.gate.wait()
+        except asyncio.CancelledError:
+            self.cancelled.append(window)
+            raise
+        return await super().search_prospects(**kwargs)
+
+
+async def _settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_the_next_window_is_asked_while_the_caller_stores_this_one() -> None:
+    times = [T0 + timedelta(minutes=m) for m in range(60)]
+    api = GatedSearch(times, threshold=20)
+    api.gate.set()
+    search = search_window(client=api, creds=CREDS, start=T0, end=T0 + timedelta(hours=1))
+    async with aclosing(search):
+        first = await anext(search)
+        await _settle()
+        # The first window that fitted is being yielded; the one after it is already asked.
+        answered = [w for w in api.windows if w[0] <= _time_of(first) < w[1]][-1]
+        assert api.asked[-1][0] == answered[1]
+        rest = [p async for p in search]
+    assert [_time_of(p) for p in [first, *rest]] == times
+
+
+async def test_closing_the_search_cancels_the_window_asked_ahead() -> None:
+    times = [T0 + timedelta(minutes=m) for m in range(60)]
+    api = GatedSearch(times, threshold=20)
+    api.gate.set()
+    search = search_window(client=api, creds=CREDS, start=T0, end=T0 + timedelta(hours=1))
+    first = await anext(search)
+    api.gate.clear()  # the search asked ahead now waits
+    await _settle()
+    asked_ahead = api.asked[-1]
+    assert asked_ahead[0] > _time_of(first)
+    await search.aclose()
+    await _settle()
+    assert api.cancelled == [asked_ahead]
+
+
+async def test_an_error_of_the_window_asked_ahead_waits_for_its_turn() -> None:
+    times = [T0 + timedelta(minutes=m) for m in range(60)]
+    api = InMemorySearch(times, threshold=20)
+    api.fail_at = T0 + timedelta(minutes=50)
+    got: list[Prospect] = []
+    progress: list[SearchProgress] = []
+    with pytest.raises(TransientError):
+        await _collect(api, into=got, on_progress=progress.append)
+    # Every window before the failing one was yielded and reported, in order.
+    assert [_time_of(p) for p in got] == [t for t in times if t < progress[-1].completed_until]
+    assert progress[-1].completed_until <= api.fail_at
+    assert len(got) >= 40

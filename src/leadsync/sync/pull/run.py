@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,7 +40,7 @@ from leadsync.sync.pull.plan import (
 )
 from leadsync.sync.pull.store import BatchStore
 from leadsync.sync.queue.failures import classify
-from leadsync.sync.queue.targets import IntegrationNotFoundError, TargetCache
+from leadsync.sync.queue.targets import IntegrationNotFoundError, ResManTarget, TargetCache
 from leadsync.sync.synclog import log_sync
 from leadsync.telemetry.logging import get_logger
 
@@ -153,40 +154,16 @@ async def pull_integration(
         return summary
     summary.window_start, summary.window_end = plan.window
     stream = _Stream()
-
-    def progress(report: SearchProgress) -> None:
-        stream.mark = report.completed_until
-        summary.windows_done = report.windows_done
-        summary.windows_split = report.windows_split
-        if on_progress is not None:
-            on_progress(report)
-
-    failure: ResManError | None = None
-    try:
-        async for prospect in search_window(
-            client=target.client,
-            creds=target.creds,
-            start=plan.window[0],
-            end=plan.window[1],
-            on_progress=progress,
-        ):
-            summary.prospects_seen += 1
-            stream.batch.append(prospect)
-            if len(stream.batch) >= batch_size:
-                await _flush(sessionmaker, plan=plan, stream=stream, summary=summary)
-    except UnsplittableWindowError as exc:
-        # Everything before exc.start was yielded: it is stored below, and the cursor may
-        # stop exactly there. The crowd itself is reported, not skipped.
-        summary.failed_window = (exc.start, exc.end)
-        stream.mark = exc.start
-        log.warning(
-            "pull window too crowded to read",
-            integration_id=str(plan.integration_id),
-            window_start=exc.start.isoformat(),
-            window_end=exc.end.isoformat(),
-        )
-    except ResManError as exc:
-        failure = exc
+    failure = await _read_window(
+        sessionmaker,
+        plan=plan,
+        target=target,
+        window=plan.window,
+        stream=stream,
+        summary=summary,
+        batch_size=batch_size,
+        on_progress=on_progress,
+    )
     await _flush(sessionmaker, plan=plan, stream=stream, summary=summary)
     await _finish(
         sessionmaker,
@@ -200,6 +177,59 @@ async def pull_integration(
     if failure is not None:
         raise PullError(summary, category=classify(failure).category) from failure
     return summary
+
+
+async def _read_window(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    plan: _Plan,
+    target: ResManTarget,
+    window: Window,
+    stream: _Stream,
+    summary: PullSummary,
+    batch_size: int,
+    on_progress: ProgressCallback | None,
+) -> ResManError | None:
+    """Read the plan's window into ``stream``, storing a batch whenever one is full; the
+    ResMan error that stopped the read, if any (a crowded window is reported in
+    ``summary``, not raised)."""
+
+    def progress(report: SearchProgress) -> None:
+        stream.mark = report.completed_until
+        summary.windows_done = report.windows_done
+        summary.windows_split = report.windows_split
+        if on_progress is not None:
+            on_progress(report)
+
+    search = search_window(
+        client=target.client,
+        creds=target.creds,
+        start=window[0],
+        end=window[1],
+        on_progress=progress,
+    )
+    try:
+        # Closed on any way out: it may have the next window's search in flight.
+        async with aclosing(search):
+            async for prospect in search:
+                summary.prospects_seen += 1
+                stream.batch.append(prospect)
+                if len(stream.batch) >= batch_size:
+                    await _flush(sessionmaker, plan=plan, stream=stream, summary=summary)
+    except UnsplittableWindowError as exc:
+        # Everything before exc.start was yielded: it is stored by the caller, and the
+        # cursor may stop exactly there. The crowd itself is reported, not skipped.
+        summary.failed_window = (exc.start, exc.end)
+        stream.mark = exc.start
+        log.warning(
+            "pull window too crowded to read",
+            integration_id=str(plan.integration_id),
+            window_start=exc.start.isoformat(),
+            window_end=exc.end.isoformat(),
+        )
+    except ResManError as exc:
+        return exc
+    return None
 
 
 def _overlap(own: int, asked: int | None) -> int:
