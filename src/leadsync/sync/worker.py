@@ -80,6 +80,16 @@ class Worker:
 
     def _done(self, task: asyncio.Task[object]) -> None:
         self._tasks.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            # The runner settles every failure of the job itself; what escapes it failed
+            # the settling (the database went away mid-write, say). The job stays claimed
+            # and is taken over when its lease runs out, so nothing is lost: say so here
+            # rather than leave asyncio to report "Task exception was never retrieved".
+            log.error(
+                "job run failed before it was settled; its lease hands it over",
+                error_type=type(error).__name__,
+                exc_info=error,
+            )
         # A finished job may unblock the next job of the same lead: look again at once.
         self._wake.set()
 
