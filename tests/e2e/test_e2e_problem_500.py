@@ -4,16 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx2
-from pydantic import SecretStr
 from sqlalchemy.exc import IntegrityError
-from structlog.testing import capture_logs
 
-from leadsync.app import create_app
-from leadsync.config import Settings
-from leadsync.runtime import Runtime
-from leadsync.sandbox.server import SandboxServer
-from leadsync.security.crypto import generate_key
+from e2e.problem_kit import answer_to
 
 PII = {"email": "maria.gomez@gmail.com", "last_name": "Gomez"}
 
@@ -21,28 +14,11 @@ PII = {"email": "maria.gomez@gmail.com", "last_name": "Gomez"}
 async def test_an_unexpected_error_is_a_problem_document_with_a_correlation_id(
     migrated_db_url: str, data_dir: Path
 ) -> None:
-    settings = Settings(
-        database_url=migrated_db_url,
-        data_dir=data_dir,
-        encryption_keys=SecretStr(generate_key()),
+    # A bug of the kind the fault run found: SQLAlchemy quotes the SQL parameters.
+    error = IntegrityError("INSERT INTO lead_link ...", PII, Exception("UNIQUE failed"))
+    response, logs = await answer_to(
+        error, path="/boom", database_url=migrated_db_url, data_dir=data_dir
     )
-    runtime = Runtime.build(settings)
-    app = create_app(settings, runtime=runtime)
-
-    @app.get("/boom")
-    async def boom() -> None:
-        # A bug of the kind the fault run found: SQLAlchemy quotes the SQL parameters.
-        raise IntegrityError("INSERT INTO lead_link ...", PII, Exception("UNIQUE failed"))
-
-    try:
-        with capture_logs() as logs:
-            async with (
-                SandboxServer(app) as server,
-                httpx2.AsyncClient(base_url=server.base_url, timeout=30) as http,
-            ):
-                response = await http.get("/boom")
-    finally:
-        await runtime.close()
     assert response.status_code == 500
     assert response.headers["content-type"] == "application/problem+json"
     body = response.json()

@@ -1,20 +1,15 @@
-"""The database away under a request (a restart, a cut connection) is a clean 503
+"""The database away under a request (a restart, a cut connection, a full disk) is a clean 503
 problem+json with Retry-After, never a 500 (found by tests/chaos); any other database error
 stays a 500 with a correlation id (test_e2e_problem_500.py)."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
-import httpx2
-from pydantic import SecretStr
 from sqlalchemy.exc import OperationalError
 
-from leadsync.app import create_app
-from leadsync.config import Settings
-from leadsync.runtime import Runtime
-from leadsync.sandbox.server import SandboxServer
-from leadsync.security.crypto import generate_key
+from e2e.problem_kit import answer_to
 
 PII = {"email": "maria.gomez@gmail.com"}
 
@@ -22,28 +17,12 @@ PII = {"email": "maria.gomez@gmail.com"}
 async def test_a_lost_database_connection_is_a_503_problem(
     migrated_db_url: str, data_dir: Path
 ) -> None:
-    settings = Settings(
-        database_url=migrated_db_url,
-        data_dir=data_dir,
-        encryption_keys=SecretStr(generate_key()),
+    lost = OperationalError(
+        "SELECT ... FROM contact", PII, Exception("terminating connection due to admin")
     )
-    runtime = Runtime.build(settings)
-    app = create_app(settings, runtime=runtime)
-
-    @app.get("/gone")
-    async def gone() -> None:
-        raise OperationalError(
-            "SELECT ... FROM contact", PII, Exception("terminating connection due to admin")
-        )
-
-    try:
-        async with (
-            SandboxServer(app) as server,
-            httpx2.AsyncClient(base_url=server.base_url, timeout=30) as http,
-        ):
-            response = await http.get("/gone")
-    finally:
-        await runtime.close()
+    response, _ = await answer_to(
+        lost, path="/gone", database_url=migrated_db_url, data_dir=data_dir
+    )
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
     assert response.headers["retry-after"] == "1"
@@ -54,3 +33,34 @@ async def test_a_lost_database_connection_is_a_503_problem(
         "/gone",
     )
     assert "gmail" not in response.text
+
+
+def _sqlite_full() -> sqlite3.OperationalError:
+    """A real SQLITE_FULL from SQLite itself (a database capped at three pages)."""
+    db = sqlite3.connect(":memory:")
+    try:
+        db.execute("CREATE TABLE t (x)")
+        db.execute("PRAGMA max_page_count = 3")
+        db.execute("INSERT INTO t VALUES (zeroblob(100000))")
+    except sqlite3.OperationalError as exc:
+        return exc
+    finally:
+        db.close()
+    raise AssertionError("SQLite stored a blob past its page cap")
+
+
+async def test_a_full_disk_is_a_503_problem_that_says_so(
+    migrated_db_url: str, data_dir: Path
+) -> None:
+    error = OperationalError("INSERT INTO contact ...", PII, _sqlite_full())
+    response, logs = await answer_to(
+        error, path="/full", database_url=migrated_db_url, data_dir=data_dir
+    )
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"] == "1"
+    assert "disk full" in response.json()["detail"]
+    assert "gmail" not in response.text
+    assert [e["event"] for e in logs if e.get("path") == "/full"] == [
+        "database full: no room to write"
+    ]

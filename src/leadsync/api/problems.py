@@ -6,6 +6,7 @@ names the problem, and for validation errors the list of offending fields in ``e
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from typing import Any
 
@@ -93,6 +94,16 @@ def _validation_errors(exc: RequestValidationError) -> tuple[int, str, list[dict
     return 422, "Invalid request", errors
 
 
+def disk_full(exc: DBAPIError) -> bool:
+    """The database refused a write for lack of room: SQLite's SQLITE_FULL ("database or
+    disk is full"), PostgreSQL's disk_full (SQLSTATE 53100)."""
+    orig = exc.orig
+    return (
+        getattr(orig, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+        or getattr(orig, "sqlstate", None) == "53100"
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -130,13 +141,21 @@ def install_problem_handlers(app: FastAPI) -> None:
         # error (a constraint, a bad statement) is a bug: 500 with its correlation id.
         if not (exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)):
             return await _unexpected(request, exc)
+        full = disk_full(exc)
         get_logger(__name__).warning(
-            "database unavailable", path=request.url.path, error=type(exc.orig).__name__
+            # A full disk needs an operator, not patience: say which it is.
+            "database full: no room to write" if full else "database unavailable",
+            path=request.url.path,
+            error=type(exc.orig).__name__,
         )
         return problem_response(
             status=503,
             title="Database unavailable",
-            detail="the database cannot be reached right now; retry shortly",
+            detail=(
+                "the database has no room to store this right now (disk full); retry shortly"
+                if full
+                else "the database cannot be reached right now; retry shortly"
+            ),
             instance=request.url.path,
             headers={"Retry-After": "1"},
         )
