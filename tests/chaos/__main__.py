@@ -24,8 +24,8 @@ from chaos.run import CI, FULL, Figures, run_backend
 FIGURE_ROWS = (
     "leads", "accepted_conversations", "persons", "returning", "shared_phones",
     "duplicates_sent", "office_edits", "webhooks_replayed", "faults_injected", "kills",
-    "outage_seconds", "db_interruptions", "lost", "duplicated", "conflicts", "dead_letters",
-    "drain_seconds", "run_seconds", "loadavg",
+    "outage_seconds", "db_interruptions", "disk_full_seconds", "lost", "duplicated",
+    "conflicts", "dead_letters", "drain_seconds", "run_seconds", "loadavg",
 )  # fmt: skip
 
 

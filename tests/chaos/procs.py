@@ -21,6 +21,7 @@ from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from bench import faults_kit, stacks
+from chaos.disk import SmallDisk
 from leadsync.sandbox.admin_client import open_admin
 
 #: leadsync's settings for the run (the fault rows' own: a 2 s read timeout so a hang is a
@@ -159,6 +160,12 @@ class Service:
             finally:
                 conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true").format(name))
 
+    async def disk_full(self, disk: SmallDisk, *, seconds: float) -> None:
+        """up's disk full for ``seconds`` while leads keep coming (not during a kill: a
+        restart on a full disk is a different harm)."""
+        async with self._lock:
+            await disk.full_for(seconds)
+
     def cli_json(self, *args: str) -> Any:
         return json.loads(self.procs.cli(*args, "--json", env=self.env))
 
@@ -168,11 +175,20 @@ class Service:
 
 
 def provision(
-    procs: Processes, *, backend: str, database_url: str | None, sandbox_url: str
+    procs: Processes,
+    *,
+    backend: str,
+    database_url: str | None,
+    sandbox_url: str,
+    data_dir: Path | None = None,
 ) -> stacks.Tenant:
-    """An integration with the sandbox's property and an API key, through the CLI."""
+    """An integration with the sandbox's property and an API key, through the CLI; the
+    SQLite database in ``data_dir`` when given (a disk the run may fill)."""
     env = stacks.service_env(procs, database_url=database_url, name=backend)
     env.update(SERVICE_ENV)
+    if data_dir is not None:
+        env["LEADSYNC_DATA_DIR"] = str(data_dir)
+        env["LEADSYNC_DATABASE_URL"] = f"sqlite:///{data_dir / 'leadsync.db'}"
     return stacks.provision(procs, env=env, sandbox_url=sandbox_url)
 
 

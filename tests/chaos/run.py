@@ -22,6 +22,7 @@ import psycopg
 from bench.core import Processes, closed_loop, loadavg
 
 from bench import stacks
+from chaos.disk import SmallDisk, small_disk
 from chaos.invariants import Ledger, Sides, lost_and_duplicated, run_checks
 from chaos.procs import Sandbox, Service, provision
 from chaos.traffic import Chatbot, WebhookRelay
@@ -38,16 +39,22 @@ class Size:
     kills: int
     outage_seconds: float
     db_interrupt_seconds: float
+    #: SQLite: how long up's disk stays full (0: no full disk; needs root, see chaos.disk).
+    disk_full_seconds: float = 0.0
     concurrency: int = 8
 
 
 CI = {
     "postgres": Size(leads=60, kills=3, outage_seconds=15, db_interrupt_seconds=4),
-    "sqlite": Size(leads=30, kills=2, outage_seconds=10, db_interrupt_seconds=0),
+    "sqlite": Size(
+        leads=30, kills=2, outage_seconds=10, db_interrupt_seconds=0, disk_full_seconds=8
+    ),
 }
 FULL = {
     "postgres": Size(leads=10_000, kills=20, outage_seconds=180, db_interrupt_seconds=30),
-    "sqlite": Size(leads=2_000, kills=5, outage_seconds=60, db_interrupt_seconds=0),
+    "sqlite": Size(
+        leads=2_000, kills=5, outage_seconds=60, db_interrupt_seconds=0, disk_full_seconds=30
+    ),
 }
 
 
@@ -66,6 +73,7 @@ class Figures:
     kills: int = 0
     outage_seconds: float = 0.0
     db_interruptions: int = 0
+    disk_full_seconds: float = 0.0
     lost: int = 0
     duplicated: int = 0
     conflicts: int = 0
@@ -109,8 +117,11 @@ def say(message: str) -> None:
 Harm = tuple[float, str, Callable[[], Awaitable[None]]]
 
 
-def schedule(service: Service, sandbox: Sandbox, size: Size, rng: random.Random) -> list[Harm]:
-    """(share of the traffic, what, harm): random kills, one outage, one database cut."""
+def schedule(
+    service: Service, sandbox: Sandbox, size: Size, rng: random.Random, disk: SmallDisk | None
+) -> list[Harm]:
+    """(share of the traffic, what, harm): random kills, one outage, one database cut (on
+    PostgreSQL) or one full disk (on SQLite)."""
     steps: list[Harm] = []
     for _ in range(size.kills):
         slot, pause = rng.randrange(2), rng.uniform(0.0, 2.0)
@@ -129,6 +140,10 @@ def schedule(service: Service, sandbox: Sandbox, size: Size, rng: random.Random)
                 "database connections cut",
                 lambda: service.interrupt_database(seconds=size.db_interrupt_seconds),
             )
+        )
+    if disk is not None and size.disk_full_seconds:
+        steps.append(
+            (0.7, "disk full", lambda: service.disk_full(disk, seconds=size.disk_full_seconds))
         )
     return steps
 
@@ -239,8 +254,19 @@ async def run_backend(
     started = time.monotonic()
     sandbox = Sandbox(procs, seed=seed)
     await sandbox.start()
-    with database(backend, pg_url) as db_url:
-        tenant = provision(procs, backend=backend, database_url=db_url, sandbox_url=sandbox.url)
+    with (
+        database(backend, pg_url) as db_url,
+        small_disk(procs.workdir, wanted=bool(size.disk_full_seconds)) as disk,
+    ):
+        if size.disk_full_seconds and disk is None:
+            say("full disk skipped: mounting a tmpfs of its own needs root")
+        tenant = provision(
+            procs,
+            backend=backend,
+            database_url=db_url,
+            sandbox_url=sandbox.url,
+            data_dir=None if disk is None else disk.path,
+        )
         relay = WebhookRelay(secret=tenant.webhook_secret)
         service = Service(procs, tenant.env, backend)
         async with SandboxServer(relay.app) as relay_server:
@@ -257,7 +283,7 @@ async def run_backend(
                 say(f"{backend}: {size.leads} leads under chaos")
                 upkeep = asyncio.create_task(stand_in_autovacuum(db_url))
                 try:
-                    await traffic(chatbot, size, schedule(service, sandbox, size, rng))
+                    await traffic(chatbot, size, schedule(service, sandbox, size, rng, disk))
                     say("traffic done; draining")
                     drain_seconds = await drain(service, sandbox)
                 finally:
@@ -277,6 +303,7 @@ async def run_backend(
                 figures.faults_injected = await sandbox.faults_injected()
             await relay.close()
         figures.kills, figures.db_interruptions = service.kills, service.db_interruptions
+        figures.disk_full_seconds = 0.0 if disk is None else disk.full_seconds
         figures.lost, figures.duplicated, figures.conflicts = lost, duplicated, len(conflicts)
         figures.dead_letters, figures.drain_seconds = (
             len(sides.dead_letters),
