@@ -89,10 +89,10 @@ class Settings(BaseSettings):
         default=0.5, gt=0, le=1, description="Transport failure share that opens the circuit."
     )
     breaker_open_seconds: float = Field(
-        default=1.0, gt=0, description="First cool-down before one trial call."
+        default=0.5, gt=0, description="First cool-down before one trial call."
     )
     breaker_open_max_seconds: float = Field(
-        default=2.0,
+        default=1.0,
         gt=0,
         description="Longest cool-down (doubles after each failed trial): ResMan back up is "
         "noticed within this many seconds, for one call per cool-down during an outage.",

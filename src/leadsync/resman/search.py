@@ -119,14 +119,15 @@ async def search_window(
     lo, hi = align_window(start, end)
     # A stack with the earlier half on top keeps the search in window order without recursion.
     pending: list[Window] = [(lo, hi)] if lo < hi else []
-    ahead: _Ahead | None = None
+    # The search of the window on top of ``pending``, asked while the previous one was stored.
+    ahead: asyncio.Task[list[Prospect]] | None = None
     windows_done = windows_split = yielded = 0
     try:
         while pending:
             window = pending.pop()
             try:
-                if ahead is not None and ahead.window == window:
-                    prospects = await ahead.task
+                if ahead is not None:
+                    prospects = await ahead
                 else:
                     prospects = await _search(client, creds, window)
             except WindowOverflowError as exc:
@@ -139,7 +140,7 @@ async def search_window(
             finally:
                 ahead = None
             if pending:
-                ahead = _Ahead.ask(client, creds, pending[-1])
+                ahead = _ask_ahead(client, creds, pending[-1])
             for prospect in prospects:
                 yielded += 1
                 yield prospect
@@ -157,7 +158,7 @@ async def search_window(
                 )
     finally:
         if ahead is not None:
-            ahead.task.cancel()
+            ahead.cancel()
 
 
 async def _search(
@@ -168,20 +169,15 @@ async def _search(
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Ahead:
-    """The search of the next window, asked before the current window's prospects are stored."""
-
-    window: Window
-    task: asyncio.Task[list[Prospect]]
-
-    @classmethod
-    def ask(cls, client: ProspectSearch, creds: ResManCredentials, window: Window) -> _Ahead:
-        task = asyncio.create_task(_search(client, creds, window))
-        # Its error is raised when its window's turn comes; when the caller stops first, it
-        # is read here so asyncio never reports it as "never retrieved".
-        task.add_done_callback(_retrieve)
-        return cls(window=window, task=task)
+def _ask_ahead(
+    client: ProspectSearch, creds: ResManCredentials, window: Window
+) -> asyncio.Task[list[Prospect]]:
+    """Start the next window's search before the current window's prospects are stored."""
+    task = asyncio.create_task(_search(client, creds, window))
+    # Its error is raised when its window's turn comes; when the caller stops first, it is
+    # read here so asyncio never reports it as "never retrieved".
+    task.add_done_callback(_retrieve)
+    return task
 
 
 def _retrieve(task: asyncio.Task[list[Prospect]]) -> None:

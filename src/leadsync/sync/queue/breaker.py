@@ -38,11 +38,12 @@ class BreakerSettings:
     #: Share of transport failures in the window (0..1] that trips the circuit.
     failure_rate: float = 0.5
     #: First cool-down after a trip; doubled after each failed trial.
-    open_seconds: float = 1.0
-    #: Longest cool-down: ResMan back up is noticed within this many seconds. A trial is one
-    #: call per cool-down, nothing to a server that is down; a long cap only left the backlog
-    #: waiting after ResMan came back (8 s: the next trial came up to 8 s after recovery).
-    open_max_seconds: float = 2.0
+    open_seconds: float = 0.5
+    #: Longest cool-down: ResMan back up is noticed within about this many seconds. A trial
+    #: is one call per cool-down, nothing to a server that is down; a long cap only left the
+    #: backlog waiting after ResMan came back (8 s: the next trial came up to 8 s after
+    #: recovery; 2 s: up to 2.5 s, a quarter of the 10 s the outage's drain may take).
+    open_max_seconds: float = 1.0
     #: How long one trial may take before another worker may start a new one.
     trial_seconds: float = 30.0
 
