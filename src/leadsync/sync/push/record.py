@@ -40,13 +40,15 @@ async def record_push(
     link = await session.scalar(
         select(LeadLink).where(LeadLink.conversation_id == plan.conversation_id)
     )
+    # The conversation is read before a new link is added: reading it after would flush
+    # the link half-made (INSERT), and storing its base would then cost an UPDATE as well.
+    conv = await load_for_change(session, Conversation, plan.conversation_id)
     if link is None:
         link = LeadLink(conversation_id=plan.conversation_id, integration_id=integration_id)
         session.add(link)
     prospect_id = sent.result.prospect_id
     link.resman_prospect_id = prospect_id
     link.resman_person_id = sent.result.person_id
-    conv = await load_for_change(session, Conversation, plan.conversation_id)
     if conv is None:
         store_base(link, new_base=sent.new_base, resman_modified_at=None)
         await session.flush()
