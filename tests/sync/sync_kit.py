@@ -5,15 +5,18 @@ the real ResMan client."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx2
 from pydantic import SecretStr
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from leadsync.admin.integrations import add_integration
 from leadsync.config import Settings
@@ -21,6 +24,7 @@ from leadsync.db.models import ResmanIntegration
 from leadsync.resman.models import Customer, Event, EventType, Phone, Prospect
 from leadsync.runtime import Runtime
 from leadsync.sandbox import seed
+from leadsync.sandbox.admin_client import open_admin
 from leadsync.sandbox.app import create_sandbox_app
 from leadsync.sandbox.config import SandboxConfig
 from leadsync.sandbox.server import SandboxServer
@@ -61,6 +65,16 @@ class Engine:
                 },
             )
         response.raise_for_status()
+
+    async def staff_action(self, *, prospect_id: str, action: str, body: dict[str, Any]) -> None:
+        """On-site staff act on one of the sandbox property's prospects (a note, a status)."""
+        async with open_admin(self.sandbox_url) as admin:
+            await admin.staff_action(
+                property_id=seed.SANDBOX_PROPERTY_ID,
+                prospect_id=prospect_id,
+                action=action,
+                body=body,
+            )
 
     async def office_lead(self, *, first_name: str, email: str, phone: str) -> Prospect:
         """A lead the office typed into ResMan (a walk-in), as ResMan now holds it."""
@@ -126,3 +140,29 @@ async def running_engine(*, database_url: str, data_dir: Path) -> AsyncIterator[
             yield Engine(runtime, sandbox.base_url, integration.id, integration.property_id)
     finally:
         await runtime.close()
+
+
+def _statement_key(sql: str) -> str:
+    words = sql.split()
+    verb = words[0].upper()
+    if verb in ("INSERT", "DELETE"):  # INSERT INTO t, DELETE FROM t
+        return f"{verb} {words[2]}"
+    if verb == "UPDATE":
+        return f"{verb} {words[1]}"
+    return verb
+
+
+@contextmanager
+def counted_statements(engine: AsyncEngine) -> Iterator[Counter[str]]:
+    """The statements run on ``engine`` inside the block, counted as "SELECT", "BEGIN", ...
+    or "INSERT table" / "UPDATE table" / "DELETE table"."""
+    counts: Counter[str] = Counter()
+
+    def capture(_c: object, _cur: object, sql: str, _p: object, _ctx: object, _m: bool) -> None:
+        counts[_statement_key(sql)] += 1
+
+    event.listen(engine.sync_engine, "before_cursor_execute", capture)
+    try:
+        yield counts
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", capture)

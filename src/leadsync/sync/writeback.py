@@ -76,10 +76,12 @@ async def apply_merge(
     source: Source = "resman",
     announce: bool = True,
     resman_modified_at: datetime | None = None,
+    resman_fingerprint: str | None = None,
 ) -> Applied:
     """See the module docstring. ``direction`` is the sync log's; ``source`` says whose
     change the conversation takes; ``announce=False`` when the caller publishes the lead
-    event itself (conflicts are announced either way)."""
+    event itself (conflicts are announced either way); ``resman_fingerprint`` when ResMan's
+    state read is the one this change merged (see :func:`store_base`)."""
     changed = await write_domiq(
         session, conv=conv, changes=change.to_domiq, changed_by=changed_by, source=source
     )
@@ -95,7 +97,12 @@ async def apply_merge(
         )
     job_id = None
     if link is not None:
-        store_base(link, new_base=change.base, resman_modified_at=resman_modified_at)
+        store_base(
+            link,
+            new_base=change.base,
+            resman_modified_at=resman_modified_at,
+            resman_fingerprint=resman_fingerprint,
+        )
         if change.push:
             job_id = await enqueue_update(session, conv=conv, integration_id=integration_id)
     if changed and announce:
@@ -155,7 +162,11 @@ async def write_domiq(
 
 
 def store_base(
-    link: LeadLink, *, new_base: dict[str, Any], resman_modified_at: datetime | None
+    link: LeadLink,
+    *,
+    new_base: dict[str, Any],
+    resman_modified_at: datetime | None,
+    resman_fingerprint: str | None = None,
 ) -> None:
     old = link.base or {}
     if (
@@ -173,8 +184,9 @@ def store_base(
     link.base = normalize_snapshot(new_base, tuple(new_base))
     link.base_updated_at = utcnow()
     # The base moved: the next read of ResMan must be merged again, even if ResMan's state
-    # is the one last applied (only inbound apply, which just merged it, sets the digest).
-    link.resman_fingerprint = None
+    # is the one last applied; only inbound apply, which just merged that state, passes its
+    # digest (set here with the base, so the link's row is written once, not twice).
+    link.resman_fingerprint = resman_fingerprint
     if resman_modified_at is not None and (
         link.resman_modified_at is None or resman_modified_at > link.resman_modified_at
     ):

@@ -7,12 +7,10 @@ Real SQLite and PostgreSQL; the pull through the real client against the sandbox
 from __future__ import annotations
 
 import uuid
-from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from factories import make_conversation, make_integration, make_property
@@ -21,7 +19,7 @@ from leadsync.db.types import utcnow
 from leadsync.resman.models import Customer, CustomerType, Identification, Phone, Prospect
 from leadsync.sync.inbound.apply import ApplyOutcome, apply_prospect
 from leadsync.sync.inbound.batch import read_batch_facts
-from sync.sync_kit import Engine
+from sync.sync_kit import Engine, counted_statements
 
 WAITING_EMAIL = "mia.wait@example.org"
 
@@ -152,23 +150,10 @@ async def test_a_pull_writes_a_batch_of_new_prospects_together(engine_kit: Engin
     await engine_kit.office_leads(
         count=40, start=now - timedelta(minutes=2), end=now - timedelta(seconds=5)
     )
-    statements: Counter[str] = Counter()
-
-    def capture(_c: Any, _cur: Any, sql: str, _p: Any, _ctx: Any, _many: bool) -> None:
-        words = sql.split()
-        verb = words[0].upper()
-        if verb in ("SELECT", "INSERT"):
-            table = words[2] if verb == "INSERT" else ""
-            statements[f"{verb} {table}".strip()] += 1
-
-    sync_engine = engine_kit.runtime.engine.sync_engine
-    event.listen(sync_engine, "before_cursor_execute", capture)
-    try:
+    with counted_statements(engine_kit.runtime.engine) as statements:
         summary = await engine_kit.runtime.scheduler.pull_now(
             integration_id=engine_kit.integration_id, since=now - timedelta(minutes=3)
         )
-    finally:
-        event.remove(sync_engine, "before_cursor_execute", capture)
 
     assert summary.new_leads == 40
     # One batch: each table written by one statement, not one per prospect (lead_sync_log

@@ -15,8 +15,6 @@ from leadsync.db.models import Conversation, LeadSyncQueue, ResmanIntegration
 from leadsync.mapping.lead import LeadFields
 from leadsync.mapping.to_resman import ProspectIds, lead_to_prospect
 from leadsync.resman.models import CustomerType, Event, EventType, Prospect
-from leadsync.sandbox import seed
-from leadsync.sandbox.admin_client import open_admin
 from leadsync.sync.inbound.apply import refresh_prospect
 from leadsync.sync.push.plan import plan_push
 from leadsync.sync.push.record import record_push
@@ -71,13 +69,9 @@ async def test_a_late_post_of_ours_does_not_undo_the_office_application(
 ) -> None:
     conversation_id, prospect_id = await _linked_lead(engine_kit)
     target = await engine_kit.target()
-    async with open_admin(engine_kit.sandbox_url) as admin:
-        await admin.staff_action(
-            property_id=seed.SANDBOX_PROPERTY_ID,
-            prospect_id=prospect_id,
-            action="status",
-            body={"customer_type": "applicant"},
-        )
+    await engine_kit.staff_action(
+        prospect_id=prospect_id, action="status", body={"customer_type": "applicant"}
+    )
     office = await _resman(engine_kit, prospect_id)
     office_event = max(e.event_date for e in office.events)
     # The post we built before the office's change, landing after it: our type as we read it

@@ -104,8 +104,8 @@ async def _create(
         link,
         new_base={**theirs, RESMAN_STATUS_KEY: status_signature(prospect)},
         resman_modified_at=modified_at,
+        resman_fingerprint=digest,
     )
-    link.resman_fingerprint = digest
     session.add(link)
     await log_sync(
         session,

@@ -85,6 +85,7 @@ async def apply_link(
         changed_by=source,
         resman_lead_id=prospect_id,
         resman_modified_at=modified_at,
+        resman_fingerprint=digest,
     )
     repair = await _restore_office_type(
         session,
@@ -94,7 +95,6 @@ async def apply_link(
         queued=applied.job_id,
     )
     changed = applied.changed or context_news or base_changed
-    link.resman_fingerprint = digest
     metrics.applied_from_resman(session, source=source, changed_at=modified_at, changed=changed)
     if applied.changed:
         await _log_applied(
