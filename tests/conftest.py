@@ -28,6 +28,7 @@ from leadsync.config import get_settings
 from leadsync.db.engine import create_engine_for, create_sessionmaker, normalize_url
 from leadsync.db.migrate import upgrade
 from leadsync.sync.queue import flags
+from leadsync.telemetry import logging as telemetry_logging
 
 PG_URL_ENV = "LEADSYNC_TEST_POSTGRES_URL"
 _PG_SKIP_REASON = (
@@ -44,6 +45,10 @@ _PG_LOCK_CLASS = 0x7E57  # advisory-lock namespace of test runs (two-key form)
 # a loaded machine. Property tests check properties; how fast is not one of them.
 hypothesis.settings.register_profile("leadsync", deadline=None)
 hypothesis.settings.load_profile("leadsync")
+
+# Module loggers must follow `structlog.testing.capture_logs` whenever a test uses it, also
+# after an in-process CLI command configured logging (see `CACHE_LOGGERS`).
+telemetry_logging.CACHE_LOGGERS = False
 
 
 # --- environment -------------------------------------------------------------------------

@@ -38,7 +38,7 @@ async def _integration(session: AsyncSession) -> uuid.UUID:
 
 async def _job(session: AsyncSession, integration_id: uuid.UUID, *, dead: bool) -> uuid.UUID:
     conversation_id = uuid.uuid4()
-    job = await enqueue(
+    job_id = await enqueue(
         session,
         integration_id=integration_id,
         conversation_id=conversation_id,
@@ -49,7 +49,7 @@ async def _job(session: AsyncSession, integration_id: uuid.UUID, *, dead: bool) 
     if dead:
         await session.execute(
             update(LeadSyncQueue)
-            .where(LeadSyncQueue.id == job.id)
+            .where(LeadSyncQueue.id == job_id)
             .values(
                 state="dead",
                 retry_count=5,
@@ -59,7 +59,7 @@ async def _job(session: AsyncSession, integration_id: uuid.UUID, *, dead: bool) 
                 dead_at=utcnow(),
             )
         )
-    return job.id
+    return job_id
 
 
 async def _state(session: AsyncSession, job_id: uuid.UUID) -> tuple[str, int]:

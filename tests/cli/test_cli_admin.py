@@ -224,7 +224,7 @@ async def _bury_a_job(url: str, integration_id: uuid.UUID) -> uuid.UUID:
     engine = create_engine_for(url)
     try:
         async with create_sessionmaker(engine)() as session:
-            job = await enqueue(
+            job_id = await enqueue(
                 session,
                 integration_id=integration_id,
                 conversation_id=uuid.uuid4(),
@@ -234,11 +234,11 @@ async def _bury_a_job(url: str, integration_id: uuid.UUID) -> uuid.UUID:
             )
             await session.execute(
                 update(LeadSyncQueue)
-                .where(LeadSyncQueue.id == job.id)
+                .where(LeadSyncQueue.id == job_id)
                 .values(state="dead", last_error="validation failed", dead_at=utcnow())
             )
             await session.commit()
-            return job.id
+            return job_id
     finally:
         await engine.dispose()
 

@@ -6,12 +6,14 @@ import asyncio
 import contextlib
 
 import pytest
-from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import event, func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from leadsync.db.engine import (
+    SQLITE_BEGIN,
     SQLITE_BUSY_TIMEOUT_MS,
+    SQLITE_POOL_SIZE,
     backend_name,
     create_engine_for,
     normalize_url,
@@ -87,6 +89,49 @@ async def test_sqlite_connection_settings(sqlite_url: str) -> None:
         "synchronous": 1,  # NORMAL
     }
     assert SQLITE_BUSY_TIMEOUT_MS >= 5000
+
+
+async def _read_all_at_once(engine: AsyncEngine, *, readers: int) -> None:
+    """``readers`` read transactions open at the same time, then all closed."""
+    gate = asyncio.Event()
+    reading = 0
+
+    async def reader() -> None:
+        nonlocal reading
+        async with engine.connect() as conn:
+            conn = await conn.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
+            assert (await conn.execute(text("SELECT 1"))).scalar() == 1
+            reading += 1
+            await gate.wait()
+
+    tasks = [asyncio.create_task(reader()) for _ in range(readers)]
+
+    async def all_reading() -> bool:
+        return reading == readers
+
+    await wait_until(all_reading, within=60)
+    gate.set()
+    await asyncio.gather(*tasks)
+
+
+async def test_a_burst_of_sqlite_readers_reuses_the_pooled_connections(sqlite_url: str) -> None:
+    """As many readers at once as the pool keeps, three times over, open each connection
+    once: under a burst no connection is opened and closed again per request (each one a
+    thread and its PRAGMAs; SQLAlchemy's default pool of 5 did that with any 6 at once)."""
+    engine = create_engine_for(sqlite_url)
+    opened = 0
+
+    def count(*_: object) -> None:
+        nonlocal opened
+        opened += 1
+
+    event.listen(engine.sync_engine, "connect", count)
+    try:
+        for _ in range(3):
+            await _read_all_at_once(engine, readers=SQLITE_POOL_SIZE)
+    finally:
+        await engine.dispose()
+    assert opened == SQLITE_POOL_SIZE
 
 
 async def test_postgres_engine_checks_connections(postgres_url: str) -> None:

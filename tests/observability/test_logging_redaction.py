@@ -127,3 +127,22 @@ def test_configured_json_logging_redacts_stdlib_and_structlog_lines(
     assert "zzz" not in blob
     assert lines[0]["property"] == "p1"
     assert lines[0]["level"] == "info"
+
+
+def test_a_module_logger_used_before_a_capture_still_reaches_it() -> None:
+    """A module's logger, first used under one configured pipeline, follows a later
+    `capture_logs` also after logging was configured again (each in-process CLI command of
+    the suite does that). The suite turns `CACHE_LOGGERS` off: a cached logger keeps the
+    processor list of its first use, and the captured line went to the terminal instead."""
+    from leadsync.sync import worker
+
+    configure_logging(level="INFO", fmt="json")
+    try:
+        worker.log.info("first use, under the first pipeline")
+        configure_logging(level="INFO", fmt="json")  # a new processor list
+        with structlog.testing.capture_logs() as captured:
+            worker.log.error("second use, under the capture")
+    finally:
+        structlog.reset_defaults()
+        logging.getLogger().handlers.clear()
+    assert [entry["event"] for entry in captured] == ["second use, under the capture"]

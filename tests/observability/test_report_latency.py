@@ -21,7 +21,7 @@ from leadsync.sync.queue.transcripts import transcript_key
 async def _succeeded(
     session: AsyncSession, *, integration_id: uuid.UUID, lead_key: str, waited: float
 ) -> None:
-    job = await queue.enqueue(
+    job_id = await queue.enqueue(
         session,
         integration_id=integration_id,
         conversation_id=None,
@@ -32,7 +32,7 @@ async def _succeeded(
     now = utcnow()
     await session.execute(
         update(LeadSyncQueue)
-        .where(LeadSyncQueue.id == job.id)
+        .where(LeadSyncQueue.id == job_id)
         .values(state="succeeded", created_at=now - timedelta(seconds=waited), updated_at=now)
     )
 

@@ -38,7 +38,7 @@ async def _conversation(engine_kit: Engine, *, first_name: str) -> uuid.UUID:
 
 async def _queue(engine_kit: Engine, job: Job, *, conversation_id: uuid.UUID | None) -> uuid.UUID:
     async with engine_kit.runtime.sessionmaker() as session, session.begin():
-        row = await enqueue_job(
+        return await enqueue_job(
             session,
             job=job,
             at=Placement(
@@ -48,14 +48,13 @@ async def _queue(engine_kit: Engine, job: Job, *, conversation_id: uuid.UUID | N
                 lead_key=None if conversation_id else f"test:{uuid.uuid4()}",
             ),
         )
-    return row.id
 
 
 async def _queue_raw(
     engine_kit: Engine, *, operation: str, data: dict[str, Any], conversation_id: uuid.UUID
 ) -> uuid.UUID:
     async with engine_kit.runtime.sessionmaker() as session, session.begin():
-        row = await queue.enqueue(
+        return await queue.enqueue(
             session,
             integration_id=engine_kit.integration_id,
             conversation_id=conversation_id,
@@ -63,7 +62,6 @@ async def _queue_raw(
             operation=operation,
             data=data,
         )
-    return row.id
 
 
 async def _row(engine_kit: Engine, job_id: uuid.UUID) -> LeadSyncQueue:

@@ -101,12 +101,11 @@ async def _enqueue_push(
     job_id = None
     if integration is not None:
         priority = CREATE_PRIORITY if sync_type == "create" else UPDATE_PRIORITY
-        job = await enqueue_job(
+        job_id = await enqueue_job(
             session,
             job=push,
             at=Placement(integration_id=integration.id, conversation_id=conv.id, priority=priority),
         )
-        job_id = job.id
     row = await log_sync(
         session,
         conversation_id=conv.id,

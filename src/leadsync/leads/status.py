@@ -151,7 +151,7 @@ async def _to_resman(
         # The status stays, but the office must still read the note.
         spec = {"kind": "note", "comments": body.notes}
     if integration is not None and spec is not None:
-        job = await enqueue_job(
+        job_id = await enqueue_job(
             session,
             job=PushJob(
                 sync_type="status_change",
@@ -161,7 +161,6 @@ async def _to_resman(
             # Before routine updates: the office is waiting for this one.
             at=Placement(integration_id=integration.id, conversation_id=conv.id, priority=3),
         )
-        job_id = job.id
         await log_sync(
             session,
             conversation_id=conv.id,

@@ -85,9 +85,7 @@ class Worker:
             # the settling (the database went away mid-write, say). The job stays claimed
             # and is taken over when its lease runs out, so nothing is lost: say so here
             # rather than leave asyncio to report "Task exception was never retrieved".
-            # A fresh logger, not the module's cached one (see settle.py): this line must
-            # reach whatever captures the logs now.
-            get_logger(__name__).error(
+            log.error(
                 "job run failed before it was settled; its lease hands it over",
                 error_type=type(error).__name__,
                 exc_info=error,

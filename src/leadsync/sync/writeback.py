@@ -132,14 +132,13 @@ async def enqueue_update(
     """A push of the conversation's current state. The push merges it with ResMan's state
     again when it runs, so fields parked in a conflict, or changed only in ResMan, are never
     written back over the office."""
-    job = await enqueue_job(
+    return await enqueue_job(
         session,
         job=PushJob(sync_type="update", fields=fields_to_json(conversation_fields(conv))),
         at=Placement(
             integration_id=integration_id, conversation_id=conv.id, priority=UPDATE_PRIORITY
         ),
     )
-    return job.id
 
 
 async def write_domiq(

@@ -102,6 +102,12 @@ def redact_pii(
     return event_dict
 
 
+#: Loggers build their processor chain once, at first use (cheaper per line). The test suite
+#: turns this off: `structlog.testing.capture_logs` swaps the chain for a while, and a
+#: module's logger cached before (or during) that would never see the swap.
+CACHE_LOGGERS = True
+
+
 def configure_logging(*, level: str = "INFO", fmt: str = "auto") -> None:
     """Route structlog and stdlib logging through one redacting pipeline.
 
@@ -130,7 +136,7 @@ def configure_logging(*, level: str = "INFO", fmt: str = "auto") -> None:
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=CACHE_LOGGERS,
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(

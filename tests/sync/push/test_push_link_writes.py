@@ -19,14 +19,13 @@ from sync.sync_kit import Engine, counted_statements
 
 async def _queued(engine_kit: Engine, job: PushJob | RefreshJob, conv_id: uuid.UUID) -> uuid.UUID:
     async with engine_kit.runtime.sessionmaker() as session, session.begin():
-        row = await enqueue_job(
+        return await enqueue_job(
             session,
             job=job,
             at=Placement(
                 integration_id=engine_kit.integration_id, conversation_id=conv_id, priority=2
             ),
         )
-    return row.id
 
 
 async def _pushed(engine_kit: Engine) -> tuple[uuid.UUID, str]:

@@ -23,14 +23,14 @@ async def _chat(engine_kit: Engine) -> tuple[uuid.UUID, uuid.UUID]:
         conv = await make_conversation(session, property_id=engine_kit.property_id)
         conv.first_name, conv.last_name, conv.email = "Dana", "Twice", EMAIL
         await session.flush()
-        job = await enqueue_job(
+        job_id = await enqueue_job(
             session,
             job=PushJob(sync_type="create", fields={}, narrative={"initial_message": "Hi"}),
             at=Placement(
                 integration_id=engine_kit.integration_id, conversation_id=conv.id, priority=3
             ),
         )
-    return conv.id, job.id
+    return conv.id, job_id
 
 
 async def _prospects_with_email(engine_kit: Engine) -> list[str]:

@@ -29,7 +29,7 @@ async def _setup(
             key = str(uuid.uuid4())
             ids = []
             for n in range(jobs_per_lead):
-                job = await queue.enqueue(
+                job_id = await queue.enqueue(
                     session,
                     integration_id=integration.id,
                     conversation_id=None,
@@ -37,7 +37,7 @@ async def _setup(
                     operation="push",
                     data={"n": n},
                 )
-                ids.append(job.id)
+                ids.append(job_id)
             per_lead.append(ids)
     return integration.id, per_lead
 
@@ -242,8 +242,8 @@ async def test_pull_only_integration_holds_pushes_but_runs_refreshes(
             data={"kind": "refresh", "prospect_id": "P-9"},
         )
     claimed = [j.id for j in await _claim(session_factory, "w1")]
-    assert claimed == [refresh.id]
-    assert push.id not in claimed
+    assert claimed == [refresh]
+    assert push not in claimed
 
 
 async def test_kill_switch_is_honoured_by_the_claim_itself(
@@ -271,7 +271,7 @@ async def test_kill_switch_is_honoured_by_the_claim_itself(
     async with session_factory() as session:
         assert await flags.push_paused(session) is False  # stale, as in a second process
     claimed = await _claim(session_factory, "w1")
-    assert [j.id for j in claimed] == [refresh.id]
+    assert [j.id for j in claimed] == [refresh]
     async with session_factory() as session, session.begin():
         await flags.set_push_paused(session, paused=False, changed_by="other")
     resumed = await _claim(session_factory, "w1")

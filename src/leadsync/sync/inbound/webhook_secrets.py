@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from standardwebhooks import Webhook, WebhookVerificationError
 
@@ -24,6 +24,12 @@ log = get_logger(__name__)
 
 SIGNATURE_HEADERS: Final = ("webhook-id", "webhook-timestamp", "webhook-signature")
 _MAX_CACHED: Final = 10_000
+#: Read at every delivery, so built once (see `leadsync.sync.inbound.webhooks`).
+_VERSIONED_ROW: Final = select(
+    ResmanIntegration.updated_at,
+    ResmanIntegration.resman_property_id,
+    ResmanIntegration.api_credentials,
+).where(ResmanIntegration.id == bindparam("id"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,15 +86,7 @@ class WebhookSecretCache:
     async def get(
         self, session: AsyncSession, *, integration_id: uuid.UUID, keys: KeyRing
     ) -> WebhookTarget | None:
-        row = (
-            await session.execute(
-                select(
-                    ResmanIntegration.updated_at,
-                    ResmanIntegration.resman_property_id,
-                    ResmanIntegration.api_credentials,
-                ).where(ResmanIntegration.id == integration_id)
-            )
-        ).one_or_none()
+        row = (await session.execute(_VERSIONED_ROW, {"id": integration_id})).one_or_none()
         if row is None:
             return None
         entry = self._entries.get(integration_id)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -46,6 +46,23 @@ NOT_INBOUND: Final = "the integration does not sync from ResMan"
 #: apply_prospect declined (e.g. a chatbot lead whose own push is still linking it: that
 #: push merges ResMan's current state itself).
 NOT_APPLIED: Final = "ResMan's state was not applied to any lead"
+# Accepting speaks Core to the tables with statements built once, not the ORM: a delivery
+# needs no objects, and building and flushing them was most of its CPU (issue 10's webhook
+# row).
+_INBOX: Final = WebhookInbox.metadata.tables[WebhookInbox.__tablename__]
+_LINKS: Final = LeadLink.metadata.tables[LeadLink.__tablename__]
+#: ON CONFLICT DO NOTHING settles concurrent redeliveries inside the database: the second
+#: insert waits for the first and then writes nothing, with no error to recover from.
+_INSERT_INBOX: Final = {
+    name: dialect_insert(_INBOX)
+    .on_conflict_do_nothing(index_elements=[_INBOX.c.webhook_id])
+    .returning(_INBOX.c.id)
+    for name, dialect_insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
+_LINKED_CONVERSATION: Final = select(_LINKS.c.conversation_id).where(
+    _LINKS.c.integration_id == bindparam("integration_id"),
+    _LINKS.c.resman_prospect_id == bindparam("prospect_id"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,16 +73,13 @@ class AcceptedDelivery:
 
 
 # --- accepting ---------------------------------------------------------------------------
-async def _link(
+async def _linked_conversation(
     session: AsyncSession, *, integration_id: uuid.UUID, prospect_id: str
-) -> LeadLink | None:
-    link: LeadLink | None = await session.scalar(
-        select(LeadLink).where(
-            LeadLink.integration_id == integration_id,
-            LeadLink.resman_prospect_id == prospect_id,
-        )
+) -> uuid.UUID | None:
+    conversation_id: uuid.UUID | None = await session.scalar(
+        _LINKED_CONVERSATION, {"integration_id": integration_id, "prospect_id": prospect_id}
     )
-    return link
+    return conversation_id
 
 
 async def _enqueue_refresh(
@@ -75,10 +89,11 @@ async def _enqueue_refresh(
     event: LeadUpdateWebhook,
     inbox_id: uuid.UUID,
 ) -> uuid.UUID:
-    link = await _link(session, integration_id=integration_id, prospect_id=event.lead_id)
-    conversation_id = link.conversation_id if link is not None else None
+    conversation_id = await _linked_conversation(
+        session, integration_id=integration_id, prospect_id=event.lead_id
+    )
     status_changed = "status" in event.updated_fields
-    job = await enqueue_job(
+    return await enqueue_job(
         session,
         job=RefreshJob(
             prospect_id=event.lead_id,
@@ -94,33 +109,26 @@ async def _enqueue_refresh(
             lead_key=refresh_key(conversation_id=conversation_id, prospect_id=event.lead_id),
         ),
     )
-    return job.id
 
 
 async def _insert_inbox(
     session: AsyncSession, *, integration_id: uuid.UUID, delivery: Delivery
 ) -> uuid.UUID | None:
-    """The new row's id, or None when the webhook-id is already there.
-
-    ON CONFLICT DO NOTHING settles concurrent redeliveries inside the database: the second
-    insert waits for the first and then writes nothing, with no error to recover from.
-    """
+    """The new row's id, or None when the webhook-id is already there."""
     dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = (
-        insert(WebhookInbox)
-        .values(
-            id=uuid.uuid4(),
-            webhook_id=delivery.webhook_id,
-            integration_id=integration_id,
-            payload=delivery.payload,
-            state="pending",
-            received_at=utcnow(),
+    inserted: uuid.UUID | None = (
+        await session.execute(
+            _INSERT_INBOX[dialect],
+            {
+                "id": uuid.uuid4(),
+                "webhook_id": delivery.webhook_id,
+                "integration_id": integration_id,
+                "payload": delivery.payload,
+                "state": "pending",
+                "received_at": utcnow(),
+            },
         )
-        .on_conflict_do_nothing(index_elements=[WebhookInbox.webhook_id])
-        .returning(WebhookInbox.id)
-    )
-    inserted: uuid.UUID | None = (await session.execute(stmt)).scalar_one_or_none()
+    ).scalar_one_or_none()
     return inserted
 
 

@@ -51,7 +51,7 @@ async def retire_prospect(
         session.add(retired)
     retired.merged_into = merged_into
     retired.conversation_id = conversation_id
-    job = await enqueue_job(
+    return await enqueue_job(
         session,
         job=RetireJob(prospect_id=prospect_id, person_id=person_id, merged_into=merged_into),
         at=Placement(
@@ -60,7 +60,6 @@ async def retire_prospect(
             priority=UPDATE_PRIORITY,
         ),
     )
-    return job.id
 
 
 def _duplicate_reason(reasons: dict[str, tuple[str, str]]) -> tuple[str, str] | None:

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, ClassVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadsync.db.models import LeadSyncQueue
 from leadsync.sync.queue.repository import enqueue
 
 #: Inbound work runs before routine pushes: an office change should reach the chatbot first.
@@ -193,8 +193,11 @@ class Placement:
         return str(self.conversation_id)
 
 
-async def enqueue_job(session: AsyncSession, *, job: Job, at: Placement) -> LeadSyncQueue:
-    """Add a typed job in the caller's transaction (the outbox: it commits with the change)."""
+async def enqueue_job(
+    session: AsyncSession, *, job: Job, at: Placement, due_at: datetime | None = None
+) -> uuid.UUID:
+    """Add a typed job in the caller's transaction (the outbox: it commits with the change);
+    its id. Due at once unless ``due_at`` says later."""
     return await enqueue(
         session,
         integration_id=at.integration_id,
@@ -204,6 +207,7 @@ async def enqueue_job(session: AsyncSession, *, job: Job, at: Placement) -> Lead
         data=job.to_data(),
         priority=at.priority,
         resman_lead_id=at.resman_lead_id,
+        due_at=due_at,
     )
 
 

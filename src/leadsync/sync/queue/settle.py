@@ -64,9 +64,7 @@ async def settle_failure(
     message = safe_message(exc, failure, error_id=error_id)
     if failure.category == INTERNAL:
         # A bug: the traceback goes to the log (redacted) under the id the row shows.
-        # A fresh logger, not the module's cached one: the line that carries a bug's
-        # traceback must go through whatever pipeline is configured now.
-        get_logger(__name__).error(
+        log.error(
             "job failed on an internal error",
             job_id=str(job.id),
             error_id=error_id,

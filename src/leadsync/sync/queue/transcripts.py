@@ -67,7 +67,7 @@ async def queue_transcript(
                 .execution_options(synchronize_session=False)
             )
         return joined
-    row = await enqueue_job(
+    return await enqueue_job(
         session,
         job=job,
         at=Placement(
@@ -76,10 +76,8 @@ async def queue_transcript(
             priority=TRANSCRIPT_PRIORITY,
             lead_key=transcript_key(conversation_id),
         ),
+        due_at=utcnow() + timedelta(seconds=window_seconds),
     )
-    row.next_retry_at = utcnow() + timedelta(seconds=window_seconds)
-    await session.flush()
-    return row.id
 
 
 async def transcript_waiting(session: AsyncSession, *, conversation_id: uuid.UUID) -> bool:
