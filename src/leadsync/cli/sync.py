@@ -11,7 +11,7 @@ import getpass
 import sys
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,11 +22,11 @@ from leadsync.cli.support import JsonOption, emit, fail, parse_uuid, run
 from leadsync.config import get_settings
 from leadsync.errors import LeadsyncError
 from leadsync.resman.errors import ResManError
-from leadsync.resman.search import SearchProgress
-from leadsync.runtime import Runtime
-from leadsync.sync.pull.plan import PullSummary
-from leadsync.sync.queue.failures import classify
 from leadsync.sync.queue.flags import push_paused, set_push_paused
+
+if TYPE_CHECKING:
+    from leadsync.resman.search import SearchProgress
+    from leadsync.sync.pull.plan import PullSummary
 
 sync_app = typer.Typer(
     help="The global kill switch (pause and resume every push to ResMan), and pulls on demand.",
@@ -155,6 +155,10 @@ class _ProgressDisplay:
 async def _pull(
     integration_id: uuid.UUID, *, since: datetime | None, display: _ProgressDisplay
 ) -> PullSummary:
+    # Imported here, not at the top: the runtime is the whole service (web framework, sync
+    # engine), and every other `leadsync` command, `--help` included, would load it too.
+    from leadsync.runtime import Runtime
+
     runtime = Runtime.build(get_settings())
     try:
         return await runtime.scheduler.pull_now(
@@ -197,6 +201,8 @@ def sync_pull(
     except LeadsyncError as exc:
         fail(str(exc))
     except ResManError as exc:
+        from leadsync.sync.queue.failures import classify
+
         fail(
             f"ResMan failed before the pull started ({classify(exc).category}); nothing was pulled"
         )
