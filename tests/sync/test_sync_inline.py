@@ -1,4 +1,5 @@
-"""InlineAttempts: the bound, and no attempt whose exception is never retrieved."""
+"""InlineAttempts: the bound, and no attempt whose exception is never retrieved; the API's
+first attempt and the kill switch."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ from typing import Any
 
 import pytest
 
+from leadsync.leads.after_commit import first_attempt
 from leadsync.sync.inline import InlineAttempts
+from leadsync.sync.queue import flags
+from sync.sync_kit import Engine, counted_statements
 
 
 async def test_start_refuses_beyond_the_limit_and_frees_the_slot() -> None:
@@ -62,3 +66,22 @@ def test_negative_limit_is_refused() -> None:
 
     with pytest.raises(ValueError, match="limit"):
         InlineAttempts(attempt=attempt, limit=-1)
+
+
+async def test_the_first_attempt_reads_the_kill_switch_at_most_once_a_cache_period(
+    engine_kit: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request's first attempt asks the kill switch from the one-second cache; only a cold
+    cache costs it a read transaction (it cost one per request)."""
+    monkeypatch.setattr(flags, "_CACHE_SECONDS", 3600.0)  # no expiry between the two calls
+    rt = engine_kit.runtime
+    async with rt.sessionmaker() as session, session.begin():
+        await flags.set_push_paused(session, paused=True, changed_by="test")  # clears the cache
+    job_id = uuid.uuid4()  # paused: the attempt stops at the switch, before the job
+    with counted_statements(rt.engine) as cold:
+        await first_attempt(rt, job_id)
+    with counted_statements(rt.engine) as warm:
+        await first_attempt(rt, job_id)
+    assert cold["SELECT"] == 1
+    assert sum(warm.values()) == 0
+    assert rt.inline.in_flight == 0

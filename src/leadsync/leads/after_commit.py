@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from leadsync.db.session import read_session
 from leadsync.leads import service
-from leadsync.sync.queue.flags import push_paused
+from leadsync.sync.queue.flags import cached_push_paused, push_paused
 
 if TYPE_CHECKING:
     # The runtime wires every layer together; those that only use it import it for types
@@ -25,9 +25,12 @@ async def first_attempt(rt: Runtime, job_id: uuid.UUID | None) -> None:
     """
     if job_id is None:
         return
-    async with read_session(rt.sessionmaker) as session:
-        if await push_paused(session):
-            return
+    paused = cached_push_paused()  # read at most once a second: no transaction per request
+    if paused is None:
+        async with read_session(rt.sessionmaker) as session:
+            paused = await push_paused(session)
+    if paused:
+        return
     task = rt.inline.start(job_id)
     if task is None or not await rt.inline.wait(task, within=rt.settings.push_wait_seconds):
         rt.worker.wake()

@@ -18,19 +18,26 @@ from leadsync.db.models import AppSetting
 from leadsync.db.types import utcnow
 from leadsync.sync.queue.repository import KILL_SWITCH
 
-__all__ = ["KILL_SWITCH", "push_paused", "reset_cache", "set_push_paused"]
+__all__ = ["KILL_SWITCH", "cached_push_paused", "push_paused", "reset_cache", "set_push_paused"]
 _CACHE_SECONDS = 1.0
 _cache: tuple[float, bool] | None = None
 
 
+def cached_push_paused() -> bool | None:
+    """The switch as read within the last second, or None (then ask `push_paused`): a
+    caller that would open a transaction only to ask need not open one."""
+    if _cache is not None and time.monotonic() - _cache[0] < _CACHE_SECONDS:
+        return _cache[1]
+    return None
+
+
 async def push_paused(session: AsyncSession) -> bool:
     global _cache
-    now = time.monotonic()
-    if _cache is not None and now - _cache[0] < _CACHE_SECONDS:
-        return _cache[1]
+    if (cached := cached_push_paused()) is not None:
+        return cached
     value = await session.scalar(select(AppSetting.value).where(AppSetting.key == KILL_SWITCH))
     paused = bool(value)
-    _cache = (now, paused)
+    _cache = (time.monotonic(), paused)
     return paused
 
 
