@@ -20,7 +20,7 @@ from leadsync.db.engine import (
     sync_url,
 )
 from leadsync.db.models import Conversation, Property
-from leadsync.db.session import read_session
+from leadsync.db.session import read_connection, read_session
 from leadsync.db.write_lock import write_lock_of
 from leadsync.errors import ConfigurationError
 from stack import wait_until
@@ -248,9 +248,12 @@ async def test_sqlite_writers_queue_in_the_process_and_readers_pass(
             return lock.waiting == 1
 
         await wait_until(queued, within=30)
-        # A reader is not queued behind the writers (WAL, DEFERRED).
+        # A reader is not queued behind the writers (WAL, DEFERRED), nor is a bare one.
         async with read_session(session_factory) as reader:
             assert await reader.scalar(select(func.count()).select_from(Conversation)) == 1
+        async with read_connection(engine) as conn:
+            assert await conn.scalar(select(func.count()).select_from(Conversation)) == 1
+        assert lock.waiting == 1
         assert not waiting.done()
         row.lead_score = 50
         await first.commit()

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from leadsync.db.engine import SQLITE_BEGIN
 
@@ -33,3 +33,11 @@ async def read_session(
     async with sessionmaker() as session:
         await begin_read(session)
         yield session
+
+
+@asynccontextmanager
+async def read_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection whose transaction only reads: for a hot path's single query, where a
+    session's own bookkeeping would cost more than the query (a webhook's secret check)."""
+    async with engine.connect() as conn:
+        yield await conn.execution_options(**{SQLITE_BEGIN: "DEFERRED"})

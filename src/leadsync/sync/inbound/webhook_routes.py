@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from leadsync.api.deps import PROBLEM, runtime_of
 from leadsync.api.problems import ProblemError
-from leadsync.db.session import read_session
+from leadsync.db.session import read_connection
 from leadsync.sync.inbound.payload import LeadUpdateWebhook, MalformedWebhookError, parse_delivery
 from leadsync.sync.inbound.webhook_secrets import SIGNATURE_HEADERS, WebhookSecretCache
 from leadsync.sync.inbound.webhooks import accept_delivery
@@ -113,10 +113,8 @@ async def lead_update(
     if integration_id is None:
         raise _rejected("unknown_integration")
     # A reader: on SQLite a refused delivery must not take the single write lock.
-    async with read_session(rt.sessionmaker) as session:
-        target = await _secret_cache(request).get(
-            session, integration_id=integration_id, keys=rt.keys
-        )
+    async with read_connection(rt.engine) as conn:
+        target = await _secret_cache(request).get(conn, integration_id=integration_id, keys=rt.keys)
     if target is None:
         raise _rejected("unknown_integration")
     if not target.verify(body, request.headers):

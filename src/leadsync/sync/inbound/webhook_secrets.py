@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Final
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from leadsync.db.models import ResmanIntegration
@@ -84,7 +84,11 @@ class WebhookSecretCache:
         self._entries: dict[uuid.UUID, WebhookTarget] = {}
 
     async def get(
-        self, session: AsyncSession, *, integration_id: uuid.UUID, keys: KeyRing
+        self,
+        session: AsyncSession | AsyncConnection,
+        *,
+        integration_id: uuid.UUID,
+        keys: KeyRing,
     ) -> WebhookTarget | None:
         row = (await session.execute(_VERSIONED_ROW, {"id": integration_id})).one_or_none()
         if row is None:
