@@ -19,7 +19,6 @@ import typer
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from leadsync.realtime.protocol import CLOSE_RESYNC, FATAL_CLOSES
 from leadsync.reconnect import Reconnect
 
 EVENT_TYPES: Final = frozenset({"new_lead", "lead_update", "status_change", "sync_conflict"})
@@ -67,6 +66,10 @@ async def watch_events(
 
     Raises :class:`WatchError` when reconnecting cannot help.
     """
+    # Here, not at the top: the protocol module brings the server's request schemas and
+    # web framework, which every other `leadsync` command would then load as well.
+    from leadsync.realtime.protocol import CLOSE_RESYNC, FATAL_CLOSES
+
     backoff = Reconnect(base=0.25, cap=max_backoff)
     headers = {"Authorization": f"Bearer {api_key}"}
     while True:
