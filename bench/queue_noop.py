@@ -4,12 +4,15 @@
 migrated): enqueues JOBS jobs of distinct leads, then runs the real `Worker` loop (batched
 claims, ``concurrency`` jobs at once) whose job body only marks the job succeeded. Prints
 ``{"jobs": n, "seconds": s}``: the seconds from the worker's start to the last job settled.
+Exits non-zero when anything was logged as an error: a run whose jobs fail is no measurement
+(a runner returning no outcome once made every job log a traceback, at 0.08x procrastinate).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 import time
 import uuid
@@ -24,7 +27,20 @@ from leadsync.db.migrate import upgrade
 from leadsync.security.crypto import load_keys
 from leadsync.sync.queue import repository as queue
 from leadsync.sync.queue.repository import ClaimedJob
+from leadsync.sync.queue.settle import Outcome
 from leadsync.sync.worker import Worker
+from leadsync.telemetry.logging import configure_logging
+
+
+class ErrorCount(logging.Handler):
+    """Counts the records logged at ERROR or above."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
 
 
 class NoopRunner:
@@ -38,7 +54,7 @@ class NoopRunner:
         self.done = asyncio.Event()
         self._settled = 0
 
-    async def run(self, job: ClaimedJob) -> None:
+    async def run(self, job: ClaimedJob) -> Outcome:
         async with self.sessionmaker() as session, session.begin():
             await queue.mark_succeeded(
                 session, job_id=job.id, worker_id=self.worker_id, resman_lead_id=None
@@ -46,6 +62,7 @@ class NoopRunner:
         self._settled += 1
         if self._settled >= self.total:
             self.done.set()
+        return Outcome(job.id, "succeeded")
 
 
 async def main(jobs: int, concurrency: int) -> dict[str, float]:
@@ -81,4 +98,10 @@ async def main(jobs: int, concurrency: int) -> dict[str, float]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(asyncio.run(main(int(sys.argv[1]), int(sys.argv[2])))))
+    configure_logging(level="WARNING", fmt="json")
+    errors = ErrorCount()
+    logging.getLogger().addHandler(errors)
+    result = asyncio.run(main(int(sys.argv[1]), int(sys.argv[2])))
+    if errors.count:
+        sys.exit(f"{errors.count} error(s) logged during the run: not a measurement")
+    print(json.dumps(result))
