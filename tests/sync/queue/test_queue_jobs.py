@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from leadsync.sync.queue import repository
+from leadsync.sync.queue import claim_sql
 from leadsync.sync.queue.jobs import Job, PushJob, RefreshJob, RetireJob, read_job
 
 
 def test_the_operations_that_write_to_resman_are_push_and_retire() -> None:
-    assert {PushJob.operation, RetireJob.operation} == set(repository.TO_RESMAN_OPERATIONS)
-    assert RefreshJob.operation not in repository.TO_RESMAN_OPERATIONS
+    assert {PushJob.operation, RetireJob.operation} == set(claim_sql.TO_RESMAN_OPERATIONS)
+    assert RefreshJob.operation not in claim_sql.TO_RESMAN_OPERATIONS
 
 
 @pytest.mark.parametrize(

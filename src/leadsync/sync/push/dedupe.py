@@ -27,8 +27,8 @@ from leadsync.resman.interface import ResManAPI
 from leadsync.resman.models import Prospect
 from leadsync.resman.reads import read_again_once
 from leadsync.sync.push.identity import verdict
+from leadsync.sync.queue.claim_sql import ACTIVE_STATES
 from leadsync.sync.queue.jobs import PushJob, read_job
-from leadsync.sync.queue.repository import ACTIVE_STATES
 from leadsync.sync.records import conversation_fields, shares_contact
 
 

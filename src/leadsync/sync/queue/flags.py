@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadsync.db.models import AppSetting
 from leadsync.db.types import utcnow
-from leadsync.sync.queue.repository import KILL_SWITCH
+from leadsync.sync.queue.claim_sql import KILL_SWITCH
 
 __all__ = ["KILL_SWITCH", "cached_push_paused", "push_paused", "reset_cache", "set_push_paused"]
 _CACHE_SECONDS = 1.0

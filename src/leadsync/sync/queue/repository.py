@@ -15,37 +15,30 @@ import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import (
-    String,
     and_,
-    cast,
+    bindparam,
     delete,
-    exists,
     func,
     insert,
-    or_,
     select,
     text,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
-from leadsync.db.models import AppSetting, LeadSyncQueue, ResmanIntegration
+from leadsync.db.models import LeadSyncQueue
 from leadsync.db.types import utcnow
+from leadsync.sync.queue.claim_sql import (
+    CLAIMS,
+)
 
 #: Default attempts for transient failures before a job becomes a dead letter. Higher than
 #: the spec's column default of 3: an outage longer than a few minutes must not bury leads
 #: (the circuit breaker pauses jobs during outages without spending these).
 DEFAULT_MAX_RETRIES = 12
-ACTIVE_STATES = ("queued", "running")
-#: app_setting key of the global kill switch (see flags.py, which owns reading/writing it).
-KILL_SWITCH = "push_paused"
-#: The operations that write to ResMan (jobs.py: PushJob, RetireJob). The kill switch and a
-#: pull-only integration hold them; refreshes (reads) still run.
-TO_RESMAN_OPERATIONS = ("push", "merge")
 #: NOTIFY channel of new jobs (PostgreSQL): a worker process LISTENs and claims at once.
 JOBS_CHANNEL = "leadsync_jobs"
 #: The payload of this process's notifications. A process ignores its own: there the API's
@@ -119,47 +112,6 @@ async def enqueue(
     return job_id
 
 
-#: An earlier job of the same lead. One alias for the process: an alias made per claim
-#: rebuilt its column proxies every time (1.2 ms of CPU per claim, 6 % of a push's CPU).
-_EARLIER = aliased(LeadSyncQueue, name="earlier")
-#: Every claim's filter except what depends on the time (built once; see `_claim_filter`).
-_BLOCKED = exists().where(
-    _EARLIER.lead_key == LeadSyncQueue.lead_key,
-    _EARLIER.seq < LeadSyncQueue.seq,
-    _EARLIER.state.in_(ACTIVE_STATES),
-)
-# The kill switch is read in the claim statement itself, not from a cache checked before
-# it: a push enqueued after `sync pause` returned can never be claimed, on any instance (a
-# separate check would leave a window between the read and the claim).
-_WRITES_HELD = and_(
-    LeadSyncQueue.sync_operation.in_(TO_RESMAN_OPERATIONS),
-    exists().where(AppSetting.key == KILL_SWITCH, cast(AppSetting.value, String) == "true"),
-)
-
-
-def _claim_filter(now: datetime) -> Any:
-    q = LeadSyncQueue
-    due = or_(
-        and_(q.state == "queued", q.next_retry_at <= now),
-        # A running job whose lease ran out belongs to a worker that died: take it over.
-        and_(q.state == "running", q.locked_until < now),
-    )
-    integration_ready = exists().where(
-        ResmanIntegration.id == q.integration_id,
-        ResmanIntegration.sync_enabled.is_(True),
-        # A pull-only integration never writes to ResMan; its inbound (refresh) jobs still run.
-        or_(
-            q.sync_operation.not_in(TO_RESMAN_OPERATIONS),
-            ResmanIntegration.sync_direction != "from_resman",
-        ),
-        or_(
-            ResmanIntegration.circuit_open_until.is_(None),
-            ResmanIntegration.circuit_open_until <= now,
-        ),
-    )
-    return and_(due, ~_BLOCKED, integration_ready, ~_WRITES_HELD)
-
-
 async def claim(
     session: AsyncSession,
     *,
@@ -171,39 +123,16 @@ async def claim(
 ) -> list[ClaimedJob]:
     """Lease up to ``limit`` due jobs (or exactly ``job_id`` if it is due) to ``worker_id``."""
     now = now or utcnow()
-    q = LeadSyncQueue
-    inner = select(q.id).where(_claim_filter(now))
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    params: dict[str, Any] = {
+        "now": now,
+        "locked_until": now + lease,
+        "worker_id": worker_id,
+        "limit": limit,
+    }
     if job_id is not None:
-        inner = inner.where(q.id == job_id)
-    inner = inner.order_by(q.priority.desc(), q.seq).limit(limit)
-    if session.get_bind().dialect.name == "postgresql":
-        inner = inner.with_for_update(skip_locked=True, of=q)
-    stmt = (
-        update(q)
-        .where(q.id.in_(inner.scalar_subquery()))
-        .values(
-            state="running",
-            locked_by=worker_id,
-            locked_until=now + lease,
-            attempts=q.attempts + 1,
-            updated_at=now,
-        )
-        .returning(
-            q.id,
-            q.integration_id,
-            q.conversation_id,
-            q.lead_key,
-            q.seq,
-            q.sync_operation,
-            q.sync_data,
-            q.retry_count,
-            q.max_retries,
-            q.attempts,
-            q.created_at,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    rows = (await session.execute(stmt)).all()
+        params["job_id"] = job_id
+    rows = (await session.execute(CLAIMS[postgresql, job_id is not None], params)).all()
     jobs = [
         ClaimedJob(
             id=r.id,
@@ -231,21 +160,41 @@ def _owned(job_id: uuid.UUID, worker_id: str) -> Any:
     return and_(LeadSyncQueue.id == job_id, LeadSyncQueue.locked_by == worker_id)
 
 
+#: Built once (see `claim_sql`); a job's ResMan id is kept when none is given.
+_SUCCEEDED: Final = (
+    update(LeadSyncQueue)
+    .where(
+        LeadSyncQueue.id == bindparam("job_id", type_=LeadSyncQueue.id.type),
+        LeadSyncQueue.locked_by == bindparam("worker_id", type_=LeadSyncQueue.locked_by.type),
+    )
+    .values(
+        state="succeeded",
+        locked_by=None,
+        locked_until=None,
+        last_error=None,
+        error_category=None,
+        updated_at=bindparam("now", type_=LeadSyncQueue.updated_at.type),
+        resman_lead_id=func.coalesce(
+            bindparam("resman_lead_id", type_=LeadSyncQueue.resman_lead_id.type),
+            LeadSyncQueue.resman_lead_id,
+        ),
+    )
+    .execution_options(synchronize_session=False)
+)
+
+
 async def mark_succeeded(
     session: AsyncSession, *, job_id: uuid.UUID, worker_id: str, resman_lead_id: str | None
 ) -> bool:
-    values: dict[str, Any] = {
-        "state": "succeeded",
-        "locked_by": None,
-        "locked_until": None,
-        "last_error": None,
-        "error_category": None,
-        "updated_at": utcnow(),
-    }
-    if resman_lead_id:
-        values["resman_lead_id"] = resman_lead_id
+    # Only the lease holder may settle a job (see `_owned`).
     result = await session.execute(
-        update(LeadSyncQueue).where(_owned(job_id, worker_id)).values(**values)
+        _SUCCEEDED,
+        {
+            "job_id": job_id,
+            "worker_id": worker_id,
+            "now": utcnow(),
+            "resman_lead_id": resman_lead_id or None,
+        },
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
