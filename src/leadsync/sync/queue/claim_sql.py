@@ -24,7 +24,7 @@ TO_RESMAN_OPERATIONS = ("push", "merge")
 #: An earlier job of the same lead. One alias for the process: an alias made per claim
 #: rebuilt its column proxies every time (1.2 ms of CPU per claim, 6 % of a push's CPU).
 _EARLIER = aliased(LeadSyncQueue, name="earlier")
-#: Every claim's filter except what depends on the time (built once; see `_claim_filter`).
+#: A job whose lead has an earlier job still queued or running waits for it.
 _BLOCKED = exists().where(
     _EARLIER.lead_key == LeadSyncQueue.lead_key,
     _EARLIER.seq < LeadSyncQueue.seq,
@@ -64,10 +64,9 @@ def _claim_filter() -> Any:
     return and_(due, ~_BLOCKED, integration_ready, ~_WRITES_HELD)
 
 
-def claim_statement(*, postgresql: bool, one_job: bool) -> Any:
-    """The claim, with its parameters (now, locked_until, worker_id, limit, job_id) bound at
-    execution: built once per variant, since building it and its cache key per claim cost
-    more CPU than SQLite spends running it."""
+def _claim_statement(*, postgresql: bool, one_job: bool) -> Any:
+    """The claim; its parameters (now, locked_until, worker_id, limit, job_id) are bound at
+    execution."""
     q = LeadSyncQueue
     inner = select(q.id).where(_claim_filter())
     if one_job:
@@ -102,8 +101,9 @@ def claim_statement(*, postgresql: bool, one_job: bool) -> Any:
     )
 
 
+#: Per (PostgreSQL, one job only).
 CLAIMS: Final = {
-    (postgresql, one_job): claim_statement(postgresql=postgresql, one_job=one_job)
+    (postgresql, one_job): _claim_statement(postgresql=postgresql, one_job=one_job)
     for postgresql in (False, True)
     for one_job in (False, True)
 }
