@@ -30,7 +30,7 @@ from dataclasses import replace
 from typing import Any
 
 from leadsync.mapping.status import LeadStatus, derive_status, event_signal, held_type
-from leadsync.resman.models import CustomerType, Event, Prospect
+from leadsync.resman.models import CustomerType, Event, Prospect, content_digest
 
 RESMAN_STATUS_KEY = "resman_status"
 
@@ -101,8 +101,12 @@ def remember_signature(
 
 
 def fingerprint(prospect: Prospect, *, own_source: str | None) -> str:
-    """A digest of everything ResMan holds for the prospect (ids, fields, events) and of our
-    TransactionSource (which decides whose events are ours): the same digest means there is
-    nothing new to apply. Prospects are frozen dataclasses, so their repr is complete and
-    deterministic."""
-    return hashlib.sha256(f"{own_source}|{prospect!r}".encode()).hexdigest()
+    """A digest of everything ResMan holds for the prospect (its
+    :func:`~leadsync.resman.models.content_digest`) and of our TransactionSource (which
+    decides whose events are ours): the same digest means there is nothing new to apply."""
+    return fingerprint_of(content_digest(prospect), own_source=own_source)
+
+
+def fingerprint_of(digest: str, *, own_source: str | None) -> str:
+    """:func:`fingerprint` from the content digest alone (a pull's unread entry has one)."""
+    return hashlib.sha256(f"{own_source}|{digest}".encode()).hexdigest()

@@ -29,7 +29,14 @@ from leadsync.resman.errors import (
     ResManTimeoutError,
 )
 from leadsync.resman.mits import build_lead_management
-from leadsync.resman.models import Employee, NamedItem, PersonStatus, PropertyInfo, Prospect
+from leadsync.resman.models import (
+    Employee,
+    NamedItem,
+    PersonStatus,
+    PropertyInfo,
+    Prospect,
+    ProspectEntry,
+)
 from leadsync.resman.outcomes import call_outcome, record_call
 from leadsync.telemetry import metrics
 from leadsync.telemetry.logging import get_logger
@@ -255,7 +262,6 @@ class ResManClient:
         The window is [modified_start, modified_end) in UTC at whole seconds; a window holding
         too many prospects raises WindowOverflowError (use ``search_window`` to split it).
         """
-        method = wire.SEARCH_PROSPECTS
         criteria = wire.search_form(
             modified_start=modified_start,
             modified_end=modified_end,
@@ -265,14 +271,27 @@ class ResManClient:
             first_name=first_name,
             last_name=last_name,
         )
-        envelope = await self._call(
+        envelope = await self._search(creds, criteria, responses.read_mits_envelope)
+        return list(envelope.prospects)
+
+    async def search_entries(
+        self, *, creds: ResManCredentials, modified_start: datetime, modified_end: datetime
+    ) -> list[ProspectEntry]:
+        """The window's prospects as entries: what a pull reads (see ``ProspectEntry``)."""
+        criteria = wire.search_form(modified_start=modified_start, modified_end=modified_end)
+        return await self._search(creds, criteria, responses.read_mits_entries)
+
+    async def _search(
+        self, creds: ResManCredentials, criteria: dict[str, str], read: Callable[..., T]
+    ) -> T:
+        method = wire.SEARCH_PROSPECTS
+        return await self._call(
             method,
             creds=creds,
             form={**creds.property_form(), **criteria},
             accept=wire.ACCEPT_XML,
-            read=lambda body: responses.read_mits_envelope(body, method=method),
+            read=lambda body: read(body, method=method),
         )
-        return list(envelope.prospects)
 
     # --- Leasing / Account (JSON) --------------------------------------------------------
 

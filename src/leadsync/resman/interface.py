@@ -12,11 +12,29 @@ from datetime import datetime
 from typing import Protocol
 
 from leadsync.resman.credentials import ResManCredentials
-from leadsync.resman.models import Employee, NamedItem, PersonStatus, PropertyInfo, Prospect
+from leadsync.resman.models import (
+    Employee,
+    NamedItem,
+    PersonStatus,
+    PropertyInfo,
+    Prospect,
+    ProspectEntry,
+)
 
 
 class ProspectSearch(Protocol):
     """The one call a windowed pull needs (so the search can run on anything that has it)."""
+
+    async def search_entries(
+        self, *, creds: ResManCredentials, modified_start: datetime, modified_end: datetime
+    ) -> list[ProspectEntry]:
+        """The prospects modified in [start, end), each read only as far as its id and
+        digest until asked (see ``ProspectEntry``)."""
+        ...
+
+
+class ResManAPI(ProspectSearch, Protocol):
+    """Everything the sync engine calls on ResMan."""
 
     async def search_prospects(
         self,
@@ -32,10 +50,6 @@ class ProspectSearch(Protocol):
     ) -> list[Prospect]:
         """Prospects matching exactly one criterion set; a window is [start, end)."""
         ...
-
-
-class ResManAPI(ProspectSearch, Protocol):
-    """Everything the sync engine calls on ResMan."""
 
     async def post_lead(self, *, creds: ResManCredentials, prospect: Prospect) -> Prospect:
         """Create (no ids) or update (ProspectID + PersonID) a prospect; returns it with ids."""

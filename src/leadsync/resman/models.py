@@ -7,6 +7,8 @@ Only the subset of MITS that ResMan uses for leads is modelled (see docs/RESMAN_
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -143,6 +145,10 @@ class Prospect:
     customers: tuple[Customer, ...] = field(default_factory=tuple)
     preferences: Preferences | None = None
     events: tuple[Event, ...] = ()
+    #: The digest of the ``<Prospect>`` element it was read from (set by the parser through
+    #: :func:`stamp_source`), None for one made in memory. Not an ``__init__`` field, so a
+    #: copy made with ``dataclasses.replace`` (a changed prospect) never keeps it.
+    source_digest: str | None = field(default=None, init=False, compare=False, repr=False)
 
     @property
     def lead(self) -> Customer:
@@ -158,6 +164,42 @@ class Prospect:
     @property
     def person_id(self) -> str | None:
         return self.lead.person_id if self.customers else None
+
+
+def stamp_source(prospect: Prospect, digest: str) -> Prospect:
+    """``prospect`` (just read) with the digest of the element it was read from."""
+    object.__setattr__(prospect, "source_digest", digest)  # frozen: the one place it is set
+    return prospect
+
+
+def content_digest(prospect: Prospect) -> str:
+    """A digest of everything ResMan holds for the prospect: the digest of the element it
+    was read from, else of its repr (frozen dataclasses all the way down, so the repr is
+    complete and deterministic). The same prospect read twice gives the same digest."""
+    if prospect.source_digest is not None:
+        return prospect.source_digest
+    return hashlib.sha256(repr(prospect).encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class ProspectEntry:
+    """One prospect of a search answer, read only as far as its ResMan id and its content
+    digest (:func:`content_digest`). A pull compares the digest with the one it stored and
+    reads the whole prospect (:meth:`prospect`) only when it differs: most prospects of a
+    re-read window have not changed, and reading one costs several times its digest."""
+
+    prospect_id: str | None
+    digest: str
+    read: Callable[[], Prospect] = field(repr=False, compare=False)
+
+    def prospect(self) -> Prospect:
+        """The whole prospect; a ResMan error (e.g. ResponseFormatError) if it is unreadable."""
+        return self.read()
+
+    @classmethod
+    def of(cls, prospect: Prospect) -> ProspectEntry:
+        """The entry of a prospect already read (or made in memory)."""
+        return cls(prospect.prospect_id, content_digest(prospect), lambda: prospect)
 
 
 @dataclass(frozen=True, slots=True)

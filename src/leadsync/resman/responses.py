@@ -12,11 +12,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any, TypeVar
 
 from leadsync.resman.classify import classify_business_error
 from leadsync.resman.errors import ResponseFormatError, UnsafeAnswerError, UnsafeXMLError
-from leadsync.resman.mits import parse_envelope
+from leadsync.resman.mits import (
+    element_digest,
+    parse_envelope,
+    parse_envelope_elements,
+    parse_prospect,
+    prospect_id_of,
+)
 from leadsync.resman.models import (
     Employee,
     Envelope,
@@ -24,23 +31,49 @@ from leadsync.resman.models import (
     PersonStatus,
     PropertyInfo,
     Prospect,
+    ProspectEntry,
 )
 
 T = TypeVar("T")
+A = TypeVar("A")
 
 SUCCESS = "Success"
 
 
 def read_mits_envelope(body: bytes, *, method: str) -> Envelope:
     """The envelope of a MITS answer; raises the typed error of a failed one."""
+    return _checked(_readable(parse_envelope, body, method=method), method=method)
+
+
+def read_mits_entries(body: bytes, *, method: str) -> list[ProspectEntry]:
+    """The prospects of a MITS answer as entries (``ProspectEntry``): each read only as far
+    as its id and digest until asked; one that then proves unreadable raises
+    :class:`ResponseFormatError`, as the whole answer would have."""
+    envelope, elements = _readable(parse_envelope_elements, body, method=method)
+    _checked(envelope, method=method)
+    return [
+        ProspectEntry(
+            prospect_id_of(element),
+            element_digest(element),
+            partial(_readable, parse_prospect, element, method=method),
+        )
+        for element in elements
+    ]
+
+
+def _readable(parse: Callable[[A], T], data: A, *, method: str) -> T:
+    """``parse(data)`` with the codec's errors as the client's typed ones."""
     try:
-        envelope = parse_envelope(body)
+        return parse(data)
     except UnsafeXMLError as exc:
         raise UnsafeAnswerError(
             f"{method}: unsafe XML (DOCTYPE/entity) refused", method=method
         ) from exc
     except ValueError as exc:  # MalformedXMLError and shape errors
         raise ResponseFormatError(f"{method}: unreadable XML answer", method=method) from exc
+
+
+def _checked(envelope: Envelope, *, method: str) -> Envelope:
     if not envelope.ok:
         raise classify_business_error(envelope.error_description, method=method)
     return envelope

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from leadsync.resman.credentials import ResManCredentials
 from leadsync.resman.errors import WindowOverflowError
 from leadsync.resman.interface import ProspectSearch
-from leadsync.resman.models import Prospect
+from leadsync.resman.models import ProspectEntry
 from leadsync.resman.wire import SEARCH_PROSPECTS, to_utc
 
 Window = tuple[datetime, datetime]
@@ -100,8 +100,9 @@ async def search_window(
     end: datetime,
     min_window: timedelta = DEFAULT_MIN_WINDOW,
     on_progress: ProgressCallback | None = None,
-) -> AsyncGenerator[Prospect, None]:
-    """Yield every prospect modified in [start, end), earliest window first.
+) -> AsyncGenerator[ProspectEntry, None]:
+    """Yield every prospect modified in [start, end), earliest window first, as an entry
+    (read only as far as its id and digest until asked: see ``ProspectEntry``).
 
     Raises :class:`UnsplittableWindowError` for a window no wider than ``min_window`` that
     still overflows; everything before its ``start`` was yielded before the error. Other
@@ -113,6 +114,10 @@ async def search_window(
     (one search ahead, never more): ResMan's answer time and ours overlap instead of adding
     up. Its answer, or its error, is only used once the earlier window is done, so the order
     and the error semantics above are unchanged; closing the iterator cancels it.
+
+    Once a window has fitted, the next one asked is no wider than the stride it suggests
+    (:class:`_Stride`): without it, every half left on the stack, twice as wide as the one
+    before, overflowed again, and half the calls of a long pull were 502s.
     """
     if min_window <= timedelta(0):
         raise ValueError("min_window must be positive")
@@ -120,30 +125,34 @@ async def search_window(
     # A stack with the earlier half on top keeps the search in window order without recursion.
     pending: list[Window] = [(lo, hi)] if lo < hi else []
     # The search of the window on top of ``pending``, asked while the previous one was stored.
-    ahead: asyncio.Task[list[Prospect]] | None = None
+    ahead: asyncio.Task[list[ProspectEntry]] | None = None
     windows_done = windows_split = yielded = 0
+    stride = _Stride()
     try:
         while pending:
             window = pending.pop()
             try:
                 if ahead is not None:
-                    prospects = await ahead
+                    entries = await ahead
                 else:
-                    prospects = await _search(client, creds, window)
+                    entries = await _search(client, creds, window)
             except WindowOverflowError as exc:
-                if not can_split(*window, min_window):
-                    raise UnsplittableWindowError(start=window[0], end=window[1]) from exc
-                earlier, later = split_window(*window)
-                pending.extend((later, earlier))
+                _split_into(pending, window, min_window=min_window, overflow=exc)
                 windows_split += 1
                 continue
             finally:
                 ahead = None
+            stride.fitted(window, len(entries))
             if pending:
+                stride.carve(pending)
                 ahead = _ask_ahead(client, creds, pending[-1])
-            for prospect in prospects:
+                # Let it send its request now: the caller may store the window without ever
+                # yielding to the loop (SQLite runs on the loop's thread), and a search that
+                # only starts when it is awaited overlaps nothing.
+                await asyncio.sleep(0)
+            for entry in entries:
                 yielded += 1
-                yield prospect
+                yield entry
             windows_done += 1
             if on_progress is not None:
                 on_progress(
@@ -161,17 +170,53 @@ async def search_window(
             ahead.cancel()
 
 
+def _split_into(
+    pending: list[Window], window: Window, *, min_window: timedelta, overflow: Exception
+) -> None:
+    """Push the halves of an overflowing window, the earlier on top; too narrow to halve:
+    :class:`UnsplittableWindowError`."""
+    if not can_split(*window, min_window):
+        raise UnsplittableWindowError(start=window[0], end=window[1]) from overflow
+    earlier, later = split_window(*window)
+    pending.extend((later, earlier))
+
+
+@dataclass(slots=True)
+class _Stride:
+    """How wide a window to ask next, learnt from the windows that fitted (ResMan does not
+    say how many prospects a window may hold): as wide as the last one, or twice as wide
+    when it held less than half the most any window has held (twice as many then still
+    fits, at the same density). A window that overflows anyway is halved as before."""
+
+    width: timedelta | None = None
+    most: int = 0
+
+    def fitted(self, window: Window, count: int) -> None:
+        self.most = max(self.most, count)
+        width = window[1] - window[0]
+        self.width = 2 * width if 2 * count < self.most else width
+
+    def carve(self, pending: list[Window]) -> None:
+        """Split the window on top of ``pending`` so that its first part is one stride."""
+        if self.width is None:
+            return
+        lo, hi = pending[-1]
+        if hi - lo > self.width:
+            pending[-1] = (lo + self.width, hi)
+            pending.append((lo, lo + self.width))
+
+
 async def _search(
     client: ProspectSearch, creds: ResManCredentials, window: Window
-) -> list[Prospect]:
-    return await client.search_prospects(
+) -> list[ProspectEntry]:
+    return await client.search_entries(
         creds=creds, modified_start=window[0], modified_end=window[1]
     )
 
 
 def _ask_ahead(
     client: ProspectSearch, creds: ResManCredentials, window: Window
-) -> asyncio.Task[list[Prospect]]:
+) -> asyncio.Task[list[ProspectEntry]]:
     """Start the next window's search before the current window's prospects are stored."""
     task = asyncio.create_task(_search(client, creds, window))
     # Its error is raised when its window's turn comes; when the caller stops first, it is
@@ -180,6 +225,6 @@ def _ask_ahead(
     return task
 
 
-def _retrieve(task: asyncio.Task[list[Prospect]]) -> None:
+def _retrieve(task: asyncio.Task[list[ProspectEntry]]) -> None:
     if not task.cancelled():
         task.exception()

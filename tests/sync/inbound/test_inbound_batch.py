@@ -16,7 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from factories import make_conversation, make_integration, make_property
 from leadsync.db.models import Conversation, LeadLink, ResmanIntegration, RetiredProspect
 from leadsync.db.types import utcnow
-from leadsync.resman.models import Customer, CustomerType, Identification, Phone, Prospect
+from leadsync.resman.models import (
+    Customer,
+    CustomerType,
+    Identification,
+    Phone,
+    Prospect,
+    ProspectEntry,
+)
 from leadsync.sync.inbound.apply import ApplyOutcome, apply_prospect
 from leadsync.sync.inbound.batch import read_batch_facts
 from sync.sync_kit import Engine, counted_statements
@@ -110,7 +117,7 @@ async def test_a_batch_decides_as_one_prospect_at_a_time_does(session: AsyncSess
         session,
         integration_id=batched.integration.id,
         property_id=batched.integration.property_id,
-        prospects=BATCH,
+        entries=[ProspectEntry.of(p) for p in BATCH],
         own_source=None,
     )
     assert facts.unlinked == {"P-A", "P-B", "P-W", "P-R"}

@@ -11,12 +11,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from factories import make_conversation, make_integration, make_property
 from leadsync.db.models import LeadLink
 from leadsync.mapping.observed import fingerprint
-from leadsync.resman.models import Customer, CustomerType, Identification, Phone, Prospect
+from leadsync.resman.models import (
+    Customer,
+    CustomerType,
+    Identification,
+    Phone,
+    Prospect,
+    ProspectEntry,
+    content_digest,
+)
 from leadsync.sync.inbound.apply import apply_prospect
-from leadsync.sync.inbound.batch import unchanged_prospects
+from leadsync.sync.inbound.batch import read_batch_facts, unchanged_prospects
 from leadsync.sync.writeback import store_base
 
 PROSPECT_ID = "P-200"
+OTHER_ID = Identification("ProspectID", "P-201")
 AGREED = {
     "first_name": "Ann",
     "last_name": "Lee",
@@ -70,13 +79,19 @@ async def test_the_same_state_is_skipped_and_a_new_one_applied(session: AsyncSes
     assert again.action == "unchanged"
     assert again.conversation_id == conv.id
     held = await unchanged_prospects(
-        session, integration_id=integration.id, prospects=[_prospect()], own_source=None
+        session,
+        integration_id=integration.id,
+        entries=[ProspectEntry.of(_prospect())],
+        own_source=None,
     )
     assert held == {PROSPECT_ID: conv.id}
     # Our TransactionSource decides whose events are ours: another one is another state.
     assert (
         await unchanged_prospects(
-            session, integration_id=integration.id, prospects=[_prospect()], own_source="S-9"
+            session,
+            integration_id=integration.id,
+            entries=[ProspectEntry.of(_prospect())],
+            own_source="S-9",
         )
         == {}
     )
@@ -84,7 +99,10 @@ async def test_the_same_state_is_skipped_and_a_new_one_applied(session: AsyncSes
     changed = _prospect(phone="(737) 555-0199")
     assert (
         await unchanged_prospects(
-            session, integration_id=integration.id, prospects=[changed], own_source=None
+            session,
+            integration_id=integration.id,
+            entries=[ProspectEntry.of(changed)],
+            own_source=None,
         )
         == {}
     )
@@ -128,7 +146,42 @@ async def test_an_unlinked_prospect_is_never_reported_unchanged(session: AsyncSe
     integration = await make_integration(session, property_id=prop.id)
 
     held = await unchanged_prospects(
-        session, integration_id=integration.id, prospects=[_prospect()], own_source=None
+        session,
+        integration_id=integration.id,
+        entries=[ProspectEntry.of(_prospect())],
+        own_source=None,
     )
 
     assert held == {}
+
+
+async def test_a_batch_reads_only_the_prospects_that_changed(session: AsyncSession) -> None:
+    """A pull's batch arrives as search entries: one whose digest is on its links is never
+    read further (reading costs several times the digest), the others are read once."""
+    prop = await make_property(session)
+    integration = await make_integration(session, property_id=prop.id)
+    conv = await make_conversation(session, property_id=prop.id)
+    session.add(
+        LeadLink(
+            conversation_id=conv.id, integration_id=integration.id, resman_prospect_id=PROSPECT_ID
+        )
+    )
+    await session.flush()
+    await apply_prospect(session, integration=integration, prospect=_prospect(), source="pull")
+
+    def never_read() -> Prospect:
+        raise AssertionError("an unchanged prospect was read")
+
+    unchanged = ProspectEntry(PROSPECT_ID, content_digest(_prospect()), never_read)
+    other = replace(_prospect(), customers=(Customer(identifications=(OTHER_ID,)),))
+    facts = await read_batch_facts(
+        session,
+        integration_id=integration.id,
+        property_id=prop.id,
+        entries=[unchanged, ProspectEntry.of(other)],
+        own_source=None,
+    )
+
+    assert facts.unchanged == {PROSPECT_ID: conv.id}
+    assert facts.read == (None, other)
+    assert facts.unlinked == {"P-201"}

@@ -17,6 +17,9 @@ Leniency, and where it stops:
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import replace
+
 from lxml import etree
 
 from leadsync.resman.errors import MalformedXMLError
@@ -38,11 +41,13 @@ from leadsync.resman.models import (
     Envelope,
     Event,
     Identification,
+    IDType,
     Pet,
     Phone,
     Preferences,
     Prospect,
     RentRange,
+    stamp_source,
 )
 
 _CUSTOMER_TYPES = {t.value: t for t in CustomerType}
@@ -52,40 +57,48 @@ def parse_lead_management(data: bytes | str) -> list[Prospect]:
     """Prospects of a `<LeadManagement>` document (as posted to PostLeadManagement4_0)."""
     root = safe_parse(data)
     _expect_root(root, "LeadManagement")
-    return _prospects_of(root)
+    return [parse_prospect(p) for p in _prospect_elements(root)]
 
 
 def parse_envelope(data: bytes | str) -> Envelope:
     """A `<ResMan>` answer with its prospects (if it carries Response/LeadManagement)."""
+    envelope, elements = parse_envelope_elements(data)
+    return replace(envelope, prospects=tuple(parse_prospect(p) for p in elements))
+
+
+def parse_envelope_elements(data: bytes | str) -> tuple[Envelope, list[etree._Element]]:
+    """A `<ResMan>` answer without its prospects, and their `<Prospect>` elements unread
+    (see :func:`prospect_id_of`, :func:`element_digest` and :func:`parse_prospect`)."""
     root = safe_parse(data)
     _expect_root(root, "ResMan")
     fields: dict[str, str | None] = {}
-    prospects: list[Prospect] = []
+    elements: list[etree._Element] = []
     for child in root:
         name = local_name(child)
         if name == "Response":
             for inner in child:
                 if local_name(inner) == "LeadManagement":
-                    prospects.extend(_prospects_of(inner))
+                    elements.extend(_prospect_elements(inner))
         elif name == "LeadManagement":  # some answers wrap LeadManagement without Response
-            prospects.extend(_prospects_of(child))
+            elements.extend(_prospect_elements(child))
         elif name:
             fields.setdefault(name, text_of(child))
     status = fields.get("Status")
     if status is None:
         raise MalformedXMLError("ResMan envelope without Status")
-    return Envelope(
+    envelope = Envelope(
         method_name=fields.get("MethodName") or "",
         status=status,
         error_description=fields.get("ErrorDescription"),
         account_id=parse_int(fields.get("AccountID"), where="AccountID"),
         property_id=fields.get("PropertyID"),
-        prospects=tuple(prospects),
     )
+    return envelope, elements
 
 
 def parse_prospect(element: etree._Element) -> Prospect:
-    """One `<Prospect>` element (from any lxml tree, e.g. a streaming iterparse)."""
+    """One `<Prospect>` element (from any lxml tree, e.g. a streaming iterparse), stamped
+    with its :func:`element_digest`."""
     customers: list[Customer] = []
     preferences: Preferences | None = None
     events: list[Event] = []
@@ -97,7 +110,36 @@ def parse_prospect(element: etree._Element) -> Prospect:
             preferences = _preferences(child)
         elif name == "Events":
             events.extend(_event(e) for e in child if local_name(e) == "Event")
-    return Prospect(customers=tuple(customers), preferences=preferences, events=tuple(events))
+    prospect = Prospect(customers=tuple(customers), preferences=preferences, events=tuple(events))
+    return stamp_source(prospect, element_digest(element))
+
+
+def element_digest(element: etree._Element) -> str:
+    """The digest of the element as sent (without its tail, the whitespace after it, which
+    depends on where it sits): the same bytes, the same prospect."""
+    return hashlib.sha256(etree.tostring(element, with_tail=False)).hexdigest()
+
+
+def prospect_id_of(element: etree._Element) -> str | None:
+    """The ResMan ProspectID of a `<Prospect>` element, read as :func:`parse_prospect` reads
+    it (its first customer's ResMan identification of that type), without reading the rest."""
+    for child in element:
+        if local_name(child) != "Customers":
+            continue
+        for customer in child:
+            if local_name(customer) == "Customer":
+                return _resman_id(customer, IDType.PROSPECT_ID)
+    return None
+
+
+def _resman_id(customer: etree._Element, id_type: IDType) -> str | None:
+    for child in customer:
+        if local_name(child) != "Identification" or attr(child, "IDType") != id_type.value:
+            continue
+        value = attr(child, "IDValue")
+        if value and (attr(child, "OrganizationName") or RESMAN_ORG) == RESMAN_ORG:
+            return value
+    return None
 
 
 def _expect_root(root: etree._Element, name: str) -> None:
@@ -106,15 +148,15 @@ def _expect_root(root: etree._Element, name: str) -> None:
         raise MalformedXMLError(f"expected a <{name}> document, got <{found}>")
 
 
-def _prospects_of(lead_management: etree._Element) -> list[Prospect]:
-    prospects: list[Prospect] = []
+def _prospect_elements(lead_management: etree._Element) -> list[etree._Element]:
+    elements: list[etree._Element] = []
     for child in lead_management:
         name = local_name(child)
         if name == "Prospects":
-            prospects.extend(parse_prospect(p) for p in child if local_name(p) == "Prospect")
+            elements.extend(p for p in child if local_name(p) == "Prospect")
         elif name == "Prospect":  # tolerated: a Prospect not wrapped in Prospects
-            prospects.append(parse_prospect(child))
-    return prospects
+            elements.append(child)
+    return elements
 
 
 def _customer_type(raw: str | None) -> CustomerType:

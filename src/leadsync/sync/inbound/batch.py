@@ -10,6 +10,9 @@ prospect touches the database only at the batch's commit, which writes all of th
 Exact, not a cache: the batch's transaction reads them, and no apply changes them except by
 linking a prospect it stores (:meth:`BatchFacts.linked`), after which a second copy of the
 same prospect in the batch (it changed during the scan) reads its link as before.
+
+The batch arrives as search entries (``ProspectEntry``: id and digest): an unchanged prospect
+is never read further, the others are read here, once (:attr:`BatchFacts.read`).
 """
 
 from __future__ import annotations
@@ -23,8 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadsync.db.models import Conversation, LeadLink, RetiredProspect
 from leadsync.mapping.from_resman import prospect_contact
-from leadsync.mapping.observed import fingerprint
-from leadsync.resman.models import Prospect
+from leadsync.mapping.observed import fingerprint_of
+from leadsync.resman.models import Prospect, ProspectEntry
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +49,8 @@ class BatchFacts:
     retired: frozenset[str]
     #: Unlinked chatbot leads sharing an unlinked prospect's email or phone, oldest first.
     waiting: tuple[_Waiting, ...]
+    #: The batch's prospects in its order, read; None for an unchanged one (never read).
+    read: tuple[Prospect | None, ...] = ()
 
     def linked(self, prospect_id: str) -> None:
         self.unlinked.discard(prospect_id)
@@ -60,9 +65,11 @@ class BatchFacts:
         return None
 
 
-def _digests(prospects: Sequence[Prospect], own_source: str | None) -> dict[str, str]:
+def _digests(entries: Sequence[ProspectEntry], own_source: str | None) -> dict[str, str]:
     return {
-        p.prospect_id: fingerprint(p, own_source=own_source) for p in prospects if p.prospect_id
+        e.prospect_id: fingerprint_of(e.digest, own_source=own_source)
+        for e in entries
+        if e.prospect_id
     }
 
 
@@ -95,14 +102,14 @@ async def unchanged_prospects(
     session: AsyncSession,
     *,
     integration_id: uuid.UUID,
-    prospects: Sequence[Prospect],
+    entries: Sequence[ProspectEntry],
     own_source: str | None,
 ) -> dict[str, uuid.UUID]:
-    """The prospects among ``prospects`` whose every link already holds exactly this state
+    """The prospects among ``entries`` whose every link already holds exactly this state
     (see :func:`~leadsync.mapping.observed.fingerprint`), each with its oldest conversation
     (the one an apply would name): one query for a whole page, so a re-read of unchanged
     prospects costs no merge and no per-prospect read."""
-    digests = _digests(prospects, own_source)
+    digests = _digests(entries, own_source)
     unchanged, _ = await _link_states(session, integration_id=integration_id, digests=digests)
     return unchanged
 
@@ -112,22 +119,26 @@ async def read_batch_facts(
     *,
     integration_id: uuid.UUID,
     property_id: uuid.UUID,
-    prospects: Sequence[Prospect],
+    entries: Sequence[ProspectEntry],
     own_source: str | None,
 ) -> BatchFacts:
-    """At most three queries for the whole batch (see the module doc)."""
-    digests = _digests(prospects, own_source)
+    """At most three queries for the whole batch (see the module doc). Reading a changed
+    prospect may raise the ResMan error of an unreadable one (``ProspectEntry.prospect``)."""
+    digests = _digests(entries, own_source)
     unchanged, with_link = await _link_states(
         session, integration_id=integration_id, digests=digests
     )
-    return await _about_unlinked(
+    read = tuple(None if e.prospect_id in unchanged else e.prospect() for e in entries)
+    facts = await _about_unlinked(
         session,
         integration_id=integration_id,
         property_id=property_id,
-        prospects=prospects,
+        prospects=[p for p in read if p is not None],
         unlinked=set(digests) - with_link,
         unchanged=unchanged,
     )
+    facts.read = read
+    return facts
 
 
 async def unlinked_facts(

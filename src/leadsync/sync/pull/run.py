@@ -29,7 +29,7 @@ from leadsync.db.session import read_session
 from leadsync.db.types import utcnow
 from leadsync.errors import LeadsyncError
 from leadsync.resman.errors import ResManError
-from leadsync.resman.models import Prospect
+from leadsync.resman.models import ProspectEntry
 from leadsync.resman.search import SearchProgress, UnsplittableWindowError, Window, search_window
 from leadsync.sync.inbound.webhooks import replay_parked
 from leadsync.sync.pull.plan import (
@@ -79,7 +79,7 @@ class _Stream:
 
     mark: datetime | None = None
     stored_until: datetime | None = None
-    batch: list[Prospect] = field(default_factory=list)
+    batch: list[ProspectEntry] = field(default_factory=list)
     #: ResMan ids of the prospects stored and linked by this pull.
     applied: set[str] = field(default_factory=set)
 
@@ -164,7 +164,8 @@ async def pull_integration(
         batch_size=batch_size,
         on_progress=on_progress,
     )
-    await _flush(sessionmaker, plan=plan, stream=stream, summary=summary)
+    unstored = await _flush(sessionmaker, plan=plan, stream=stream, summary=summary)
+    failure = failure or unstored
     await _finish(
         sessionmaker,
         plan=plan,
@@ -215,7 +216,9 @@ async def _read_window(
                 summary.prospects_seen += 1
                 stream.batch.append(prospect)
                 if len(stream.batch) >= batch_size:
-                    await _flush(sessionmaker, plan=plan, stream=stream, summary=summary)
+                    unstored = await _flush(sessionmaker, plan=plan, stream=stream, summary=summary)
+                    if unstored is not None:
+                        return unstored
     except UnsplittableWindowError as exc:
         # Everything before exc.start was yielded: it is stored by the caller, and the
         # cursor may stop exactly there. The crowd itself is reported, not skipped.
@@ -243,8 +246,11 @@ async def _flush(
     plan: _Plan,
     stream: _Stream,
     summary: PullSummary,
-) -> None:
-    """Apply and commit the batch; afterwards every window read so far is stored."""
+) -> ResManError | None:
+    """Apply and commit the batch; afterwards every window read so far is stored. A prospect
+    ResMan sent that cannot be read (read only now: see ``ProspectEntry``) stops the pull
+    as an unreadable answer would: its error is returned, nothing of the batch is stored,
+    and the stream stays where it was stored."""
     mark = stream.mark
     if stream.batch:
         store = BatchStore(
@@ -253,15 +259,21 @@ async def _flush(
             property_id=plan.property_id,
             own_source=plan.own_source,
         )
-        outcomes = await store.apply_batch(stream.batch)
-        if outcomes is None:
-            outcomes = await store.apply_one_by_one(stream.batch, summary=summary)
+        try:
+            outcomes = await store.apply_batch(stream.batch)
+            if outcomes is None:
+                outcomes = await store.apply_one_by_one(stream.batch, summary=summary)
+        except ResManError as exc:
+            stream.batch = []
+            stream.mark = stream.stored_until
+            return exc
         for prospect_id, outcome in outcomes:
             summary.count(outcome)
             if prospect_id is not None and outcome.action != "ignored":
                 stream.applied.add(prospect_id)
         stream.batch = []
     stream.stored_until = mark
+    return None
 
 
 async def _finish(

@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from leadsync.db.models import LeadLink, ResmanIntegration
-from leadsync.resman.models import Prospect
+from leadsync.resman.models import Prospect, ProspectEntry
 from leadsync.sync.inbound.apply import ApplyOutcome, apply_prospect
 from leadsync.sync.inbound.batch import BatchFacts, read_batch_facts
 from leadsync.sync.pull.plan import PullSummary
@@ -46,41 +46,41 @@ class BatchStore:
     #: Our Chatbot TransactionSource id: our own events coming back are not news.
     own_source: str | None
 
-    async def apply_batch(self, prospects: Sequence[Prospect]) -> list[Applied] | None:
-        """All prospects in one transaction; None when one of them failed (nothing committed)."""
+    async def apply_batch(self, entries: Sequence[ProspectEntry]) -> list[Applied] | None:
+        """All prospects in one transaction; None when one of them failed (nothing committed).
+        A prospect ResMan sent that cannot be read raises its ResMan error (nothing committed)."""
         try:
             async with self.sessionmaker() as session, session.begin():
                 facts = await read_batch_facts(
                     session,
                     integration_id=self.integration_id,
                     property_id=self.property_id,
-                    prospects=prospects,
+                    entries=entries,
                     own_source=self.own_source,
                 )
                 # Held for the whole batch: the identity map keeps unchanged objects only
                 # weakly, so a session.get per prospect read the row again every time.
                 integration = await self._integration(session)
                 outcomes: list[Applied] = []
-                for p in prospects:
-                    same = facts.unchanged.get(p.prospect_id or "")
+                for entry, prospect in zip(entries, facts.read, strict=True):
                     outcome = (
-                        ApplyOutcome(same, "unchanged")
-                        if same is not None
-                        else await self._apply(session, integration, p, facts)
+                        ApplyOutcome(facts.unchanged[entry.prospect_id or ""], "unchanged")
+                        if prospect is None
+                        else await self._apply(session, integration, prospect, facts)
                     )
-                    outcomes.append((p.prospect_id, outcome))
+                    outcomes.append((entry.prospect_id, outcome))
                 return outcomes
         except APPLY_ERRORS:
             return None
 
     async def apply_one_by_one(
-        self, prospects: Sequence[Prospect], *, summary: PullSummary
+        self, entries: Sequence[ProspectEntry], *, summary: PullSummary
     ) -> list[Applied]:
         """The batch again, one transaction per prospect; a prospect that fails again is
         queued for a refresh (the worker retries it, and a dead letter shows it), so the
         cursor can move on without losing it."""
         outcomes: list[Applied] = []
-        for prospect in prospects:
+        for prospect in [entry.prospect() for entry in entries]:
             try:
                 async with self.sessionmaker() as session, session.begin():
                     integration = await self._integration(session)
