@@ -27,6 +27,10 @@ from leadsync.resman.wire import SEARCH_PROSPECTS, to_utc
 Window = tuple[datetime, datetime]
 
 ONE_SECOND = timedelta(seconds=1)
+#: Turns of the event loop given to the search asked ahead before the caller goes on: the
+#: client's connection check-out and its library's checkpoints take several before the
+#: request is written (one turn: the 100,000-prospect re-pull took 7.9-8.9 s; eight: 7.7).
+_SEND_TURNS = 8
 DEFAULT_MIN_WINDOW = timedelta(minutes=1)
 
 
@@ -149,7 +153,8 @@ async def search_window(
                 # Let it send its request now: the caller may store the window without ever
                 # yielding to the loop (SQLite runs on the loop's thread), and a search that
                 # only starts when it is awaited overlaps nothing.
-                await asyncio.sleep(0)
+                for _ in range(_SEND_TURNS):
+                    await asyncio.sleep(0)
             for entry in entries:
                 yielded += 1
                 yield entry
