@@ -8,8 +8,6 @@ import os
 import socket
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -20,11 +18,11 @@ from leadsync.db.listen import EventListener
 from leadsync.events import CHANNEL
 from leadsync.observability.alerting import AlertEvaluator, evaluator_for
 from leadsync.realtime.hub import EventHub, HubConfig
-from leadsync.resman.client import ResManClient
-from leadsync.security.crypto import KeyRing, load_keys, open_json
+from leadsync.security.crypto import KeyRing, load_keys
 from leadsync.sync.inbound.feed import FeedSubscriber
 from leadsync.sync.inline import InlineAttempts
-from leadsync.sync.pull.scheduler import PullLocks, PullScheduler
+from leadsync.sync.pull.scheduler import PullScheduler
+from leadsync.sync.queue.clients import ResManClients, target_cache
 from leadsync.sync.queue.flags import push_paused
 from leadsync.sync.queue.policy import RetryPolicy
 from leadsync.sync.queue.repository import JOBS_CHANNEL, PROCESS_TAG
@@ -58,7 +56,7 @@ class Runtime:
     jobs_listener: EventListener
     #: The API's inline first push attempts, at most ``push_inline_limit`` at once.
     inline: InlineAttempts
-    clients: dict[str, ResManClient] = field(default_factory=dict)
+    clients: ResManClients
     #: The alert rules' evaluator, when this process runs one (its state, for the dashboard).
     alerts: AlertEvaluator | None = None
     _worker_task: asyncio.Task[None] | None = None
@@ -73,21 +71,7 @@ class Runtime:
         engine = create_engine_for(settings.effective_database_url)
         sessionmaker = create_sessionmaker(engine)
         keys = load_keys(settings=settings)
-        clients: dict[str, ResManClient] = {}
-
-        def client_for(base_url: str) -> ResManClient:
-            # One pooled client per ResMan host: connections are reused across all jobs.
-            if base_url not in clients:
-                clients[base_url] = ResManClient.from_settings(settings, base_url=base_url)
-            return clients[base_url]
-
-        def open_credentials(envelope: dict[str, Any]) -> dict[str, Any]:
-            plain = open_json(envelope, keys=keys)
-            if not isinstance(plain, dict):
-                raise ValueError("stored api_credentials are not an object")
-            return plain
-
-        targets = TargetCache(open_credentials=open_credentials, client_for=client_for)
+        targets, clients = target_cache(settings, keys=keys)
         runner = JobRunner(
             sessionmaker=sessionmaker,
             targets=targets,
@@ -110,13 +94,8 @@ class Runtime:
             targets=targets,
             principals=PrincipalCache(),
             worker=worker,
-            scheduler=PullScheduler(
-                sessionmaker=sessionmaker,
-                targets=targets,
-                locks=PullLocks(engine),
-                interval=settings.pull_interval_seconds,
-                jitter=settings.pull_jitter,
-                initial_lookback=timedelta(days=settings.pull_initial_lookback_days),
+            scheduler=PullScheduler.from_settings(
+                settings, engine=engine, sessionmaker=sessionmaker, targets=targets
             ),
             feeds=FeedSubscriber(sessionmaker=sessionmaker, keys=keys, worker_wake=worker.wake),
             hub=hub,
@@ -189,8 +168,7 @@ class Runtime:
         if self._scheduler_task is not None:
             await self._scheduler_task
             self._scheduler_task = None
-        for client in self.clients.values():
-            await client.aclose()
+        await self.clients.aclose()
         await self.engine.dispose()
         metrics.process_exited()
 

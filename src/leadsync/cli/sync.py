@@ -155,13 +155,22 @@ class _ProgressDisplay:
 async def _pull(
     integration_id: uuid.UUID, *, since: datetime | None, display: _ProgressDisplay
 ) -> PullSummary:
-    # Imported here, not at the top: the runtime is the whole service (web framework, sync
-    # engine), and every other `leadsync` command, `--help` included, would load it too.
-    from leadsync.runtime import Runtime
+    # Imported here, not at the top: the pull is the sync engine, which every other
+    # `leadsync` command, `--help` included, would load too. Not the whole runtime: a pull
+    # needs no web framework, hub or worker (half a second of imports).
+    from leadsync.db.engine import create_engine_for, create_sessionmaker
+    from leadsync.security.crypto import load_keys
+    from leadsync.sync.pull.scheduler import PullScheduler
+    from leadsync.sync.queue.clients import target_cache
 
-    runtime = Runtime.build(get_settings())
+    settings = get_settings()
+    engine = create_engine_for(settings.effective_database_url)
+    targets, clients = target_cache(settings, keys=load_keys(settings=settings))
+    scheduler = PullScheduler.from_settings(
+        settings, engine=engine, sessionmaker=create_sessionmaker(engine), targets=targets
+    )
     try:
-        return await runtime.scheduler.pull_now(
+        return await scheduler.pull_now(
             integration_id=integration_id,
             since=since,
             trigger="cli",
@@ -170,7 +179,8 @@ async def _pull(
         )
     finally:
         display.close()
-        await runtime.close()
+        await clients.aclose()
+        await engine.dispose()
 
 
 @sync_app.command("pull")

@@ -30,6 +30,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
+from leadsync.config import Settings
 from leadsync.db.models import ResmanIntegration
 from leadsync.db.session import read_session
 from leadsync.db.types import utcnow
@@ -184,6 +185,24 @@ class PullScheduler:
         self._clock = clock
         #: When each integration's last scheduled poll with its whole overlap succeeded.
         self._full_reread_at: dict[uuid.UUID, float] = {}
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        engine: AsyncEngine,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        targets: TargetCache,
+    ) -> PullScheduler:
+        return cls(
+            sessionmaker=sessionmaker,
+            targets=targets,
+            locks=PullLocks(engine),
+            interval=settings.pull_interval_seconds,
+            jitter=settings.pull_jitter,
+            initial_lookback=timedelta(days=settings.pull_initial_lookback_days),
+        )
 
     async def due_integrations(self, *, now: datetime | None = None) -> list[uuid.UUID]:
         """Enabled integrations that read from ResMan and whose circuit is closed."""
