@@ -8,6 +8,7 @@ field) are never written over a real value in ResMan.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from functools import lru_cache
 
@@ -52,9 +53,26 @@ def normalize_email(value: str | None) -> str | None:
 
 def normalize_phone(value: str | None, *, region: str = DEFAULT_REGION) -> str | None:
     """E.164 (+15125550199) for a valid number, else None."""
+    # A number this function returned comes back here as is (the merge and the echo checks
+    # normalise stored E.164 values again): it is its own E.164 form in every region, so it
+    # is answered without a second trip through phonenumbers (half of a new lead's parses).
+    if value is not None and value in _E164_FORMS:
+        return value
     # One cache key per (value, region): lru_cache keys ``f(v)`` and ``f(v, region=r)``
     # apart, which made every new number go through phonenumbers three times.
-    return _e164(value, region)
+    e164 = _e164(value, region)
+    if e164 is not None:
+        _E164_FORMS[e164] = None
+        if len(_E164_FORMS) > _CACHE_SIZE:
+            # The oldest goes: bounded, like the cache. Another thread evicting at the same
+            # moment (not done today: all callers run on the event loop) only skips a turn.
+            with contextlib.suppress(RuntimeError, KeyError, StopIteration):
+                del _E164_FORMS[next(iter(_E164_FORMS))]
+    return e164
+
+
+#: E.164 forms normalize_phone returned (a dict: ordered, so the oldest goes first).
+_E164_FORMS: dict[str, None] = {}
 
 
 @lru_cache(maxsize=_CACHE_SIZE)
