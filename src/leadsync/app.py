@@ -55,13 +55,15 @@ def create_app(
         lifespan=lifespan,
     )
     install_problem_handlers(app)
+    # Routes are matched in order: the webhook receiver, the busiest unauthenticated route,
+    # goes first.
+    app.include_router(webhooks_router)
     app.include_router(pull_router)  # before leads: /leads/pull is not a lead id
     app.include_router(lead_sync_router)
     app.include_router(leads_router)
     app.include_router(chat_router)
     app.include_router(conflicts_router)
     app.include_router(queue_router)
-    app.include_router(webhooks_router)
     app.include_router(realtime_router)
     app.include_router(metrics_router)
     mount_dashboard(app)

@@ -20,6 +20,8 @@ from leadsync.observability.alerting import AlertEvaluator, evaluator_for
 from leadsync.realtime.hub import EventHub, HubConfig
 from leadsync.security.crypto import KeyRing, load_keys
 from leadsync.sync.inbound.feed import FeedSubscriber
+from leadsync.sync.inbound.inbox import InboxWriter
+from leadsync.sync.inbound.webhook_secrets import WebhookSecretCache
 from leadsync.sync.inline import InlineAttempts
 from leadsync.sync.pull.scheduler import PullScheduler
 from leadsync.sync.queue.clients import ResManClients, target_cache
@@ -57,6 +59,10 @@ class Runtime:
     #: The API's inline first push attempts, at most ``push_inline_limit`` at once.
     inline: InlineAttempts
     clients: ResManClients
+    #: Stores the webhook receiver's deliveries, several per transaction.
+    inbox: InboxWriter
+    #: The webhook receiver's verifiers per integration.
+    webhook_secrets: WebhookSecretCache
     #: The alert rules' evaluator, when this process runs one (its state, for the dashboard).
     alerts: AlertEvaluator | None = None
     _worker_task: asyncio.Task[None] | None = None
@@ -112,6 +118,8 @@ class Runtime:
                 limit=settings.push_inline_limit,
             ),
             clients=clients,
+            inbox=InboxWriter(sessionmaker=sessionmaker),
+            webhook_secrets=WebhookSecretCache(engine=engine, keys=keys),
         )
 
     def start_worker(self) -> None:

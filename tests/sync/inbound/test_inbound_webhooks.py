@@ -465,6 +465,8 @@ async def test_route_is_documented(receiver: Receiver) -> None:
     )
     headers = {p["name"] for p in operation["parameters"] if p["in"] == "header"}
     assert headers == {"webhook-id", "webhook-timestamp", "webhook-signature"}
+    [query] = [p for p in operation["parameters"] if p["in"] == "query"]
+    assert (query["name"], query["schema"]) == ("integration", {"type": "string", "format": "uuid"})
 
 
 # --- processing without ResMan -----------------------------------------------------------

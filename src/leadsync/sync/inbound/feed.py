@@ -13,7 +13,7 @@ protocol do. Where an integration's feed is, in its ``sync_settings``:
 A feed message is ``{"seq", "type", "origin", "property_id", "prospect_id", "data",
 "timestamp"}`` whose ``data`` is the LeadUpdateWebhook body. A change made by office staff
 (``origin: "staff"``) becomes exactly what a signed webhook becomes
-(:func:`leadsync.sync.inbound.webhooks.accept_delivery`): an inbox row under the change's
+(:func:`leadsync.sync.inbound.inbox.accept_delivery`): an inbox row under the change's
 ``event_id`` and a queued refresh that re-reads the prospect. Changes we posted ourselves
 (``origin: "api"``) are echoes and skipped. The inbox's unique id makes this idempotent: a
 replay after a reconnect, the same change also arriving by webhook, or several workers
@@ -50,8 +50,8 @@ from leadsync.errors import DecryptionError
 from leadsync.reconnect import Reconnect
 from leadsync.sandbox import admin_client as sandbox_admin
 from leadsync.security.crypto import KeyRing, open_json
+from leadsync.sync.inbound.inbox import accept_delivery
 from leadsync.sync.inbound.payload import Delivery, MalformedWebhookError, parse_delivery
-from leadsync.sync.inbound.webhooks import accept_delivery
 from leadsync.telemetry.logging import get_logger
 
 log = get_logger(__name__)

@@ -1,9 +1,6 @@
-"""The LeadUpdateWebhook inbox: accept a verified delivery, process it through the queue, and
-replay the parked ones.
+"""The LeadUpdateWebhook inbox: process a delivery through the queue, and replay the parked
+ones (accepting is ``sync/inbound/inbox.py``'s).
 
-Accepting stores the raw payload in ``webhook_inbox`` (its ``webhook_id`` unique, so a
-redelivery writes nothing) and enqueues a :class:`~leadsync.sync.queue.jobs.RefreshJob` in
-the same transaction.
 Processing never applies the webhook's body itself: it re-reads the prospect from ResMan
 (``inbound.refresh_prospect``), so deliveries that arrive out of order can never move a lead
 back to an older state. A prospect ResMan does not know yet is parked, never dropped, and
@@ -18,8 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import bindparam, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadsync.db.models import LeadLink, ResmanIntegration, WebhookInbox
@@ -28,14 +24,9 @@ from leadsync.db.types import utcnow
 from leadsync.resman.credentials import ResManCredentials
 from leadsync.resman.interface import ResManAPI
 from leadsync.sync.inbound import apply as inbound
-from leadsync.sync.inbound.payload import Delivery, LeadUpdateWebhook, stored_event
-from leadsync.sync.queue.jobs import (
-    REFRESH_PRIORITY,
-    Placement,
-    RefreshJob,
-    enqueue_job,
-    refresh_key,
-)
+from leadsync.sync.inbound.inbox import enqueue_refreshes
+from leadsync.sync.inbound.payload import LeadUpdateWebhook, stored_event
+from leadsync.sync.queue.jobs import RefreshJob
 from leadsync.telemetry.logging import get_logger
 
 log = get_logger(__name__)
@@ -46,103 +37,6 @@ NOT_INBOUND: Final = "the integration does not sync from ResMan"
 #: apply_prospect declined (e.g. a chatbot lead whose own push is still linking it: that
 #: push merges ResMan's current state itself).
 NOT_APPLIED: Final = "ResMan's state was not applied to any lead"
-# Accepting speaks Core to the tables with statements built once, not the ORM: a delivery
-# needs no objects, and building and flushing them was most of its CPU (issue 10's webhook
-# row).
-_INBOX: Final = WebhookInbox.metadata.tables[WebhookInbox.__tablename__]
-_LINKS: Final = LeadLink.metadata.tables[LeadLink.__tablename__]
-#: ON CONFLICT DO NOTHING settles concurrent redeliveries inside the database: the second
-#: insert waits for the first and then writes nothing, with no error to recover from.
-_INSERT_INBOX: Final = {
-    name: dialect_insert(_INBOX)
-    .on_conflict_do_nothing(index_elements=[_INBOX.c.webhook_id])
-    .returning(_INBOX.c.id)
-    for name, dialect_insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
-}
-_LINKED_CONVERSATION: Final = select(_LINKS.c.conversation_id).where(
-    _LINKS.c.integration_id == bindparam("integration_id"),
-    _LINKS.c.resman_prospect_id == bindparam("prospect_id"),
-)
-
-
-@dataclass(frozen=True, slots=True)
-class AcceptedDelivery:
-    duplicate: bool
-    inbox_id: uuid.UUID | None = None
-    job_id: uuid.UUID | None = None
-
-
-# --- accepting ---------------------------------------------------------------------------
-async def _linked_conversation(
-    session: AsyncSession, *, integration_id: uuid.UUID, prospect_id: str
-) -> uuid.UUID | None:
-    conversation_id: uuid.UUID | None = await session.scalar(
-        _LINKED_CONVERSATION, {"integration_id": integration_id, "prospect_id": prospect_id}
-    )
-    return conversation_id
-
-
-async def _enqueue_refresh(
-    session: AsyncSession,
-    *,
-    integration_id: uuid.UUID,
-    event: LeadUpdateWebhook,
-    inbox_id: uuid.UUID,
-) -> uuid.UUID:
-    conversation_id = await _linked_conversation(
-        session, integration_id=integration_id, prospect_id=event.lead_id
-    )
-    status_changed = "status" in event.updated_fields
-    return await enqueue_job(
-        session,
-        job=RefreshJob(
-            prospect_id=event.lead_id,
-            inbox_id=str(inbox_id),
-            webhook_timestamp=event.changed_at.isoformat(),
-            sync_type="status_change" if status_changed else "update",
-        ),
-        at=Placement(
-            integration_id=integration_id,
-            conversation_id=conversation_id,
-            priority=REFRESH_PRIORITY,
-            resman_lead_id=event.lead_id,
-            lead_key=refresh_key(conversation_id=conversation_id, prospect_id=event.lead_id),
-        ),
-    )
-
-
-async def _insert_inbox(
-    session: AsyncSession, *, integration_id: uuid.UUID, delivery: Delivery
-) -> uuid.UUID | None:
-    """The new row's id, or None when the webhook-id is already there."""
-    dialect = session.get_bind().dialect.name
-    inserted: uuid.UUID | None = (
-        await session.execute(
-            _INSERT_INBOX[dialect],
-            {
-                "id": uuid.uuid4(),
-                "webhook_id": delivery.webhook_id,
-                "integration_id": integration_id,
-                "payload": delivery.payload,
-                "state": "pending",
-                "received_at": utcnow(),
-            },
-        )
-    ).scalar_one_or_none()
-    return inserted
-
-
-async def accept_delivery(
-    session: AsyncSession, *, integration_id: uuid.UUID, delivery: Delivery
-) -> AcceptedDelivery:
-    """Store a verified delivery and queue its processing (flushes; the caller commits)."""
-    inbox_id = await _insert_inbox(session, integration_id=integration_id, delivery=delivery)
-    if inbox_id is None:
-        return AcceptedDelivery(duplicate=True)
-    job_id = await _enqueue_refresh(
-        session, integration_id=integration_id, event=delivery.event, inbox_id=inbox_id
-    )
-    return AcceptedDelivery(duplicate=False, inbox_id=inbox_id, job_id=job_id)
 
 
 # --- processing --------------------------------------------------------------------------
@@ -297,9 +191,9 @@ async def replay_parked(
     )
     mine = set(flipped.scalars().all())
     # Queue in arrival order: the jobs of one prospect run in the order they are queued.
-    for inbox_id, event in candidates.items():
-        if inbox_id in mine:
-            await _enqueue_refresh(
-                session, integration_id=integration_id, event=event, inbox_id=inbox_id
-            )
+    await enqueue_refreshes(
+        session,
+        integration_id=integration_id,
+        events=[(inbox_id, event) for inbox_id, event in candidates.items() if inbox_id in mine],
+    )
     return len(mine)

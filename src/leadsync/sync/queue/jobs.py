@@ -11,13 +11,14 @@ and the runner dispatches on that type (a table, not string tests).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadsync.sync.queue.repository import enqueue
+from leadsync.sync.queue.repository import NewJob, enqueue_many
 
 #: Inbound work runs before routine pushes: an office change should reach the chatbot first.
 REFRESH_PRIORITY = 3
@@ -193,13 +194,8 @@ class Placement:
         return str(self.conversation_id)
 
 
-async def enqueue_job(
-    session: AsyncSession, *, job: Job, at: Placement, due_at: datetime | None = None
-) -> uuid.UUID:
-    """Add a typed job in the caller's transaction (the outbox: it commits with the change);
-    its id. Due at once unless ``due_at`` says later."""
-    return await enqueue(
-        session,
+def _new_job(job: Job, at: Placement, due_at: datetime | None = None) -> NewJob:
+    return NewJob(
         integration_id=at.integration_id,
         conversation_id=at.conversation_id,
         lead_key=at.key(),
@@ -209,6 +205,23 @@ async def enqueue_job(
         resman_lead_id=at.resman_lead_id,
         due_at=due_at,
     )
+
+
+async def enqueue_job(
+    session: AsyncSession, *, job: Job, at: Placement, due_at: datetime | None = None
+) -> uuid.UUID:
+    """Add a typed job in the caller's transaction (the outbox: it commits with the change);
+    its id. Due at once unless ``due_at`` says later."""
+    (job_id,) = await enqueue_many(session, jobs=[_new_job(job, at, due_at)])
+    return job_id
+
+
+async def enqueue_jobs(
+    session: AsyncSession, *, jobs: Sequence[tuple[Job, Placement]]
+) -> list[uuid.UUID]:
+    """Add typed jobs, due at once, in the caller's transaction with one INSERT; their ids,
+    in order."""
+    return await enqueue_many(session, jobs=[_new_job(job, at) for job, at in jobs])
 
 
 def refresh_key(*, conversation_id: uuid.UUID | None, prospect_id: str) -> str:

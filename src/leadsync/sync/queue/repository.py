@@ -65,6 +65,35 @@ class ClaimedJob:
     created_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """A job to add: where it goes in the queue and what it carries."""
+
+    integration_id: uuid.UUID
+    conversation_id: uuid.UUID | None
+    lead_key: str
+    operation: str
+    data: dict[str, Any]
+    priority: int = 2
+    resman_lead_id: str | None = None
+    max_retries: int = DEFAULT_MAX_RETRIES
+    due_at: datetime | None = None
+
+    def row(self, *, job_id: uuid.UUID, now: datetime) -> dict[str, Any]:
+        return {
+            "id": job_id,
+            "integration_id": self.integration_id,
+            "conversation_id": self.conversation_id,
+            "lead_key": self.lead_key,
+            "sync_operation": self.operation,
+            "sync_data": self.data,
+            "priority": self.priority,
+            "resman_lead_id": self.resman_lead_id,
+            "max_retries": self.max_retries,
+            "next_retry_at": self.due_at or now,
+        }
+
+
 async def enqueue(
     session: AsyncSession,
     *,
@@ -79,37 +108,45 @@ async def enqueue(
     due_at: datetime | None = None,
 ) -> uuid.UUID:
     """Add a job in the caller's transaction (the outbox: it commits with the lead); its id.
-    Due at once unless ``due_at`` says later. Flushes the session's pending changes first.
-
-    A Core INSERT rather than an ORM object: the unit of work's flush of a new job (with the
-    RETURNING of its server-made ``seq``) cost more CPU than all the rest of a webhook's
-    acceptance (issue 10); nobody needs the object, only its id.
-    """
-    # Earlier ORM changes go first, as an ORM flush of the job would have sent them.
-    await session.flush()
-    job_id = uuid.uuid4()
-    await session.execute(
-        _INSERT_JOB,
-        {
-            "id": job_id,
-            "integration_id": integration_id,
-            "conversation_id": conversation_id,
-            "lead_key": lead_key,
-            "sync_operation": operation,
-            "sync_data": data,
-            "priority": priority,
-            "resman_lead_id": resman_lead_id,
-            "max_retries": max_retries,
-            "next_retry_at": due_at or utcnow(),
-        },
+    Due at once unless ``due_at`` says later. Flushes the session's pending changes first."""
+    job = NewJob(
+        integration_id=integration_id,
+        conversation_id=conversation_id,
+        lead_key=lead_key,
+        operation=operation,
+        data=data,
+        priority=priority,
+        resman_lead_id=resman_lead_id,
+        max_retries=max_retries,
+        due_at=due_at,
     )
+    (job_id,) = await enqueue_many(session, jobs=[job])
+    return job_id
+
+
+async def enqueue_many(session: AsyncSession, *, jobs: Sequence[NewJob]) -> list[uuid.UUID]:
+    """Add ``jobs`` in the caller's transaction with one INSERT (executemany); their ids, in
+    order. Flushes the session's pending changes first.
+
+    A Core INSERT rather than ORM objects: the unit of work's flush of a new job (with the
+    RETURNING of its server-made ``seq``) cost more CPU than all the rest of a webhook's
+    acceptance (issue 10); nobody needs the objects, only their ids.
+    """
+    if not jobs:
+        return []
+    # Earlier ORM changes go first, as an ORM flush of the jobs would have sent them.
+    await session.flush()
+    now = utcnow()
+    ids = [uuid.uuid4() for _ in jobs]
+    rows = [job.row(job_id=job_id, now=now) for job, job_id in zip(jobs, ids, strict=True)]
+    await session.execute(_INSERT_JOB, rows[0] if len(rows) == 1 else rows)
     if session.get_bind().dialect.name == "postgresql":
         # Workers in other processes wake at commit (db/listen.py), not at their next poll;
         # PostgreSQL folds the notifications of one transaction into one.
         await session.execute(
             text("SELECT pg_notify(:channel, :tag)"), {"channel": JOBS_CHANNEL, "tag": PROCESS_TAG}
         )
-    return job_id
+    return ids
 
 
 async def claim(
