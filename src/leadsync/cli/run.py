@@ -8,12 +8,23 @@ Registered on the root app by leadsync.cli.main. Heavy imports stay inside the c
 from __future__ import annotations
 
 import asyncio
+import gc
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from leadsync.config import get_settings
+
+
+def freeze_start_up() -> None:
+    """Move what start-up made (modules, classes, functions: ~190,000 objects in `up`) into
+    the collector's permanent generation, for a long-running command. A full collection then
+    scans only what the service made since: before, each one stopped every request for
+    80-130 ms (issue 10, the POST tail at 25 leads/s). Start-up's garbage is collected first;
+    what stays frozen lived for the whole process anyway."""
+    gc.collect()
+    gc.freeze()
 
 
 def sandbox(
@@ -71,6 +82,7 @@ def sandbox(
         webhook_url=webhook_url,
         webhook_secret=webhook_secret,
     )
+    freeze_start_up()
     run_sandbox(
         config, host=host, port=port, on_started=lambda url: typer.echo(startup_banner(url))
     )
@@ -92,6 +104,7 @@ def up(
     configured. Prints the URLs; Ctrl-C stops cleanly and queued jobs survive the restart."""
     from leadsync.embedded import run_embedded
 
+    freeze_start_up()
     asyncio.run(
         run_embedded(
             settings=get_settings(),
@@ -125,8 +138,10 @@ def serve(
     from leadsync.app import create_app
 
     settings = get_settings()
+    app = create_app(settings, run_worker=with_worker)
+    freeze_start_up()
     uvicorn.run(
-        create_app(settings, run_worker=with_worker),
+        app,
         host=host or settings.host,
         port=port,
         log_config=None,
@@ -145,6 +160,7 @@ def worker(
     lets one instance poll each integration)."""
     from leadsync.runtime import run_worker_forever
 
+    freeze_start_up()
     asyncio.run(
         run_worker_forever(
             settings=get_settings(), concurrency=concurrency, with_scheduler=scheduler

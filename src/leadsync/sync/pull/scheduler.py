@@ -39,6 +39,7 @@ from leadsync.sync.pull.plan import DEFAULT_INITIAL_LOOKBACK, PullSummary
 from leadsync.sync.pull.run import (
     DEFAULT_BATCH_SIZE,
     POLL_BATCH_SIZE,
+    POLL_REST,
     ProgressCallback,
     PullError,
     pull_integration,
@@ -232,6 +233,7 @@ class PullScheduler:
         wait: float = 30.0,
         on_progress: ProgressCallback | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
+        rest: float = 0.0,
         overlap_seconds: int | None = None,
     ) -> PullSummary:
         """One pull under the integration's lock, waiting up to ``wait`` seconds for a
@@ -249,6 +251,7 @@ class PullScheduler:
                 initial_lookback=self.initial_lookback,
                 on_progress=on_progress,
                 batch_size=batch_size,
+                rest=rest,
                 overlap_seconds=overlap_seconds,
             )
 
@@ -263,6 +266,7 @@ class PullScheduler:
                     trigger="scheduler",
                     wait=0.0,
                     batch_size=POLL_BATCH_SIZE,
+                    rest=POLL_REST,
                     overlap_seconds=None if full else QUICK_OVERLAP_SECONDS,
                 )
             except PullBusyError:
