@@ -172,10 +172,12 @@ async def accept_deliveries(
     for arrival in arrivals:
         first.setdefault(arrival.delivery.webhook_id, arrival)
     stored = await _insert_inbox(session, arrivals=list(first.values()))
+    # In arrival order, whatever order the database returned the rows in: one prospect's
+    # refreshes run in the order they are queued.
     by_integration: dict[uuid.UUID, list[Arrival]] = {}
-    for webhook_id in stored:
-        arrival = first[webhook_id]
-        by_integration.setdefault(arrival.integration_id, []).append(arrival)
+    for webhook_id, arrival in first.items():
+        if webhook_id in stored:
+            by_integration.setdefault(arrival.integration_id, []).append(arrival)
     job_ids: dict[str, uuid.UUID] = {}
     for integration_id, mine in by_integration.items():
         ids = await enqueue_refreshes(
@@ -188,7 +190,11 @@ async def accept_deliveries(
     for arrival in arrivals:
         webhook_id = arrival.delivery.webhook_id
         if first[webhook_id] is arrival and webhook_id in stored:
-            accepted.append(AcceptedDelivery(False, stored[webhook_id], job_ids[webhook_id]))
+            accepted.append(
+                AcceptedDelivery(
+                    duplicate=False, inbox_id=stored[webhook_id], job_id=job_ids[webhook_id]
+                )
+            )
         else:
             accepted.append(AcceptedDelivery(duplicate=True))
     return accepted
