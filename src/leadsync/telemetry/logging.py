@@ -67,12 +67,21 @@ _WHSEC_RE = re.compile(r"whsec_[A-Za-z0-9+/=]+")
 
 def redact_text(text: str) -> str:
     """Mask emails, phone numbers, SQL parameters, bearer tokens, secrets and `key=value`
-    credentials; timestamps and IP addresses stay readable."""
-    text = _SECRET_PARAM_RE.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
-    text = _BEARER_RE.sub(f"Bearer {REDACTED}", text)
-    text = _WHSEC_RE.sub(REDACTED, text)
-    text = _SQL_PARAMS_RE.sub(f"[parameters: {REDACTED}]", text)
-    text = _EMAIL_RE.sub(REDACTED, text)
+    credentials; timestamps and IP addresses stay readable.
+
+    A pattern runs only where the text holds the character or word it cannot match without
+    (an email needs "@"): every request's access line passes here, and the email pattern
+    alone cost it ~8 µs. Same result as running every pattern (a property test says so)."""
+    if "=" in text:
+        text = _SECRET_PARAM_RE.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
+    if "bearer" in text.lower():
+        text = _BEARER_RE.sub(f"Bearer {REDACTED}", text)
+    if "whsec_" in text:
+        text = _WHSEC_RE.sub(REDACTED, text)
+    if "[parameters: " in text:
+        text = _SQL_PARAMS_RE.sub(f"[parameters: {REDACTED}]", text)
+    if "@" in text:
+        text = _EMAIL_RE.sub(REDACTED, text)
     return _PHONE_RE.sub(_phone, text)
 
 
@@ -93,12 +102,20 @@ def _redact_value(key: str, value: Any) -> Any:
     return value
 
 
+#: Fields set by the processors that run before `redact_pii` (`add_log_level`,
+#: `add_logger_name`, `TimeStamper`), which overwrite whatever a caller passed under the same
+#: names: their values are ours, never personal data, so they are not scanned.
+OWN_FIELDS = frozenset({"level", "logger", "timestamp"})
+
+
 def redact_pii(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    """structlog processor: redact every field of the event (including the message)."""
+    """structlog processor: redact every field of the event (including the message) but the
+    pipeline's own (`OWN_FIELDS`)."""
     for key in list(event_dict):
-        event_dict[key] = _redact_value(key, event_dict[key])
+        if key not in OWN_FIELDS:
+            event_dict[key] = _redact_value(key, event_dict[key])
     return event_dict
 
 
