@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from factories import make_property
@@ -22,7 +22,7 @@ from leadsync.events import publish
 from leadsync.realtime.eventlog import must_resync
 from leadsync.realtime.hub import EventHub, HubConfig, Subscription
 from leadsync.realtime.protocol import CLOSE_GOING_AWAY, CLOSE_TOO_SLOW
-from stack import PATIENCE
+from stack import PATIENCE, wait_until
 
 
 @pytest.fixture
@@ -238,3 +238,44 @@ def test_config_reads_realtime_settings() -> None:
     settings = Settings(realtime_client_buffer=7, realtime_heartbeat_seconds=1.5)
     config = HubConfig.from_settings(settings)
     assert (config.client_buffer, config.heartbeat_seconds) == (7, 1.5)
+
+
+async def test_without_subscribers_commits_wait_for_the_poll_and_a_subscriber_catches_up(
+    session_factory: async_sessionmaker[AsyncSession], props: tuple[uuid.UUID, ...]
+) -> None:
+    a, _ = props
+    reads: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "FROM realtime_event" in statement:
+            reads.append(statement)
+
+    engine = session_factory.kw["bind"].sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    # Polling once an hour: past its first read, the hub reads only when woken.
+    hub = EventHub(sessionmaker=session_factory, config=HubConfig(poll_seconds=3600))
+    try:
+        await hub.start()
+
+        async def started() -> bool:  # the start's bounds and the tail's first read
+            return len(reads) >= 2
+
+        await wait_until(started, interval=0.01)
+        before = len(reads)
+        await _commit_events(session_factory, a, range(3))
+        for _ in range(20):  # turns of the loop in which a woken tail would read
+            await asyncio.sleep(0.01)
+        assert len(reads) == before  # nobody listens: the commits woke no read
+        # A subscriber starts from now: the three earlier events are not in its queue.
+        await hub.catch_up()
+        _, newest = await hub.log_bounds()
+        assert hub.last_sequence == newest
+        subscription = hub.subscribe(a)
+        assert subscription.start_after == newest
+        await _commit_events(session_factory, a, range(3, 4))
+        sequence, text = await asyncio.wait_for(subscription.queue.get(), timeout=PATIENCE)
+        assert (sequence, json.loads(text)["data"]["n"]) == (newest + 1, 3)
+        assert subscription.queue.empty()
+    finally:
+        await hub.stop()
+        event.remove(engine, "before_cursor_execute", count)

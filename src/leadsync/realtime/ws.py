@@ -85,6 +85,7 @@ class Connection:
         try:
             principal = await self._authenticate()
             target = await self._target(principal)
+            await self.hub.catch_up()
             subscription = self.hub.subscribe(target.property_id)
             try:
                 await self._start(subscription, since=target.since)
