@@ -51,6 +51,13 @@ _INSERT_INBOX: Final = {
     .returning(_INBOX.c.id, _INBOX.c.webhook_id)
     for name, dialect_insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
 }
+#: SQLite's way to many rows (below): one executemany without RETURNING, then this read.
+_INSERT_INBOX_ROWS: Final = sqlite.insert(_INBOX).on_conflict_do_nothing(
+    index_elements=[_INBOX.c.webhook_id]
+)
+_INBOX_IDS: Final = select(_INBOX.c.id, _INBOX.c.webhook_id).where(
+    _INBOX.c.webhook_id.in_(bindparam("webhook_ids", expanding=True))
+)
 _LINKED_CONVERSATIONS: Final = select(_LINKS.c.resman_prospect_id, _LINKS.c.conversation_id).where(
     _LINKS.c.integration_id == bindparam("integration_id"),
     _LINKS.c.resman_prospect_id.in_(bindparam("prospect_ids", expanding=True)),
@@ -149,17 +156,18 @@ async def _insert_inbox(
     ]
     dialect = session.get_bind().dialect
     statement = _INSERT_INBOX[dialect.name]
-    if len(rows) > 1 and dialect.insert_executemany_returning:
+    if len(rows) == 1 or dialect.insert_executemany_returning:
         return {
             webhook_id: inbox_id for inbox_id, webhook_id in await session.execute(statement, rows)
         }
-    # SQLite engines send one INSERT per row (db/engine.py says why), so RETURNING comes from
-    # one statement at a time; inside one transaction that costs SQLite little.
-    stored: dict[str, uuid.UUID] = {}
-    for row in rows:
-        for inbox_id, webhook_id in await session.execute(statement, row):
-            stored[webhook_id] = inbox_id
-    return stored
+    # SQLite engines run an INSERT with RETURNING one row at a time (db/engine.py says why),
+    # and each statement cost a delivery more CPU than SQLite's own work: the rows go in one
+    # executemany, and the ids read back tell ours (the ids we chose) from those already
+    # there. Nobody else writes in between: the transaction holds the write lock.
+    await session.execute(_INSERT_INBOX_ROWS, rows)
+    chosen = {row["id"] for row in rows}
+    found = await session.execute(_INBOX_IDS, {"webhook_ids": [row["webhook_id"] for row in rows]})
+    return {webhook_id: inbox_id for inbox_id, webhook_id in found if inbox_id in chosen}
 
 
 async def accept_deliveries(
