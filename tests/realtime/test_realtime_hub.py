@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -240,10 +240,9 @@ def test_config_reads_realtime_settings() -> None:
     assert (config.client_buffer, config.heartbeat_seconds) == (7, 1.5)
 
 
-async def test_without_subscribers_commits_wait_for_the_poll_and_a_subscriber_catches_up(
-    session_factory: async_sessionmaker[AsyncSession], props: tuple[uuid.UUID, ...]
-) -> None:
-    a, _ = props
+@pytest.fixture
+def log_reads(session_factory: async_sessionmaker[AsyncSession]) -> Iterator[list[str]]:
+    """Every statement that reads the event log, as the engine sends it."""
     reads: list[str] = []
 
     def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
@@ -252,20 +251,32 @@ async def test_without_subscribers_commits_wait_for_the_poll_and_a_subscriber_ca
 
     engine = session_factory.kw["bind"].sync_engine
     event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield reads
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+async def test_without_subscribers_commits_wait_for_the_poll_and_a_subscriber_catches_up(
+    session_factory: async_sessionmaker[AsyncSession],
+    props: tuple[uuid.UUID, ...],
+    log_reads: list[str],
+) -> None:
+    a, _ = props
     # Polling once an hour: past its first read, the hub reads only when woken.
     hub = EventHub(sessionmaker=session_factory, config=HubConfig(poll_seconds=3600))
     try:
         await hub.start()
 
         async def started() -> bool:  # the start's bounds and the tail's first read
-            return len(reads) >= 2
+            return len(log_reads) >= 2
 
         await wait_until(started, interval=0.01)
-        before = len(reads)
+        before = len(log_reads)
         await _commit_events(session_factory, a, range(3))
         for _ in range(20):  # turns of the loop in which a woken tail would read
             await asyncio.sleep(0.01)
-        assert len(reads) == before  # nobody listens: the commits woke no read
+        assert len(log_reads) == before  # nobody listens: the commits woke no read
         # A subscriber starts from now: the three earlier events are not in its queue.
         await hub.catch_up()
         _, newest = await hub.log_bounds()
@@ -278,4 +289,19 @@ async def test_without_subscribers_commits_wait_for_the_poll_and_a_subscriber_ca
         assert subscription.queue.empty()
     finally:
         await hub.stop()
-        event.remove(engine, "before_cursor_execute", count)
+
+
+async def test_a_stopped_hub_reads_nothing_for_a_new_subscriber_and_turns_it_away(
+    session_factory: async_sessionmaker[AsyncSession],
+    props: tuple[uuid.UUID, ...],
+    log_reads: list[str],
+) -> None:
+    a, _ = props
+    hub = EventHub(sessionmaker=session_factory)
+    await hub.start()
+    await hub.stop()
+    before = len(log_reads)
+    await hub.catch_up()  # a connection arriving during shutdown
+    assert len(log_reads) == before
+    subscription = hub.subscribe(a)
+    assert subscription.close_code == CLOSE_GOING_AWAY

@@ -203,7 +203,7 @@ class EventHub:
         """Read the log up to its end now if nobody is subscribed (and so the position may be
         up to a poll behind): call it before :meth:`subscribe`, or what the hub had not read
         yet would reach the new subscriber through its queue, as if it had happened after."""
-        if not self._subscriptions:
+        if not self._subscriptions and not self._stopping.is_set():
             await self.poll()
 
     def subscribe(self, property_id: uuid.UUID, *, buffer: int | None = None) -> Subscription:
